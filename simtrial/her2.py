@@ -6,6 +6,10 @@ is fixed (from no expression to overexpression) and never changes.
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
+
 CATEGORIES: tuple[str, ...] = ("IHC 0", "ultralow", "IHC 1+", "IHC 2+/ISH-", "IHC 2+/ISH+", "IHC 3+")
 N_CATEGORIES = len(CATEGORIES)
 
@@ -17,3 +21,130 @@ GROUPS: dict[str, tuple[int, ...]] = {
     "HER2-ultralow": (ULTRALOW,),
     "HER2-null": (IHC0,),
 }
+
+# --- Parsing the spellings people write -------------------------------------
+#
+# Papers, protocols and spreadsheets spell the same category many ways
+# ("IHC 2+/FISH+", "2+/ISH+", "IHC2+/ISH−" with a unicode minus).  Everything is
+# folded to one compact key, so the tables below only list the keys.
+
+_DASHES = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2010": "-", "\u2011": "-"})
+
+_CATEGORY_KEYS: dict[str, int] = {
+    "0": IHC0,
+    "null": IHC0,
+    "ultralow": ULTRALOW,
+    "0<ihc<1+": ULTRALOW,
+    "0+<ihc<1+": ULTRALOW,
+    ">0<1+": ULTRALOW,
+    "1+": IHC1,
+    "1": IHC1,
+    "2+/ish-": IHC2_ISH_NEG,
+    "2/ish-": IHC2_ISH_NEG,
+    "2+ish-": IHC2_ISH_NEG,
+    "2+/ish+": IHC2_ISH_POS,
+    "2/ish+": IHC2_ISH_POS,
+    "2+ish+": IHC2_ISH_POS,
+    "3+": IHC3,
+    "3": IHC3,
+}
+
+_GROUP_KEYS: dict[str, str] = {
+    "positive": "HER2-positive",
+    "+": "HER2-positive",
+    "low": "HER2-low",
+    "ultralow": "HER2-ultralow",
+    "null": "HER2-null",
+    "zero": "HER2-null",
+}
+
+# Ranges the literature writes for a whole group (the review: "IHC 1+-2+/ISH-",
+# "IHC 1+ or 2+/FISH-", "IHC 3+ or ISH+").
+_RANGE_KEYS: dict[str, str] = {
+    "1-2+/ish-": "HER2-low",
+    "1+-2+/ish-": "HER2-low",
+    "1+or2+/ish-": "HER2-low",
+    "1+-2+": "HER2-low",
+    "3+orish+": "HER2-positive",
+}
+
+_CATEGORY_EXAMPLES = (
+    "IHC 0 (0, IHC0)",
+    "ultralow (0<IHC<1+, 0+<IHC<1+)",
+    "IHC 1+ (1+, IHC1+)",
+    "IHC 2+/ISH- (2+/ISH-, IHC 2+/FISH-, IHC2+/ISH\u2212)",
+    "IHC 2+/ISH+ (2+/ISH+, IHC 2+/FISH+)",
+    "IHC 3+ (3+, IHC3+, ihc3)",
+)
+
+
+def _fold(text: str) -> str:
+    """Lower-case, ASCII dashes, no blanks, FISH/SISH/CISH -> ISH, words -> signs."""
+    key = text.translate(_DASHES).lower()
+    key = re.sub(r"\s+", "", key)
+    key = re.sub(r"(?<![a-z])[fsc]ish", "ish", key)
+    key = key.replace("negative", "-").replace("positive", "+")
+    key = key.replace("ultra-low", "ultralow")
+    return key
+
+
+def _category_key(text: str) -> str:
+    key = _fold(text)
+    key = re.sub(r"^her-?2[-_:]?", "", key)
+    if key.startswith("ihc") and key != "ihc":
+        key = key[3:]
+    return key
+
+
+def parse_category(text: str) -> int:
+    """The category code (index into CATEGORIES) for a spelling such as "IHC 2+/FISH+" or "3+"."""
+    if not isinstance(text, str):
+        raise ValueError(f"a HER2 category must be text, got {text!r}")
+    code = _CATEGORY_KEYS.get(_category_key(text))
+    if code is None:
+        hint = ""
+        if _category_key(text) in ("2+", "2"):
+            # IHC 2+ is HER2-positive or HER2-low depending on ISH: refuse to guess.
+            hint = " IHC 2+ needs its ISH result (2+/ISH+ or 2+/ISH-)."
+        raise ValueError(
+            f"unknown HER2 category {text!r}.{hint} Accepted: " + "; ".join(_CATEGORY_EXAMPLES)
+        )
+    return code
+
+
+def category_name(code: int) -> str:
+    """The canonical name of a category code, e.g. 5 -> "IHC 3+"."""
+    if isinstance(code, bool) or not isinstance(code, int | np.integer):
+        raise ValueError(f"a HER2 category code must be an integer, got {code!r}")
+    if not 0 <= int(code) < N_CATEGORIES:
+        raise ValueError(
+            f"unknown HER2 category code {code!r}; codes are 0..{N_CATEGORIES - 1}: "
+            + ", ".join(f"{i}={name}" for i, name in enumerate(CATEGORIES))
+        )
+    return CATEGORIES[int(code)]
+
+
+def parse_group(text: str) -> tuple[int, ...]:
+    """Category codes of a group ("HER2-low", "her2 low") or of a single category ("IHC 3+")."""
+    if not isinstance(text, str):
+        raise ValueError(f"a HER2 group or category must be text, got {text!r}")
+    key = _fold(text)
+    stripped = re.sub(r"^her-?2[-_:]?", "", key)
+    if stripped != key:  # "her2 low", "HER2-positive": a group word follows the HER2 prefix
+        group = _GROUP_KEYS.get(stripped.strip("-_"))
+        if group is not None:
+            return GROUPS[group]
+    group = _RANGE_KEYS.get(_category_key(text))
+    if group is not None:
+        return GROUPS[group]
+    try:
+        return (parse_category(text),)
+    except ValueError as err:
+        hint = " IHC 2+ needs its ISH result (2+/ISH+ or 2+/ISH-)." if "ISH result" in str(err) else ""
+    raise ValueError(
+        f"unknown HER2 group or category {text!r}.{hint} Accepted groups: "
+        + ", ".join(f"{name} ({', '.join(CATEGORIES[c] for c in codes)})" for name, codes in GROUPS.items())
+        + "; ranges such as IHC 1+-2+/ISH- or IHC 3+ or ISH+"
+        + "; or a category: "
+        + "; ".join(_CATEGORY_EXAMPLES)
+    )
