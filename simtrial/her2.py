@@ -10,7 +10,14 @@ import re
 
 import numpy as np
 
-CATEGORIES: tuple[str, ...] = ("IHC 0", "ultralow", "IHC 1+", "IHC 2+/ISH-", "IHC 2+/ISH+", "IHC 3+")
+CATEGORIES: tuple[str, ...] = (
+    "IHC 0",
+    "ultralow",
+    "IHC 1+",
+    "IHC 2+/ISH-",
+    "IHC 2+/ISH+",
+    "IHC 3+",
+)
 N_CATEGORIES = len(CATEGORIES)
 
 IHC0, ULTRALOW, IHC1, IHC2_ISH_NEG, IHC2_ISH_POS, IHC3 = range(N_CATEGORIES)
@@ -140,10 +147,14 @@ def parse_group(text: str) -> tuple[int, ...]:
     try:
         return (parse_category(text),)
     except ValueError as err:
-        hint = " IHC 2+ needs its ISH result (2+/ISH+ or 2+/ISH-)." if "ISH result" in str(err) else ""
+        hint = (
+            " IHC 2+ needs its ISH result (2+/ISH+ or 2+/ISH-)." if "ISH result" in str(err) else ""
+        )
     raise ValueError(
         f"unknown HER2 group or category {text!r}.{hint} Accepted groups: "
-        + ", ".join(f"{name} ({', '.join(CATEGORIES[c] for c in codes)})" for name, codes in GROUPS.items())
+        + ", ".join(
+            f"{name} ({', '.join(CATEGORIES[c] for c in codes)})" for name, codes in GROUPS.items()
+        )
         + "; ranges such as IHC 1+-2+/ISH- or IHC 3+ or ISH+"
         + "; or a category: "
         + "; ".join(_CATEGORY_EXAMPLES)

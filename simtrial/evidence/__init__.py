@@ -195,7 +195,10 @@ def _check_row(raw: dict[str, str], fail: Callable[[str, str], None]) -> dict[st
         if not math.isnan(value):
             fail("value", "a direction row carries no value (leave it empty)")
         if row["direction"] not in DIRECTIONS:
-            fail("direction", f"{row['direction']!r} is not allowed; allowed: {', '.join(DIRECTIONS)}")
+            fail(
+                "direction",
+                f"{row['direction']!r} is not allowed; allowed: {', '.join(DIRECTIONS)}",
+            )
     else:
         if math.isnan(value):
             fail("value", f"a {statistic} row needs a value")
@@ -209,8 +212,14 @@ def _check_row(raw: dict[str, str], fail: Callable[[str, str], None]) -> dict[st
         fail("value", f"a count must be a whole number >= 0, got {value!r}")
     if statistic == "rate_at_months" and not row["time_months"] > 0:
         fail("time_months", "a landmark rate needs its time in months (> 0)")
-    if statistic in ("median_months", "rate_at_months") and row["endpoint"] not in TIME_TO_EVENT_ENDPOINTS:
-        fail("endpoint", f"a {statistic} needs a time-to-event endpoint ({', '.join(TIME_TO_EVENT_ENDPOINTS)})")
+    if (
+        statistic in ("median_months", "rate_at_months")
+        and row["endpoint"] not in TIME_TO_EVENT_ENDPOINTS
+    ):
+        fail(
+            "endpoint",
+            f"a {statistic} needs a time-to-event endpoint ({', '.join(TIME_TO_EVENT_ENDPOINTS)})",
+        )
 
     lo, hi = row["ci_low"], row["ci_high"]
     if math.isnan(lo) != math.isnan(hi):
@@ -229,10 +238,16 @@ def _check_row(raw: dict[str, str], fail: Callable[[str, str], None]) -> dict[st
 
     num, den = row["numerator"], row["denominator"]
     if (num is None) != (den is None):
-        fail("denominator" if den is None else "numerator", "give both numerator and denominator, or neither")
+        fail(
+            "denominator" if den is None else "numerator",
+            "give both numerator and denominator, or neither",
+        )
     if num is not None:
         if not (den > 0 and 0 <= num <= den):
-            fail("numerator", f"need 0 <= numerator <= denominator and denominator > 0, got {num}/{den}")
+            fail(
+                "numerator",
+                f"need 0 <= numerator <= denominator and denominator > 0, got {num}/{den}",
+            )
         if statistic == "proportion" and abs(num / den - value) > _COUNT_ROUNDING:
             fail("value", f"{value!r} does not match {num}/{den} = {num / den:.4f}")
 
@@ -243,7 +258,10 @@ def _check_row(raw: dict[str, str], fail: Callable[[str, str], None]) -> dict[st
         if not row["p_value_relation"]:
             row["p_value_relation"] = "="
     if row["p_value_relation"] and row["p_value_relation"] not in P_RELATIONS:
-        fail("p_value_relation", f"{row['p_value_relation']!r} is not allowed; allowed: {' '.join(P_RELATIONS)}")
+        fail(
+            "p_value_relation",
+            f"{row['p_value_relation']!r} is not allowed; allowed: {' '.join(P_RELATIONS)}",
+        )
     if row["p_value_relation"] and math.isnan(p):
         fail("p_value", "p_value_relation given without a p_value")
     return row
@@ -291,7 +309,9 @@ def _load(path: Path) -> pd.DataFrame:
                 raise EvidenceError(message, path=path, line=_line, row_id=_id, column=column)
 
             if None in raw:  # csv puts surplus fields under the key None
-                fail("id", f"{len(header) + len(raw[None])} fields, but the header has {len(header)}")
+                fail(
+                    "id", f"{len(header) + len(raw[None])} fields, but the header has {len(header)}"
+                )
             row = _check_row(raw, fail)
             if row_id in lines:
                 fail("id", f"duplicate id (first on line {lines[row_id]})")
@@ -318,7 +338,9 @@ def get_row(row_id: str, evidence: pd.DataFrame | None = None) -> pd.Series:
     else:
         close = difflib.get_close_matches(str(row_id), ids, n=5, cutoff=0.5)
         hint = "close matches: " + ", ".join(close) if close else "no close match"
-    raise UnknownEvidenceId(f"unknown evidence id {row_id!r}; {hint}. There are {len(ids)} ids, e.g. {', '.join(ids[:3])}")
+    raise UnknownEvidenceId(
+        f"unknown evidence id {row_id!r}; {hint}. There are {len(ids)} ids, e.g. {', '.join(ids[:3])}"
+    )
 
 
 __all__ = [
