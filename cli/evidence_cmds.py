@@ -1,0 +1,213 @@
+"""`simtrial evidence` and `simtrial calibrate`: show the review's figures and check their models.
+
+Registered by cli/main.py with ``main.add_command(evidence_command)`` and
+``main.add_command(calibrate_command)``.  No statistics here: parse, call the
+API, print.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+import click
+import pandas as pd
+
+from simtrial.calibrate import DEFAULT_SEED, TOLERANCE_MC_SE, calibration_report
+from simtrial.evidence import ENDPOINTS, EvidenceError, load_evidence
+from simtrial.her2 import parse_group
+
+_TABLE_COLUMNS = (
+    "id",
+    "trial",
+    "arm_role",
+    "her2_subgroup",
+    "endpoint",
+    "statistic",
+    "shown",
+    "ci",
+    "p",
+)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def _trial_matches(frame: pd.DataFrame, trial: str) -> pd.Series:
+    # "DB-03", "db03" and "DESTINY-Breast03" all name the same trial.
+    wanted = _squash(trial).replace("destinybreast", "db")
+    names = frame["trial"].map(lambda t: _squash(t).replace("destinybreast", "db"))
+    return names == wanted
+
+
+def _load(path: str | None) -> pd.DataFrame:
+    try:
+        return load_evidence(path)
+    except EvidenceError as err:
+        raise click.ClickException(str(err)) from err
+
+
+def _format_value(row: pd.Series) -> str:
+    value = row["value"]
+    if row["statistic"] == "direction":
+        return (
+            f"{row['direction']} vs {row['comparator']}" if row["comparator"] else row["direction"]
+        )
+    if row["statistic"] == "median_months":
+        return f"{value:g} mo"
+    if row["statistic"] == "rate_at_months":
+        return f"{100 * value:.1f}% at {row['time_months']:g} mo"
+    if row["statistic"] == "proportion":
+        counts = (
+            f" ({row['numerator']}/{row['denominator']})" if not pd.isna(row["numerator"]) else ""
+        )
+        return f"{100 * value:.1f}%{counts}"
+    return f"{value:g}"
+
+
+def _format_ci(row: pd.Series) -> str:
+    if math.isnan(row["ci_low"]):
+        return ""
+    scale = 100.0 if row["statistic"] in ("proportion", "rate_at_months") else 1.0
+    return f"{scale * row['ci_low']:g}-{scale * row['ci_high']:g}"
+
+
+def _format_p(row: pd.Series) -> str:
+    if math.isnan(row["p_value"]):
+        return ""
+    return f"P{row['p_value_relation']}{row['p_value']:g}"
+
+
+@click.command("evidence")
+@click.option("--trial", help="Only this trial (e.g. DESTINY-Breast03, DB-03, DAISY, NALA).")
+@click.option(
+    "--subgroup",
+    help="Only rows whose population includes this HER2 category or group (e.g. 'IHC 3+', HER2-low).",
+)
+@click.option("--endpoint", help=f"Only this endpoint ({', '.join(ENDPOINTS)}).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False),
+    help="Another evidence CSV (default: the review's).",
+)
+def evidence_command(
+    trial: str | None, subgroup: str | None, endpoint: str | None, fmt: str, path: str | None
+) -> None:
+    """The figures the HER2 review reports, per trial, arm and HER2 subgroup."""
+    frame = _load(path)
+    if trial is not None:
+        mask = _trial_matches(frame, trial)
+        if not mask.any():
+            raise click.BadParameter(
+                f"unknown trial {trial!r}; trials: {', '.join(dict.fromkeys(frame['trial']))}",
+                param_hint="--trial",
+            )
+        frame = frame[mask]
+    if subgroup is not None:
+        try:
+            wanted = set(parse_group(subgroup))
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--subgroup") from err
+        frame = frame[frame["her2_subgroup"].map(lambda s: bool(wanted & set(parse_group(s))))]
+    if endpoint is not None:
+        by_key = {e.lower(): e for e in ENDPOINTS}
+        if endpoint.strip().lower() not in by_key:
+            raise click.BadParameter(
+                f"unknown endpoint {endpoint!r}; endpoints: {', '.join(ENDPOINTS)}",
+                param_hint="--endpoint",
+            )
+        frame = frame[frame["endpoint"] == by_key[endpoint.strip().lower()]]
+
+    out = frame.drop(columns=["line"])
+    if fmt == "json":
+        records = json.loads(out.to_json(orient="records"))
+        click.echo(json.dumps(records, indent=2, ensure_ascii=False))
+    elif fmt == "csv":
+        click.echo(out.to_csv(index=False), nl=False)
+    elif out.empty:
+        click.echo("no evidence rows match")
+    else:
+        shown = out.assign(
+            shown=out.apply(_format_value, axis=1),
+            ci=out.apply(_format_ci, axis=1),
+            p=out.apply(_format_p, axis=1),
+        )
+        click.echo(
+            shown[list(_TABLE_COLUMNS)].rename(columns={"shown": "value"}).to_string(index=False)
+        )
+
+
+def _format_parameters(parameters: dict[str, float]) -> str:
+    return ", ".join(f"{k}={v:.4g}" for k, v in parameters.items())
+
+
+@click.command("calibrate")
+@click.option(
+    "--patients",
+    type=click.IntRange(min=1000),
+    default=100_000,
+    show_default=True,
+    help="Simulated patients per figure.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0, max=2**63 - 1),
+    default=DEFAULT_SEED,
+    show_default=True,
+    help="Report seed.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False),
+    help="Another evidence CSV (default: the review's).",
+)
+def calibrate_command(patients: int, seed: int, fmt: str, path: str | None) -> None:
+    """Check that each calibrated model reproduces its reported figure, exactly and in a simulated cohort.
+
+    Exits with status 1 if any figure falls outside its tolerance.
+    """
+    frame = _load(path)
+    report = calibration_report(n_patients=patients, seed=seed, evidence=frame)
+    if fmt == "json":
+        click.echo(json.dumps([c.to_dict() for c in report], indent=2))
+    else:
+        rows = [
+            {
+                "id": c.id,
+                "reported": f"{c.reported:g}",
+                "model": f"{c.model}({_format_parameters(c.parameters)})",
+                "implied": f"{c.implied:.6g}",
+                "simulated": f"{c.simulated:.4f} ± {c.mc_se:.4f}",
+                "tolerance": f"{c.tolerance:.4f}",
+                "result": "OK" if c.ok else "FAIL",
+            }
+            for c in report
+        ]
+        click.echo(pd.DataFrame(rows).to_string(index=False))
+        failed = sum(not c.ok for c in report)
+        click.echo(
+            f"\n{len(report) - failed}/{len(report)} figures reproduced within {TOLERANCE_MC_SE:g} Monte-Carlo SE "
+            f"({patients} simulated patients each, seed {seed})"
+        )
+    if not report.all_ok:
+        click.get_current_context().exit(1)
