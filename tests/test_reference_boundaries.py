@@ -192,6 +192,22 @@ def test_binding_futility_lowers_the_efficacy_bounds() -> None:
     # Non-binding bounds ignore the futility rule entirely.
     plain = group_sequential_design(t)
     np.testing.assert_allclose(nonbinding.z_efficacy, plain.z_efficacy, atol=1e-12)
+    # The per-look function honours binding futility the same way.
+    np.testing.assert_allclose(
+        efficacy_bounds_from_information(t, futility_z=[0.0, 0.0], binding_futility=True),
+        binding.z_efficacy,
+        atol=1e-10,
+    )
+
+
+def test_grid_is_converged() -> None:
+    # J&T's r = 18 and a much finer grid agree: the default grid is not the error source.
+    kw = {"spending": "asHSD", "gamma": -2.0, "beta_spending": "bsOF", "binding_futility": True}
+    coarse = group_sequential_design([0.2, 0.5, 0.8, 1.0], grid_r=18, **kw)
+    fine = group_sequential_design([0.2, 0.5, 0.8, 1.0], grid_r=96, **kw)
+    np.testing.assert_allclose(coarse.z_efficacy, fine.z_efficacy, atol=1e-5)
+    np.testing.assert_allclose(coarse.z_futility, fine.z_futility, atol=1e-5)
+    assert coarse.drift == pytest.approx(fine.drift, abs=1e-5)
 
 
 def test_bounds_from_planned_information_equal_the_design() -> None:

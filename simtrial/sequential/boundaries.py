@@ -26,7 +26,7 @@ fixed-design information (rpact's ``inflationFactor``).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
@@ -229,7 +229,8 @@ def _classical_bounds(t: np.ndarray, kind: str, alpha: float, lower: np.ndarray,
         up, _ = crossing_probabilities(t, lower, c * shape, 0.0, r)
         return float(up.sum()) - alpha
 
-    c = brentq(excess, float(ndtri(1.0 - alpha)) * 0.5, _Z_FAR / shape.max(), xtol=_XTOL)
+    # c -> 0 rejects almost surely (excess > 0); c = 40 / max(shape) never does.
+    c = brentq(excess, 1e-3, _Z_FAR / shape.max(), xtol=_XTOL)
     return c * shape
 
 
@@ -287,7 +288,7 @@ def _power(t: np.ndarray, lower: np.ndarray, upper: np.ndarray, drift: float, r:
     return float(up.sum())
 
 
-def _solve_drift(target: float, fn) -> float:
+def _solve_drift(target: float, fn: Callable[[float], float]) -> float:
     """Drift in (0, 40) with fn(drift) = target, fn increasing (power)."""
     return brentq(lambda d: fn(d) - target, 1e-6, _Z_FAR, xtol=1e-10)
 
