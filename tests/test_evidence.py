@@ -82,6 +82,15 @@ def test_every_landmark_time_appears_in_the_review(evidence, review_text: str) -
         assert any(s in review_text for s in spelled), f"{row_id}: {spelled}"
 
 
+def test_every_reference_is_cited_in_the_review(evidence, review_text: str) -> None:
+    cited: set[int] = set()
+    for first, last in re.findall(r"\((\d+)(?:[\u2013-](\d+))?\)", review_text):
+        cited.update(range(int(first), int(last or first) + 1))
+    for row_id, reference in evidence["reference"].items():
+        numbers = [int(n) for n in re.findall(r"\d+", reference)]
+        assert numbers and set(numbers) <= cited, f"{row_id}: reference {reference!r}"
+
+
 def test_every_trial_the_review_gives_numbers_for_is_present(evidence) -> None:
     trials = set(evidence["trial"])
     for trial in (
