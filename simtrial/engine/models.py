@@ -46,3 +46,13 @@ def stack_models(rows: list[list[tuple[int, np.ndarray]]]) -> tuple[np.ndarray, 
             codes[s, a] = code
             params[s, a, : len(p)] = p
     return codes, params
+
+
+def exponential_rates(codes: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """Hazard (hazard ratio applied) of every plain exponential model, 0 elsewhere."""
+    rates = np.zeros(codes.shape, dtype=np.float64)
+    for index in np.ndindex(codes.shape):
+        p = params[index]
+        if codes[index] == MODEL_PIECEWISE_EXPONENTIAL and p[0] == 0.0 and int(p[2]) == 1:
+            rates[index] = p[4] * p[1]
+    return rates

@@ -1,0 +1,14 @@
+"""Numba settings in one place.
+
+``cache=True`` so a second process loads compiled kernels from disk; no
+``fastmath``: NaN and inf are legitimate values here (an unreached median is
++inf, an undefined statistic is NaN) and fastmath would let LLVM assume them
+away.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+kernel = njit(cache=True, nogil=True, error_model="numpy")
+parallel_kernel = njit(cache=True, nogil=True, parallel=True, error_model="numpy")

@@ -1,0 +1,178 @@
+"""Generate one trial's patients into caller-owned scratch arrays.
+
+Array contract (patients indexed in order of calendar entry, i = 0..n-1)::
+
+    entry[i]   float64  calendar entry (months), non-decreasing in i
+    x[i]       float64  time from entry to the first of event or dropout (months; +inf possible)
+    pcode[i]   int64    packed (category, arm, status): ((assessed_category * 2 + arm) * 2 + event)
+                        event = 1 if the event came before dropout
+
+Arms: 0 = control, 1 = experimental.  A patient's *true* IHC category picks its
+event-time model; its *assessed* category (the one a lab reports) drives
+enrolment, block randomisation and every stratified analysis.
+
+Random draws per patient: one Exp(1) for the entry spacing, one for the event,
+one for the dropout (or, when both are exponential, one Exp(1) for the first of
+the two and one uniform for which it was), one uniform for the category pair (skipped when only one
+pair is possible) and about one for the permuted block.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simtrial.engine._jit import kernel
+from simtrial.engine.eventtime import event_time
+from simtrial.engine.rng import randint, standard_exponential, uniform
+
+
+@kernel
+def pack_code(category, arm, event):
+    return (category * 2 + arm) * 2 + event
+
+
+@kernel
+def _draw_pair(state, pair_cum, single_pair):
+    if single_pair >= 0:
+        return single_pair
+    u = uniform(state)
+    j = 0
+    last = pair_cum.shape[0] - 1
+    while j < last and pair_cum[j] <= u:
+        j += 1
+    return j
+
+
+@kernel
+def _draw_from_row(state, cum_row):
+    u = uniform(state)
+    j = 0
+    last = cum_row.shape[0] - 1
+    while j < last and cum_row[j] <= u:
+        j += 1
+    return j
+
+
+@kernel
+def _shuffle(state, values, n):
+    for i in range(n - 1, 0, -1):
+        j = randint(state, i + 1)
+        tmp = values[i]
+        values[i] = values[j]
+        values[j] = tmp
+
+
+@kernel
+def _sorted_entry_times(state, n, accrual_breaks, accrual_cum, entry):
+    """n sorted draws from the piecewise-uniform accrual law, without a sort.
+
+    Uniform order statistics are normalised partial sums of n + 1 Exp(1)
+    spacings; mapping them through the (monotone) inverse accrual CDF keeps
+    them sorted.
+    """
+    total = 0.0
+    for i in range(n):
+        total += standard_exponential(state)
+        entry[i] = total
+    total += standard_exponential(state)
+    seg = 0
+    last = accrual_breaks.shape[0] - 2
+    for i in range(n):
+        u = entry[i] / total
+        while seg < last and accrual_cum[seg + 1] < u:
+            seg += 1
+        lo = accrual_cum[seg]
+        width = accrual_cum[seg + 1] - lo
+        frac = (u - lo) / width if width > 0.0 else 0.0
+        entry[i] = accrual_breaks[seg] + frac * (accrual_breaks[seg + 1] - accrual_breaks[seg])
+
+
+@kernel
+def generate_cohort(
+    state,
+    n,
+    n_categories,
+    pair_cum,
+    single_pair,
+    fixed_assessed,
+    true_given_assessed_cum,
+    identity_classification,
+    randomization_stratum,
+    block_template,
+    block_state,
+    block_pos,
+    accrual_breaks,
+    accrual_cum,
+    model_code,
+    model_params,
+    exponential_rate,
+    dropout_hazard,
+    entry,
+    x,
+    pcode,
+    assessed_scratch,
+):
+    """Fill ``entry``, ``x`` and ``pcode`` for one trial (see the module contract).
+
+    ``exponential_rate[c, a]`` > 0 marks a plain exponential model (its hazard,
+    hazard ratio applied), which takes the competing-exponentials shortcut.
+    ``fixed_assessed`` holds per-category counts (sum n) for fixed-count
+    enrolment, or is empty for enrolment from the prevalence mix ``pair_cum``
+    (cumulative probabilities over true * n_categories + assessed).
+    """
+    block_size = block_template.shape[0]
+    block_pos[:] = block_size  # every stratum starts a fresh block
+    _sorted_entry_times(state, n, accrual_breaks, accrual_cum, entry)
+
+    fixed = fixed_assessed.shape[0] > 0
+    if fixed:
+        k = 0
+        for c in range(n_categories):
+            for _ in range(fixed_assessed[c]):
+                assessed_scratch[k] = c
+                k += 1
+        _shuffle(state, assessed_scratch, n)
+
+    for i in range(n):
+        if fixed:
+            assessed = assessed_scratch[i]
+            if identity_classification:
+                true_cat = assessed
+            else:
+                true_cat = _draw_from_row(state, true_given_assessed_cum[assessed])
+        else:
+            pair = _draw_pair(state, pair_cum, single_pair)
+            true_cat = pair // n_categories
+            assessed = pair - true_cat * n_categories
+
+        rs = randomization_stratum[assessed]
+        if block_pos[rs] >= block_size:
+            for j in range(block_size):
+                block_state[rs, j] = block_template[j]
+            for j in range(block_size - 1, 0, -1):
+                m = randint(state, j + 1)
+                tmp = block_state[rs, j]
+                block_state[rs, j] = block_state[rs, m]
+                block_state[rs, m] = tmp
+            block_pos[rs] = 0
+        arm = block_state[rs, block_pos[rs]]
+        block_pos[rs] += 1
+
+        hazard = dropout_hazard[arm]
+        rate = exponential_rate[true_cat, arm]
+        if rate > 0.0:
+            # competing exponentials: the first of event and dropout is Exp(rate + hazard)
+            # and it is the event with probability rate / (rate + hazard)
+            total = rate + hazard
+            x[i] = standard_exponential(state) / total
+            event = 1 if hazard == 0.0 or uniform(state) * total < rate else 0
+            pcode[i] = pack_code(assessed, arm, event)
+            continue
+        t_event = event_time(model_code[true_cat, arm], model_params[true_cat, arm], standard_exponential(state))
+        t_drop = standard_exponential(state) / hazard if hazard > 0.0 else np.inf
+        if t_event <= t_drop:
+            x[i] = t_event
+            pcode[i] = pack_code(assessed, arm, 1)
+        else:
+            x[i] = t_drop
+            pcode[i] = pack_code(assessed, arm, 0)

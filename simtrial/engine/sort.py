@@ -1,0 +1,189 @@
+"""In-place co-sort of float keys with an integer payload, no allocation.
+
+``np.argsort`` allocates on every call and sorts indirectly; a trial's one sort
+is the hottest loop in the engine, so keys and payload move together in
+caller-owned scratch arrays.  Quicksort with median-of-three pivots and an
+explicit stack (depth <= 2 log2 n by recursing into the smaller side), finished
+by insertion sort on short runs.  Not stable: equal keys are tie groups and
+every consumer treats a tie group as a whole.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simtrial.engine._jit import kernel
+
+_SMALL = 24
+
+
+@kernel
+def _insertion(keys, payload, lo, hi):
+    for i in range(lo + 1, hi + 1):
+        k = keys[i]
+        p = payload[i]
+        j = i - 1
+        while j >= lo and keys[j] > k:
+            keys[j + 1] = keys[j]
+            payload[j + 1] = payload[j]
+            j -= 1
+        keys[j + 1] = k
+        payload[j + 1] = p
+
+
+@kernel
+def _swap(keys, payload, i, j):
+    k = keys[i]
+    keys[i] = keys[j]
+    keys[j] = k
+    p = payload[i]
+    payload[i] = payload[j]
+    payload[j] = p
+
+
+@kernel
+def cosort(keys, payload, n):
+    """Sort ``keys[:n]`` ascending, applying the same permutation to ``payload[:n]``."""
+    if n < 2:
+        return
+    stack = np.empty(128, dtype=np.int64)
+    top = 0
+    stack[0] = 0
+    stack[1] = n - 1
+    top = 2
+    while top > 0:
+        top -= 2
+        lo = stack[top]
+        hi = stack[top + 1]
+        while hi - lo > _SMALL:
+            mid = (lo + hi) >> 1
+            if keys[mid] < keys[lo]:
+                _swap(keys, payload, mid, lo)
+            if keys[hi] < keys[lo]:
+                _swap(keys, payload, hi, lo)
+            if keys[hi] < keys[mid]:
+                _swap(keys, payload, hi, mid)
+            pivot = keys[mid]
+            i = lo
+            j = hi
+            while i <= j:
+                while keys[i] < pivot:
+                    i += 1
+                while keys[j] > pivot:
+                    j -= 1
+                if i <= j:
+                    _swap(keys, payload, i, j)
+                    i += 1
+                    j -= 1
+            # push the larger side, loop on the smaller: bounded stack depth
+            if j - lo > hi - i:
+                if lo < j:
+                    stack[top] = lo
+                    stack[top + 1] = j
+                    top += 2
+                lo = i
+            else:
+                if i < hi:
+                    stack[top] = i
+                    stack[top + 1] = hi
+                    top += 2
+                hi = j
+        _insertion(keys, payload, lo, hi)
+
+
+@kernel
+def kth_smallest(values, n, k):
+    """The k-th smallest (1-based) of ``values[:n]``; reorders ``values`` (Hoare quickselect)."""
+    lo = 0
+    hi = n - 1
+    target = k - 1
+    while hi > lo:
+        mid = (lo + hi) >> 1
+        a = values[lo]
+        b = values[mid]
+        c = values[hi]
+        if a > b:
+            a, b = b, a
+        if b > c:
+            b = c
+            if a > b:
+                b = a
+        pivot = b
+        i = lo
+        j = hi
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                tmp = values[i]
+                values[i] = values[j]
+                values[j] = tmp
+                i += 1
+                j -= 1
+        if target <= j:
+            hi = j
+        elif target >= i:
+            lo = i
+        else:
+            return values[target]
+    return values[target]
+
+
+_BUCKET_INSERTION_MAX = 16
+
+
+@kernel
+def bucket_argsort(x, n, sorted_x, sorted_idx, bucket, counts):
+    """Sort ``x[:n]`` into ``sorted_x`` with the original indices in ``sorted_idx``.
+
+    A comparison sort of random doubles mispredicts about half its branches
+    (measured: ~45 us for 1000 doubles, against ~3 us for numpy's SIMD sort).
+    Follow-up times are roughly exponential, so u = x / (x + mean) spreads the
+    finite ones near-uniformly over n buckets; each bucket then holds about one
+    value and is finished by insertion sort, or by quicksort if a skewed sample
+    piles values into one bucket.  Infinite times (cured, never censored) are
+    equal and go last unsorted.  Scratch: ``bucket`` int64[n], ``counts`` int64[n + 1].
+    """
+    if n == 0:
+        return
+    total = 0.0
+    n_finite = 0
+    for i in range(n):
+        if x[i] < np.inf:
+            total += x[i]
+            n_finite += 1
+    scale = total / n_finite if n_finite > 0 else 1.0
+    if not scale > 0.0:
+        scale = 1.0
+    n_buckets = n_finite if n_finite > 0 else 1
+    counts[: n_buckets + 2] = 0
+    for i in range(n):
+        v = x[i]
+        if v < np.inf:
+            b = np.int64(v / (v + scale) * n_buckets)
+            if b >= n_buckets:
+                b = n_buckets - 1
+        else:
+            b = n_buckets
+        bucket[i] = b
+        counts[b + 1] += 1
+    for b in range(n_buckets + 1):
+        counts[b + 1] += counts[b]
+    # counts[b] is now the start of bucket b; the scatter advances it to the end
+    for i in range(n):
+        b = bucket[i]
+        pos = counts[b]
+        sorted_x[pos] = x[i]
+        sorted_idx[pos] = i
+        counts[b] = pos + 1
+    start = 0
+    for b in range(n_buckets):
+        end = counts[b]
+        size = end - start
+        if size > _BUCKET_INSERTION_MAX:
+            cosort(sorted_x[start:end], sorted_idx[start:end], size)
+        elif size > 1:
+            _insertion(sorted_x, sorted_idx, start, end - 1)
+        start = end

@@ -1,0 +1,100 @@
+"""One backward pass over the analysis stream -> event tables of a population.
+
+Array contract (rows in *descending* time order; row r = one distinct event
+time, or one (event time, stratum) pair for the stratified table)::
+
+    row_time[r]                 event time (months)
+    row_n0[r], row_n1[r]        at risk just before it, control / experimental
+    row_d0[r], row_d1[r]        events at it, control / experimental
+
+``code_in_pop[code]`` says whether a packed patient code belongs to the
+population analysed; ``code_stratum[code]`` gives its analysis stratum.  Every
+statistic (log-rank, Fleming-Harrington, Cox, Kaplan-Meier) reads these tables,
+so a trial is sorted once whatever is computed from it.
+"""
+
+from __future__ import annotations
+
+from simtrial.engine._jit import kernel
+
+
+@kernel
+def event_tables(
+    stream_time,
+    stream_code,
+    m,
+    code_in_pop,
+    code_stratum,
+    stratified,
+    at_risk,
+    stratum_deaths,
+    touched,
+    row_time,
+    row_n0,
+    row_n1,
+    row_d0,
+    row_d1,
+    srow_n0,
+    srow_n1,
+    srow_d0,
+    srow_d1,
+    patients,
+):
+    """Fill the pooled and (if ``stratified``) stratified tables; returns (pooled rows, stratified rows).
+
+    ``patients[0:2]`` receives the population's patients per arm.  Scratch:
+    ``at_risk`` and ``stratum_deaths`` [n_strata, 2], ``touched`` [n_strata].
+    """
+    at_risk[:, :] = 0
+    stratum_deaths[:, :] = 0
+    total0 = 0
+    total1 = 0
+    n_rows = 0
+    n_srows = 0
+    j = m - 1
+    while j >= 0:
+        t = stream_time[j]
+        deaths0 = 0
+        deaths1 = 0
+        n_touched = 0
+        while j >= 0 and stream_time[j] == t:
+            code = stream_code[j]
+            j -= 1
+            if not code_in_pop[code]:
+                continue
+            arm = (code >> 1) & 1
+            s = code_stratum[code]
+            at_risk[s, arm] += 1
+            if arm == 1:
+                total1 += 1
+            else:
+                total0 += 1
+            if code & 1:
+                if arm == 1:
+                    deaths1 += 1
+                else:
+                    deaths0 += 1
+                if stratified:
+                    if stratum_deaths[s, 0] + stratum_deaths[s, 1] == 0:
+                        touched[n_touched] = s
+                        n_touched += 1
+                    stratum_deaths[s, arm] += 1
+        if deaths0 + deaths1 > 0:
+            row_time[n_rows] = t
+            row_n0[n_rows] = total0
+            row_n1[n_rows] = total1
+            row_d0[n_rows] = deaths0
+            row_d1[n_rows] = deaths1
+            n_rows += 1
+            for q in range(n_touched):
+                s = touched[q]
+                srow_n0[n_srows] = at_risk[s, 0]
+                srow_n1[n_srows] = at_risk[s, 1]
+                srow_d0[n_srows] = stratum_deaths[s, 0]
+                srow_d1[n_srows] = stratum_deaths[s, 1]
+                stratum_deaths[s, 0] = 0
+                stratum_deaths[s, 1] = 0
+                n_srows += 1
+    patients[0] = total0
+    patients[1] = total1
+    return n_rows, n_srows

@@ -1,0 +1,195 @@
+"""One simulated trial, serially: generate -> sort -> for each look: cut -> stream -> tables -> statistics.
+
+Kept separate from the parallel driver so it can be tested and profiled alone.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simtrial.engine import layout as L
+from simtrial.engine._jit import kernel
+from simtrial.engine.cohort import generate_cohort
+from simtrial.engine.cut import analysis_stream, event_calendar_times, look_cut_times
+from simtrial.engine.sort import bucket_argsort
+from simtrial.engine.statistics import (
+    cox_fit,
+    fleming_harrington_sums,
+    kaplan_meier_arm,
+    logrank_sums,
+    z_from_sums,
+)
+from simtrial.engine.tables import event_tables
+
+
+@kernel
+def analyze_stream(
+    stream_time,
+    stream_code,
+    m,
+    code_in_pop,
+    code_stratum,
+    n_strata,
+    fh_rho,
+    fh_gamma,
+    landmarks,
+    scratch_f,
+    scratch_i,
+    out,
+):
+    """All statistics of one population at one look into ``out`` (FIELDS layout); returns flags.
+
+    ``scratch_f`` is float64[9, n] (pooled and stratified tables), ``scratch_i``
+    int64[2 * n_strata + n_strata + 2] for counters.
+    """
+    at_risk = scratch_i[: 2 * n_strata].reshape((n_strata, 2))
+    stratum_deaths = scratch_i[2 * n_strata : 4 * n_strata].reshape((n_strata, 2))
+    touched = scratch_i[4 * n_strata : 5 * n_strata]
+    patients = scratch_i[5 * n_strata : 5 * n_strata + 2]
+    row_time = scratch_f[0]
+    n0 = scratch_f[1]
+    n1 = scratch_f[2]
+    d0 = scratch_f[3]
+    d1 = scratch_f[4]
+    sn0 = scratch_f[5]
+    sn1 = scratch_f[6]
+    sd0 = scratch_f[7]
+    sd1 = scratch_f[8]
+    stratified = n_strata > 1
+    n_rows, n_srows = event_tables(
+        stream_time, stream_code, m, code_in_pop, code_stratum, stratified,
+        at_risk, stratum_deaths, touched, row_time, n0, n1, d0, d1, sn0, sn1, sd0, sd1, patients,
+    )
+    flags = 0
+    events0 = 0.0
+    events1 = 0.0
+    for r in range(n_rows):
+        events0 += d0[r]
+        events1 += d1[r]
+    out[L.EVENTS_CONTROL] = events0
+    out[L.EVENTS_EXPERIMENTAL] = events1
+    out[L.PATIENTS_CONTROL] = patients[0]
+    out[L.PATIENTS_EXPERIMENTAL] = patients[1]
+    if patients[0] == 0 or patients[1] == 0:
+        flags |= L.FLAG_ARM_WITHOUT_PATIENTS
+
+    o_minus_e, var = logrank_sums(n0, n1, d0, d1, n_rows)
+    z = z_from_sums(o_minus_e, var)
+    if not var > 0.0:
+        flags |= L.FLAG_LOGRANK_UNDEFINED
+    out[L.LOGRANK_O_MINUS_E] = o_minus_e
+    out[L.LOGRANK_INFORMATION] = var
+    out[L.LOGRANK_Z] = z
+
+    if fh_rho == 0.0 and fh_gamma == 0.0:
+        out[L.FH_Z] = z
+    else:
+        fh_oe, fh_var = fleming_harrington_sums(n0, n1, d0, d1, n_rows, fh_rho, fh_gamma)
+        out[L.FH_Z] = z_from_sums(fh_oe, fh_var)
+
+    # the log-rank one-step estimate (O - E) / V starts Newton next to the MLE
+    start = o_minus_e / var if var > 0.0 else 0.0
+    beta, se, ok = cox_fit(n0, n1, d0, d1, n_rows, start)
+    if not ok:
+        flags |= L.FLAG_COX_NOT_ESTIMABLE
+    out[L.LOG_HR] = beta
+    out[L.LOG_HR_SE] = se
+
+    if stratified:
+        s_oe, s_var = logrank_sums(sn0, sn1, sd0, sd1, n_srows)
+        if not s_var > 0.0:
+            flags |= L.FLAG_STRATIFIED_LOGRANK_UNDEFINED
+        out[L.STRATIFIED_LOGRANK_Z] = z_from_sums(s_oe, s_var)
+        out[L.STRATIFIED_LOGRANK_INFORMATION] = s_var
+        s_start = s_oe / s_var if s_var > 0.0 else 0.0
+        s_beta, s_se, s_ok = cox_fit(sn0, sn1, sd0, sd1, n_srows, s_start)
+        if not s_ok:
+            flags |= L.FLAG_STRATIFIED_COX_NOT_ESTIMABLE
+        out[L.STRATIFIED_LOG_HR] = s_beta
+        out[L.STRATIFIED_LOG_HR_SE] = s_se
+    else:
+        out[L.STRATIFIED_LOGRANK_Z] = z
+        out[L.STRATIFIED_LOGRANK_INFORMATION] = var
+        out[L.STRATIFIED_LOG_HR] = beta
+        out[L.STRATIFIED_LOG_HR_SE] = se
+        if not ok:
+            flags |= L.FLAG_STRATIFIED_COX_NOT_ESTIMABLE
+        if not var > 0.0:
+            flags |= L.FLAG_STRATIFIED_LOGRANK_UNDEFINED
+
+    n_lm = landmarks.shape[0]
+    lm_control = out[L.N_FIXED_FIELDS : L.N_FIXED_FIELDS + 2 * n_lm : 2]
+    lm_experimental = out[L.N_FIXED_FIELDS + 1 : L.N_FIXED_FIELDS + 2 * n_lm : 2]
+    med0 = kaplan_meier_arm(row_time, n0, d0, n_rows, landmarks, lm_control)
+    med1 = kaplan_meier_arm(row_time, n1, d1, n_rows, landmarks, lm_experimental)
+    out[L.MEDIAN_CONTROL] = med0
+    out[L.MEDIAN_EXPERIMENTAL] = med1
+    if patients[0] == 0:
+        out[L.MEDIAN_CONTROL] = np.nan
+        lm_control[:] = np.nan
+    if patients[1] == 0:
+        out[L.MEDIAN_EXPERIMENTAL] = np.nan
+        lm_experimental[:] = np.nan
+    return flags
+
+
+@kernel
+def allocate_scratch(n, n_categories, n_random_strata, block_size, n_strata):
+    """Per-block scratch arrays: O(patients), reused by every trial of the block."""
+    return (
+        np.empty(n, dtype=np.float64),  # entry
+        np.empty(n, dtype=np.float64),  # x
+        np.empty(n, dtype=np.int64),  # pcode
+        np.empty(n, dtype=np.float64),  # sorted x
+        np.empty(n, dtype=np.int64),  # sorted patient index
+        np.empty(n, dtype=np.int64),  # assessed categories (fixed-count enrolment)
+        np.empty(n, dtype=np.float64),  # calendar event times
+        np.empty(n, dtype=np.float64),  # stream time
+        np.empty(n, dtype=np.int64),  # stream code
+        np.empty((9, n * max(n_strata, 1)), dtype=np.float64),  # event tables
+        np.zeros(5 * n_strata + 2, dtype=np.int64),  # table counters
+        np.empty((n_random_strata, block_size), dtype=np.int64),  # permuted blocks
+        np.empty(n_random_strata, dtype=np.int64),  # position in block
+        np.empty(4, dtype=np.uint64),  # rng state
+        np.empty(n, dtype=np.int64),  # sort buckets
+        np.empty(n + 2, dtype=np.int64),  # sort bucket counts
+    )
+
+
+@kernel
+def simulate_trial(state, cohort, looks, analysis, scratch, out_stats, out_cut, out_enrolled, out_flags):
+    """Simulate one trial (its stream already seeded in ``state``) and fill its output rows.
+
+    out_stats[look, population, field], out_cut[look], out_enrolled[look], out_flags[look, population].
+    """
+    (n, n_categories, pair_cum, single_pair, fixed_assessed, true_given_assessed_cum,
+     identity_classification, randomization_stratum, block_template,
+     accrual_breaks, accrual_cum, model_code, model_params, exponential_rate, dropout_hazard) = cohort
+    look_events, look_calendar = looks
+    code_in_pop, code_stratum, n_strata, fh_rho, fh_gamma, landmarks = analysis
+    (entry, x, pcode, sorted_x, sorted_idx, assessed, calendar, stream_time, stream_code,
+     table_f, table_i, block_state, block_pos, _state, sort_bucket, sort_counts) = scratch
+
+    generate_cohort(
+        state, n, n_categories, pair_cum, single_pair, fixed_assessed, true_given_assessed_cum,
+        identity_classification, randomization_stratum, block_template, block_state, block_pos,
+        accrual_breaks, accrual_cum, model_code, model_params, exponential_rate, dropout_hazard,
+        entry, x, pcode, assessed,
+    )
+    bucket_argsort(x, n, sorted_x, sorted_idx, sort_bucket, sort_counts)
+
+    n_events = event_calendar_times(entry, x, pcode, n, calendar)
+    look_flags = np.zeros(look_events.shape[0], dtype=np.int64)
+    look_cut_times(calendar, n_events, look_events, look_calendar, out_cut, look_flags)
+
+    n_pop = code_in_pop.shape[0]
+    for look in range(look_events.shape[0]):
+        cut = out_cut[look]
+        m = analysis_stream(entry, x, pcode, sorted_x, sorted_idx, n, cut, stream_time, stream_code)
+        out_enrolled[look] = m
+        for p in range(n_pop):
+            flags = analyze_stream(
+                stream_time, stream_code, m, code_in_pop[p], code_stratum, n_strata,
+                fh_rho, fh_gamma, landmarks, table_f, table_i, out_stats[look, p],
+            )
+            out_flags[look, p] = flags | look_flags[look]
