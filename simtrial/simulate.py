@@ -20,6 +20,7 @@ from simtrial import __version__
 from simtrial.engine import layout
 from simtrial.engine.driver import simulate_block_range
 from simtrial.engine.models import exponential_rates, stack_models
+from simtrial.engine.trial import generate_one_cohort
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.spec import TrialSpec
 from simtrial.survival import Exponential
@@ -235,5 +236,22 @@ def simulate(
     )
 
 
-def category_label(code: int) -> str:
-    return CATEGORIES[code]
+def patient_data(spec: TrialSpec, seed: int, trial: int = 0) -> pd.DataFrame:
+    """The patients of one simulated trial (as generated, before any cut): for inspection and tests."""
+    if not isinstance(seed, int | np.integer) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}")
+    if not isinstance(trial, int | np.integer) or trial < 0:
+        raise ValueError(f"trial must be an integer >= 0, got {trial!r}")
+    args = to_kernel_args(spec)
+    entry, x, pcode, true_category = generate_one_cohort(int(seed), int(trial), args.cohort, args.n_random_strata)
+    assessed = pcode >> 2
+    return pd.DataFrame(
+        {
+            "entry_months": entry,
+            "time_to_event_or_dropout_months": x,
+            "event": (pcode & 1).astype(np.int8),
+            "arm": ((pcode >> 1) & 1).astype(np.int8),
+            "assessed_category": pd.Categorical.from_codes(assessed, CATEGORIES),
+            "true_category": pd.Categorical.from_codes(true_category, CATEGORIES),
+        }
+    )

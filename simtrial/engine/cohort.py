@@ -6,6 +6,7 @@ Array contract (patients indexed in order of calendar entry, i = 0..n-1)::
     x[i]       float64  time from entry to the first of event or dropout (months; +inf possible)
     pcode[i]   int64    packed (category, arm, status): ((assessed_category * 2 + arm) * 2 + event)
                         event = 1 if the event came before dropout
+    true_category[i] int64  the category that drew the event time
 
 Arms: 0 = control, 1 = experimental.  A patient's *true* IHC category picks its
 event-time model; its *assessed* category (the one a lab reports) drives
@@ -110,6 +111,7 @@ def generate_cohort(
     entry,
     x,
     pcode,
+    true_category,
     assessed_scratch,
 ):
     """Fill ``entry``, ``x`` and ``pcode`` for one trial (see the module contract).
@@ -145,6 +147,7 @@ def generate_cohort(
             true_cat = pair // n_categories
             assessed = pair - true_cat * n_categories
 
+        true_category[i] = true_cat
         rs = randomization_stratum[assessed]
         if block_pos[rs] >= block_size:
             for j in range(block_size):

@@ -11,6 +11,7 @@ from simtrial.engine import layout as L
 from simtrial.engine._jit import kernel
 from simtrial.engine.cohort import generate_cohort
 from simtrial.engine.cut import analysis_stream, event_calendar_times, look_cut_times
+from simtrial.engine.rng import seed_stream
 from simtrial.engine.sort import bucket_argsort
 from simtrial.engine.statistics import (
     cox_fit,
@@ -153,6 +154,7 @@ def allocate_scratch(n, n_categories, n_random_strata, block_size, n_strata):
         np.empty(4, dtype=np.uint64),  # rng state
         np.empty(n, dtype=np.int64),  # sort buckets
         np.empty(n + 2, dtype=np.int64),  # sort bucket counts
+        np.empty(n, dtype=np.int64),  # true categories
     )
 
 
@@ -168,13 +170,13 @@ def simulate_trial(state, cohort, looks, analysis, scratch, out_stats, out_cut, 
     look_events, look_calendar = looks
     code_in_pop, code_stratum, n_strata, fh_rho, fh_gamma, landmarks = analysis
     (entry, x, pcode, sorted_x, sorted_idx, assessed, calendar, stream_time, stream_code,
-     table_f, table_i, block_state, block_pos, _state, sort_bucket, sort_counts) = scratch
+     table_f, table_i, block_state, block_pos, _state, sort_bucket, sort_counts, true_category) = scratch
 
     generate_cohort(
         state, n, n_categories, pair_cum, single_pair, fixed_assessed, true_given_assessed_cum,
         identity_classification, randomization_stratum, block_template, block_state, block_pos,
         accrual_breaks, accrual_cum, model_code, model_params, exponential_rate, dropout_hazard,
-        entry, x, pcode, assessed,
+        entry, x, pcode, true_category, assessed,
     )
     bucket_argsort(x, n, sorted_x, sorted_idx, sort_bucket, sort_counts)
 
@@ -193,3 +195,19 @@ def simulate_trial(state, cohort, looks, analysis, scratch, out_stats, out_cut, 
                 fh_rho, fh_gamma, landmarks, table_f, table_i, out_stats[look, p],
             )
             out_flags[look, p] = flags | look_flags[look]
+
+
+@kernel
+def generate_one_cohort(seed, trial, cohort, n_random_strata):
+    """Per-patient data of one trial (entry, x, pcode, true category): the cohort a simulated trial sees."""
+    n = cohort[0]
+    scratch = allocate_scratch(n, cohort[1], n_random_strata, cohort[8].shape[0], 1)
+    (entry, x, pcode, _sx, _si, assessed, _cal, _st, _sc, _tf, _ti, block_state, block_pos,
+     state, _sb, _sct, true_category) = scratch
+    seed_stream(state, seed, trial)
+    generate_cohort(
+        state, n, cohort[1], cohort[2], cohort[3], cohort[4], cohort[5], cohort[6], cohort[7], cohort[8],
+        block_state, block_pos, cohort[9], cohort[10], cohort[11], cohort[12], cohort[13], cohort[14],
+        entry, x, pcode, true_category, assessed,
+    )
+    return entry, x, pcode, true_category
