@@ -1,0 +1,276 @@
+"""Two-arm randomised trial on a binary endpoint (pCR, ORR).
+
+Tests (``scenario.analysis.test``):
+
+* ``chi_square`` — Pearson chi-square / pooled two-proportion Z
+  (:func:`simtrial.stats.binary.two_proportion_test`);
+* ``cmh`` — Cochran-Mantel-Haenszel over the analysis strata: the assessed
+  HER2 categories, or their grouping ``analysis.strata`` (category -> stratum);
+* ``risk_difference_ni`` — non-inferiority on the response-rate difference,
+  H0: ``p_exp - p_ctrl <= -ni_margin`` (Farrington-Manning score test).
+
+Decision: the trial succeeds (rejects H0 in favour of the experimental arm)
+when the one-sided p-value is below ``alpha / sided``; with ``sided = 2``
+this is the two-sided test at level ``alpha`` that also points the right way.
+A trial whose statistic is undefined (an empty arm, nobody or everybody
+responding) does not succeed and is counted in ``flags["undefined_statistic"]``.
+
+``analysis.population`` (assessed categories), when given, restricts the
+analysis to those patients; everyone enrolled still counts in ``enrolled``.
+
+``null=True`` runs the trial at the boundary of H0: experimental response =
+control response per true category (superiority), or control - ``ni_margin``
+(non-inferiority).
+
+Outputs: ``events`` = number of responders (both arms, analysis population);
+``estimates``: ``response_rate_control``, ``response_rate_experimental``,
+``risk_difference`` (experimental - control), ``z``;
+``analytic_power["normal_approximation"]``: the large-sample power at the
+expected arm sizes and the population-averaged response rates (pooled-variance
+formula for chi-square and, as an approximation, for CMH; Wald variance for NI).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.stats import norm
+
+from simtrial.designs._binary_cohort import (
+    allocate_blocks,
+    check_allocation,
+    check_run_args,
+    cohort_law,
+    nan_array,
+    resolve_n_patients,
+    response_given_assessed,
+    response_vector,
+    trial_blocks,
+)
+from simtrial.designs.base import Progress, TrialOutcomes
+from simtrial.her2 import CATEGORIES, N_CATEGORIES
+from simtrial.scenario.model import Scenario
+from simtrial.stats.binary import cmh_test, risk_difference_ni_test, two_proportion_test
+
+TWO_ARM_TESTS = ("chi_square", "cmh", "risk_difference_ni")
+
+
+def _check_alpha_sided(alpha: float, sided: int) -> tuple[float, int]:
+    if sided not in (1, 2):
+        raise ValueError(f"analysis.sided must be 1 or 2, got {sided!r}")
+    alpha = float(alpha)
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"analysis.alpha must be in (0, 1), got {alpha!r}")
+    return alpha, int(sided)
+
+
+def normal_approximation_power(
+    p_control: float,
+    p_experimental: float,
+    n_control: float,
+    n_experimental: float,
+    alpha: float,
+    sided: int = 1,
+    ni_margin: float | None = None,
+) -> float:
+    """Large-sample power of the two-proportion test (favourable direction only).
+
+    Superiority (pooled variance under H0, as the chi-square test)::
+
+        power = Phi((d - z_{1-alpha/sided} sqrt(pbar qbar (1/n0 + 1/n1))) / sqrt(p0 q0/n0 + p1 q1/n1))
+
+    with ``d = p1 - p0`` and ``pbar`` the expected pooled rate.
+    Non-inferiority (Wald variance)::
+
+        power = Phi((d + margin) / sqrt(p0 q0/n0 + p1 q1/n1) - z_{1-alpha/sided})
+    """
+    p0, p1, n0, n1 = float(p_control), float(p_experimental), float(n_control), float(n_experimental)
+    if n0 <= 0 or n1 <= 0:
+        return float("nan")
+    z_a = norm.isf(alpha / sided)
+    sd_alt = math.sqrt(p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1)
+    d = p1 - p0
+    if ni_margin is not None:
+        if sd_alt <= 0:
+            return float(d + ni_margin > 0)
+        return float(norm.cdf((d + ni_margin) / sd_alt - z_a))
+    pbar = (n0 * p0 + n1 * p1) / (n0 + n1)
+    sd_null = math.sqrt(pbar * (1 - pbar) * (1 / n0 + 1 / n1))
+    if sd_alt <= 0:
+        return float(d > 0 and sd_null > 0)
+    return float(norm.cdf((d - z_a * sd_null) / sd_alt))
+
+
+def _analysis_mask(population: tuple[int, ...] | None) -> np.ndarray:
+    mask = np.zeros(N_CATEGORIES, dtype=bool)
+    if population is None:
+        mask[:] = True
+        return mask
+    for c in population:
+        if isinstance(c, bool) or not isinstance(c, int | np.integer) or not 0 <= int(c) < N_CATEGORIES:
+            raise ValueError(f"analysis.population: HER2 category codes 0..{N_CATEGORIES - 1}, got {c!r}")
+        mask[int(c)] = True
+    return mask
+
+
+def _strata_index(strata) -> tuple[np.ndarray, int]:
+    """Stratum of each assessed category (dense 0..k-1) and the number of strata."""
+    if strata is None:
+        return np.arange(N_CATEGORIES), N_CATEGORIES
+    raw = []
+    for c in range(N_CATEGORIES):
+        if c not in strata:
+            raise ValueError(f"analysis.strata: no stratum given for category {CATEGORIES[c]} (code {c})")
+        raw.append(strata[c])
+    _, dense = np.unique(np.asarray(raw), return_inverse=True)
+    return dense.astype(np.int64), int(dense.max()) + 1
+
+
+class TwoArmBinaryDesign:
+    """Randomised control vs experimental on a binary endpoint (design name ``"binary"``)."""
+
+    name = "binary"
+
+    def run(
+        self,
+        scenario: Scenario,
+        *,
+        n_sims: int,
+        seed: int,
+        null: bool = False,
+        n_patients: int | None = None,
+        target_events: int | None = None,
+        threads: int | None = None,
+        progress: Progress | None = None,
+    ) -> TrialOutcomes:
+        """Simulate ``n_sims`` trials; ``target_events`` and ``threads`` do not apply and are ignored."""
+        n_sims, seed = check_run_args(n_sims, seed)
+        a = scenario.analysis
+        test = a.test
+        if test not in TWO_ARM_TESTS:
+            raise ValueError(f"analysis.test must be one of {TWO_ARM_TESTS} for design 'binary', got {test!r}")
+        alpha, sided = _check_alpha_sided(a.alpha, a.sided)
+        margin = None
+        if test == "risk_difference_ni":
+            if a.ni_margin is None or not 0.0 < float(a.ni_margin) < 1.0:
+                raise ValueError(
+                    f"analysis.ni_margin must be a risk difference in (0, 1) for risk_difference_ni, got {a.ni_margin!r}"
+                )
+            margin = float(a.ni_margin)
+        n = resolve_n_patients(scenario.n_patients, n_patients, scenario.population, self.name)
+        if n < 2:
+            raise ValueError(f"n_patients must be >= 2 for a two-arm trial, got {n}")
+        allocation = check_allocation(scenario.allocation, scenario.block_multiple)
+        law = cohort_law(scenario.population, n)
+        p_ctrl = response_vector(scenario.control_response, law, "control_response")
+        if null:
+            if margin is None:
+                p_exp = p_ctrl.copy()
+            else:
+                p_exp = p_ctrl - margin
+                low = law.possible_true & (p_exp < 0)
+                if low.any():
+                    t = int(np.flatnonzero(low)[0])
+                    raise ValueError(
+                        f"analysis.ni_margin ({margin}) exceeds control_response[{CATEGORIES[t]}] "
+                        f"({p_ctrl[t]}): the null response rate would be negative"
+                    )
+        else:
+            p_exp = response_vector(scenario.experimental_response, law, "experimental_response")
+        q = np.stack([response_given_assessed(p_ctrl, law), response_given_assessed(p_exp, law)], axis=-1)  # [6, 2]
+
+        in_analysis = _analysis_mask(a.population)
+        if not (in_analysis & law.possible_assessed).any():
+            raise ValueError("analysis.population: no enrolled patient can belong to the analysis population")
+        onehot = None
+        if test == "cmh":
+            stratum, n_strata = _strata_index(a.strata)
+            onehot = np.zeros((N_CATEGORIES, n_strata), dtype=np.int64)
+            onehot[np.arange(N_CATEGORIES), stratum] = 1
+
+        success = np.zeros(n_sims, dtype=bool)
+        responders_out = np.zeros(n_sims, dtype=np.int64)
+        enrolled = np.full(n_sims, n, dtype=np.int64)
+        analysed = np.zeros(n_sims, dtype=np.int64)
+        rate_c, rate_e, z_all = nan_array(n_sims), nan_array(n_sims), nan_array(n_sims)
+        n_arm_sum = np.zeros(2)
+        for start, stop, rng in trial_blocks(n_sims, seed, progress):
+            size = stop - start
+            counts = law.draw_assessed(rng, size)
+            patients = allocate_blocks(rng, counts, allocation[:2], allocation[2])  # [size, 6, 2]
+            responders = rng.binomial(patients, q[None, :, :])
+            patients = np.where(in_analysis[None, :, None], patients, 0)
+            responders = np.where(in_analysis[None, :, None], responders, 0)
+            tot_r = responders.sum(axis=1)  # [size, 2]
+            tot_n = patients.sum(axis=1)
+            if test == "chi_square":
+                result = two_proportion_test(tot_r, tot_n)
+            elif test == "risk_difference_ni":
+                result = risk_difference_ni_test(tot_r, tot_n, margin)
+            else:
+                st_r = np.einsum("sca,ck->ska", responders, onehot)
+                st_n = np.einsum("sca,ck->ska", patients, onehot)
+                result = cmh_test(st_r, st_n)
+            p_one = result.p_value_one_sided
+            success[start:stop] = np.nan_to_num(p_one, nan=1.0) < alpha / sided
+            z_all[start:stop] = result.z
+            responders_out[start:stop] = tot_r.sum(axis=1)
+            analysed[start:stop] = tot_n.sum(axis=1)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rate_c[start:stop] = np.where(tot_n[:, 0] > 0, tot_r[:, 0] / tot_n[:, 0], np.nan)
+                rate_e[start:stop] = np.where(tot_n[:, 1] > 0, tot_r[:, 1] / tot_n[:, 1], np.nan)
+            n_arm_sum += tot_n.sum(axis=0)
+
+        # expected design quantities for the analytic cross-check
+        w = law.assessed_weights * in_analysis
+        share = w.sum()
+        ctrl, expt, _ = allocation
+        n_analysed = n * share
+        n0, n1 = n_analysed * ctrl / (ctrl + expt), n_analysed * expt / (ctrl + expt)
+        pc = float((w * q[:, 0]).sum() / share)
+        pe = float((w * q[:, 1]).sum() / share)
+        analytic = normal_approximation_power(pc, pe, n0, n1, alpha, sided, margin)
+
+        nan = nan_array(n_sims)
+        return TrialOutcomes(
+            design=self.name,
+            n_sims=n_sims,
+            seed=seed,
+            null=bool(null),
+            success=success,
+            events=responders_out,
+            duration_months=nan,
+            enrolled=enrolled,
+            hazard_ratio=nan.copy(),
+            median_control_months=nan.copy(),
+            median_experimental_months=nan.copy(),
+            estimates={
+                "response_rate_control": rate_c,
+                "response_rate_experimental": rate_e,
+                "risk_difference": rate_e - rate_c,
+                "z": z_all,
+                "analysed": analysed,
+            },
+            analytic_power={"normal_approximation": analytic},
+            details={
+                "test": test,
+                "alpha": alpha,
+                "sided": sided,
+                "ni_margin": margin,
+                "events_are": "responders (both arms, analysis population)",
+                "expected_response_rate_control": pc,
+                "expected_response_rate_experimental": pe,
+                "expected_patients_control": n0,
+                "expected_patients_experimental": n1,
+                "mean_patients_control": float(n_arm_sum[0] / n_sims),
+                "mean_patients_experimental": float(n_arm_sum[1] / n_sims),
+                "expected_sample_size": float(n),
+            },
+            flags={"undefined_statistic": int(np.isnan(z_all).sum())},
+            n_patients=n,
+            target_events=None,
+        )
+
+
+DESIGN = TwoArmBinaryDesign()

@@ -1,0 +1,170 @@
+"""Simon (1989) two-stage single-arm design on a binary endpoint.
+
+The design (``r1/n1, r/n``) is found by :func:`simtrial.stats.simon.simon_design`
+from ``analysis.p0``, ``analysis.p1``, ``analysis.beta``, the one-sided level
+``alpha / sided`` and ``analysis.simon_kind`` (``optimal`` | ``minimax``).
+Stage 1 enrols ``n1`` patients and stops for futility if ``<= r1`` respond;
+otherwise ``n - n1`` more are enrolled and H0: ``p <= p0`` is rejected if
+``> r`` respond in total.  The sample size is the design's ``n``: an
+``n_patients`` (scenario or override) that differs is an error.
+
+Patients come from the population as in every binary design (a screened mix:
+each stage a multinomial; fixed counts: the stage-1 patients are a random
+subset of the fixed cohort, a multivariate hypergeometric draw) and respond
+with ``experimental_response`` of their true category; ``null=True`` gives
+everyone ``p0``.
+
+Outputs: ``events`` = responders among the enrolled; ``enrolled`` = ``n1`` or
+``n``; ``decisions["stopped_early"]``; ``estimates``: ``response_rate``,
+``stage1_responders``, ``stage2_responders`` (NaN when stopped);
+``analytic_power["exact"]``: exact P(reject) at the scenario's mean response
+rate (exact for a screened mix; for heterogeneous fixed counts it is the
+binomial approximation at the mean rate, noted in ``details``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from simtrial.designs._binary_cohort import (
+    check_run_args,
+    cohort_law,
+    nan_array,
+    resolve_n_patients,
+    response_given_assessed,
+    response_vector,
+    trial_blocks,
+)
+from simtrial.designs.base import Progress, TrialOutcomes
+from simtrial.designs.single_arm import check_one_sided_alpha, check_p0
+from simtrial.scenario.model import Scenario
+from simtrial.stats.simon import (
+    SimonDesign,
+    simon_decision,
+    simon_design,
+    simon_operating_characteristics,
+)
+
+SIMON_KINDS = ("optimal", "minimax")
+
+
+def design_for(scenario: Scenario) -> SimonDesign:
+    """The Simon design a scenario asks for (ValueError naming the missing or bad field)."""
+    a = scenario.analysis
+    p0 = check_p0(a.p0)
+    if a.p1 is None:
+        raise ValueError("analysis.p1: the target response rate p1 is needed for a Simon two-stage design")
+    p1 = float(a.p1)
+    if not p0 < p1 < 1.0:
+        raise ValueError(f"analysis.p1 must be in (p0={p0}, 1), got {a.p1!r}")
+    if a.beta is None:
+        raise ValueError("analysis.beta: 1 - power is needed for a Simon two-stage design")
+    beta = float(a.beta)
+    if not 0.0 < beta < 0.5:
+        raise ValueError(f"analysis.beta must be in (0, 0.5), got {a.beta!r}")
+    if a.simon_kind not in SIMON_KINDS:
+        raise ValueError(f"analysis.simon_kind must be one of {SIMON_KINDS}, got {a.simon_kind!r}")
+    level = check_one_sided_alpha(a.alpha, a.sided)
+    if not level < 0.5:
+        raise ValueError(f"analysis.alpha / sided must be < 0.5 for a Simon design, got {level!r}")
+    return simon_design(p0, p1, level, beta, kind=a.simon_kind)
+
+
+class SimonTwoStageDesign:
+    """Simon optimal / minimax two-stage design (design name ``"simon_two_stage"``)."""
+
+    name = "simon_two_stage"
+
+    def run(
+        self,
+        scenario: Scenario,
+        *,
+        n_sims: int,
+        seed: int,
+        null: bool = False,
+        n_patients: int | None = None,
+        target_events: int | None = None,
+        threads: int | None = None,
+        progress: Progress | None = None,
+    ) -> TrialOutcomes:
+        """Simulate ``n_sims`` trials; ``target_events`` and ``threads`` do not apply and are ignored."""
+        n_sims, seed = check_run_args(n_sims, seed)
+        design = design_for(scenario)
+        for given, field in ((n_patients, "n_patients (override)"), (scenario.n_patients, "n_patients")):
+            if given is not None and given != design.n:
+                raise ValueError(
+                    f"{field}: a Simon two-stage design fixes the sample size at n={design.n} "
+                    f"(r1={design.r1}, n1={design.n1}, r={design.r}), got {given!r}"
+                )
+        n = resolve_n_patients(design.n, None, scenario.population, self.name)
+        n1, n2 = design.n1, design.n - design.n1
+        law = cohort_law(scenario.population, n)
+        if null:
+            p_true = np.where(law.possible_true, design.p0, np.nan)
+        else:
+            p_true = response_vector(scenario.experimental_response, law, "experimental_response")
+        q = response_given_assessed(p_true, law)
+
+        s1 = np.zeros(n_sims, dtype=np.int64)
+        s2 = np.zeros(n_sims, dtype=np.int64)
+        for start, stop, rng in trial_blocks(n_sims, seed, progress):
+            size = stop - start
+            if law.fixed_counts is None:
+                c1 = rng.multinomial(n1, law.assessed_probs, size=size)
+                c2 = rng.multinomial(n2, law.assessed_probs, size=size)
+            else:
+                c1 = rng.multivariate_hypergeometric(law.fixed_counts, n1, size=size)
+                c2 = law.fixed_counts[None, :] - c1
+            s1[start:stop] = rng.binomial(c1, q[None, :]).sum(axis=1)
+            s2[start:stop] = rng.binomial(c2, q[None, :]).sum(axis=1)
+        decision = simon_decision(design, s1, s2)
+        stopped = decision.stopped_early
+        responders = np.where(stopped, s1, s1 + s2)
+        enrolled = decision.patients
+
+        mean_rate = float((law.assessed_weights * q).sum())
+        homogeneous = law.fixed_counts is None or np.ptp(q[law.possible_assessed]) == 0
+        oc = simon_operating_characteristics(design, mean_rate)
+        nan = nan_array(n_sims)
+        return TrialOutcomes(
+            design=self.name,
+            n_sims=n_sims,
+            seed=seed,
+            null=bool(null),
+            success=decision.reject.copy(),
+            events=responders,
+            duration_months=nan,
+            enrolled=enrolled,
+            hazard_ratio=nan.copy(),
+            median_control_months=nan.copy(),
+            median_experimental_months=nan.copy(),
+            decisions={"stopped_early": stopped},
+            estimates={
+                "response_rate": responders / enrolled,
+                "stage1_responders": s1.astype(float),
+                "stage2_responders": np.where(stopped, np.nan, s2.astype(float)),
+            },
+            analytic_power={"exact": float(oc.prob_reject)},
+            details={
+                "simon_design": design.to_dict(),
+                "r1": design.r1,
+                "n1": design.n1,
+                "r": design.r,
+                "n": design.n,
+                "EN0": design.en0,
+                "PET0": design.pet0,
+                "response_rate": mean_rate,
+                "exact_prob_early_stop": float(oc.prob_early_stop),
+                "exact_expected_sample_size": float(oc.expected_n),
+                "observed_prob_early_stop": float(stopped.mean()),
+                "expected_sample_size": float(enrolled.mean()),
+                "exact_is_exact": bool(homogeneous),
+                "events_are": "responders among the enrolled",
+            },
+            flags={},
+            n_patients=n,
+            target_events=None,
+        )
+
+
+DESIGN = SimonTwoStageDesign()

@@ -1,0 +1,144 @@
+"""Single-arm trial on a binary endpoint with the exact one-sided binomial test.
+
+Every enrolled patient gets the experimental therapy (``experimental_response``
+per true HER2 category; ``allocation`` does not apply).  H0: ``p <= p0``
+(``analysis.p0``) is rejected when the responders reach the critical value
+``c``, the smallest count with ``P(X >= c | n, p0) <= alpha / sided``
+(:func:`simtrial.stats.binary.binomial_critical_value`).
+
+``null=True`` gives every patient the response probability ``p0``.
+
+Outputs: ``events`` = number of responders; ``estimates``: ``response_rate``
+and the exact ``p_value``; ``analytic_power["exact_binomial"]``: the exact
+rejection probability under the scenario (the distribution of responders is a
+binomial for a screened mix and a convolution of per-category binomials for
+fixed counts, so it is exact in both cases).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import binom
+
+from simtrial.designs._binary_cohort import (
+    CohortLaw,
+    check_run_args,
+    cohort_law,
+    nan_array,
+    resolve_n_patients,
+    response_given_assessed,
+    response_vector,
+    trial_blocks,
+)
+from simtrial.designs.base import Progress, TrialOutcomes
+from simtrial.scenario.model import Scenario
+from simtrial.stats.binary import binomial_critical_value, exact_binomial_test
+
+
+def check_p0(p0: float | None, field: str = "analysis.p0") -> float:
+    if p0 is None:
+        raise ValueError(f"{field}: the uninteresting response rate p0 is needed")
+    p0 = float(p0)
+    if not 0.0 < p0 < 1.0:
+        raise ValueError(f"{field} must be a probability in (0, 1), got {p0!r}")
+    return p0
+
+
+def check_one_sided_alpha(alpha: float, sided: int) -> float:
+    """The one-sided level ``alpha / sided`` of a single-arm test."""
+    if sided not in (1, 2):
+        raise ValueError(f"analysis.sided must be 1 or 2, got {sided!r}")
+    alpha = float(alpha)
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"analysis.alpha must be in (0, 1), got {alpha!r}")
+    return alpha / sided
+
+
+def responder_distribution(law: CohortLaw, q: np.ndarray) -> np.ndarray:
+    """Exact pmf of the total responders (length n + 1) with P(response | assessed = c) = q[c]."""
+    n = law.n_patients
+    if law.fixed_counts is None:
+        qbar = float((law.assessed_probs * q).sum())
+        return binom.pmf(np.arange(n + 1), n, qbar)
+    pmf = np.ones(1)
+    for c, m in enumerate(law.fixed_counts):
+        if m > 0:
+            pmf = np.convolve(pmf, binom.pmf(np.arange(m + 1), m, q[c]))
+    return pmf
+
+
+class SingleArmBinaryDesign:
+    """One-stage single-arm exact binomial design (design name ``"single_arm_binary"``)."""
+
+    name = "single_arm_binary"
+
+    def run(
+        self,
+        scenario: Scenario,
+        *,
+        n_sims: int,
+        seed: int,
+        null: bool = False,
+        n_patients: int | None = None,
+        target_events: int | None = None,
+        threads: int | None = None,
+        progress: Progress | None = None,
+    ) -> TrialOutcomes:
+        """Simulate ``n_sims`` trials; ``target_events`` and ``threads`` do not apply and are ignored."""
+        n_sims, seed = check_run_args(n_sims, seed)
+        a = scenario.analysis
+        if a.test != "exact_binomial":
+            raise ValueError(f"analysis.test must be 'exact_binomial' for design 'single_arm_binary', got {a.test!r}")
+        level = check_one_sided_alpha(a.alpha, a.sided)
+        p0 = check_p0(a.p0)
+        n = resolve_n_patients(scenario.n_patients, n_patients, scenario.population, self.name)
+        law = cohort_law(scenario.population, n)
+        if null:
+            p_true = np.where(law.possible_true, p0, np.nan)
+        else:
+            p_true = response_vector(scenario.experimental_response, law, "experimental_response")
+        q = response_given_assessed(p_true, law)
+        critical = binomial_critical_value(n, p0, level)
+
+        success = np.zeros(n_sims, dtype=bool)
+        responders = np.zeros(n_sims, dtype=np.int64)
+        for start, stop, rng in trial_blocks(n_sims, seed, progress):
+            counts = law.draw_assessed(rng, stop - start)
+            responders[start:stop] = rng.binomial(counts, q[None, :]).sum(axis=1)
+        success[:] = responders >= critical
+        p_value = exact_binomial_test(responders, n, p0)
+
+        pmf = responder_distribution(law, q)
+        exact_power = float(pmf[critical:].sum())
+        expected_rate = float((law.assessed_weights * q).sum())
+        nan = nan_array(n_sims)
+        return TrialOutcomes(
+            design=self.name,
+            n_sims=n_sims,
+            seed=seed,
+            null=bool(null),
+            success=success,
+            events=responders,
+            duration_months=nan,
+            enrolled=np.full(n_sims, n, dtype=np.int64),
+            hazard_ratio=nan.copy(),
+            median_control_months=nan.copy(),
+            median_experimental_months=nan.copy(),
+            estimates={"response_rate": responders / n, "p_value": p_value},
+            analytic_power={"exact_binomial": exact_power},
+            details={
+                "p0": p0,
+                "alpha_one_sided": level,
+                "critical_value": critical,
+                "actual_alpha": float(binom.sf(critical - 1, n, p0)),
+                "expected_response_rate": expected_rate,
+                "events_are": "responders",
+                "expected_sample_size": float(n),
+            },
+            flags={},
+            n_patients=n,
+            target_events=None,
+        )
+
+
+DESIGN = SingleArmBinaryDesign()
