@@ -24,7 +24,8 @@ control response per true category (superiority), or control - ``ni_margin``
 
 Outputs: ``events`` = number of responders (both arms, analysis population);
 ``estimates``: ``response_rate_control``, ``response_rate_experimental``,
-``risk_difference`` (experimental - control), ``z``;
+``risk_difference`` (experimental - control), ``z``, ``analysed`` (patients in
+the analysis population), ``patients_control``, ``patients_experimental``;
 ``analytic_power["normal_approximation"]``: the large-sample power at the
 expected arm sizes and the population-averaged response rates (pooled-variance
 formula for chi-square and, as an approximation, for CMH; Wald variance for NI).
@@ -38,6 +39,7 @@ import numpy as np
 from scipy.stats import norm
 
 from simtrial.designs._binary_cohort import (
+    BLOCK_TRIALS,
     allocate_blocks,
     check_allocation,
     check_run_args,
@@ -194,12 +196,13 @@ class TwoArmBinaryDesign:
         enrolled = np.full(n_sims, n, dtype=np.int64)
         analysed = np.zeros(n_sims, dtype=np.int64)
         rate_c, rate_e, z_all = nan_array(n_sims), nan_array(n_sims), nan_array(n_sims)
-        n_arm_sum = np.zeros(2)
+        n_arm = np.zeros((n_sims, 2), dtype=np.int64)
         for start, stop, rng in trial_blocks(n_sims, seed, progress):
             size = stop - start
-            counts = law.draw_assessed(rng, size)
-            patients = allocate_blocks(rng, counts, allocation[:2], allocation[2])  # [size, 6, 2]
-            responders = rng.binomial(patients, q[None, :, :])
+            counts = law.draw_assessed(rng, BLOCK_TRIALS)
+            patients = allocate_blocks(rng, counts, allocation[:2], allocation[2])  # [BLOCK_TRIALS, 6, 2]
+            responders = rng.binomial(patients, q[None, :, :])[:size]
+            patients = patients[:size]
             patients = np.where(in_analysis[None, :, None], patients, 0)
             responders = np.where(in_analysis[None, :, None], responders, 0)
             tot_r = responders.sum(axis=1)  # [size, 2]
@@ -220,7 +223,7 @@ class TwoArmBinaryDesign:
             with np.errstate(divide="ignore", invalid="ignore"):
                 rate_c[start:stop] = np.where(tot_n[:, 0] > 0, tot_r[:, 0] / tot_n[:, 0], np.nan)
                 rate_e[start:stop] = np.where(tot_n[:, 1] > 0, tot_r[:, 1] / tot_n[:, 1], np.nan)
-            n_arm_sum += tot_n.sum(axis=0)
+            n_arm[start:stop] = tot_n
 
         # expected design quantities for the analytic cross-check
         w = law.assessed_weights * in_analysis
@@ -251,6 +254,8 @@ class TwoArmBinaryDesign:
                 "risk_difference": rate_e - rate_c,
                 "z": z_all,
                 "analysed": analysed,
+                "patients_control": n_arm[:, 0],
+                "patients_experimental": n_arm[:, 1],
             },
             analytic_power={"normal_approximation": analytic},
             details={
@@ -263,8 +268,6 @@ class TwoArmBinaryDesign:
                 "expected_response_rate_experimental": pe,
                 "expected_patients_control": n0,
                 "expected_patients_experimental": n1,
-                "mean_patients_control": float(n_arm_sum[0] / n_sims),
-                "mean_patients_experimental": float(n_arm_sum[1] / n_sims),
                 "expected_sample_size": float(n),
             },
             flags={"undefined_statistic": int(np.isnan(z_all).sum())},

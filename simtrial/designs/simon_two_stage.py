@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from simtrial.designs._binary_cohort import (
+    BLOCK_TRIALS,
     check_run_args,
     cohort_law,
     nan_array,
@@ -110,13 +111,13 @@ class SimonTwoStageDesign:
         for start, stop, rng in trial_blocks(n_sims, seed, progress):
             size = stop - start
             if law.fixed_counts is None:
-                c1 = rng.multinomial(n1, law.assessed_probs, size=size)
-                c2 = rng.multinomial(n2, law.assessed_probs, size=size)
+                c1 = rng.multinomial(n1, law.assessed_probs, size=BLOCK_TRIALS)
+                c2 = rng.multinomial(n2, law.assessed_probs, size=BLOCK_TRIALS)
             else:
-                c1 = rng.multivariate_hypergeometric(law.fixed_counts, n1, size=size)
+                c1 = rng.multivariate_hypergeometric(law.fixed_counts, n1, size=BLOCK_TRIALS)
                 c2 = law.fixed_counts[None, :] - c1
-            s1[start:stop] = rng.binomial(c1, q[None, :]).sum(axis=1)
-            s2[start:stop] = rng.binomial(c2, q[None, :]).sum(axis=1)
+            s1[start:stop] = rng.binomial(c1, q[None, :]).sum(axis=1)[:size]
+            s2[start:stop] = rng.binomial(c2, q[None, :]).sum(axis=1)[:size]
         decision = simon_decision(design, s1, s2)
         stopped = decision.stopped_early
         responders = np.where(stopped, s1, s1 + s2)

@@ -21,6 +21,7 @@ import numpy as np
 from scipy.stats import binom
 
 from simtrial.designs._binary_cohort import (
+    BLOCK_TRIALS,
     CohortLaw,
     check_run_args,
     cohort_law,
@@ -103,8 +104,8 @@ class SingleArmBinaryDesign:
         success = np.zeros(n_sims, dtype=bool)
         responders = np.zeros(n_sims, dtype=np.int64)
         for start, stop, rng in trial_blocks(n_sims, seed, progress):
-            counts = law.draw_assessed(rng, stop - start)
-            responders[start:stop] = rng.binomial(counts, q[None, :]).sum(axis=1)
+            counts = law.draw_assessed(rng, BLOCK_TRIALS)
+            responders[start:stop] = rng.binomial(counts, q[None, :]).sum(axis=1)[: stop - start]
         success[:] = responders >= critical
         p_value = exact_binomial_test(responders, n, p0)
 
