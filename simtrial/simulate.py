@@ -37,15 +37,29 @@ class KernelArgs:
     n_random_strata: int
 
 
-def _stratum_array(mapping, default_each_own: bool) -> tuple[np.ndarray, int]:
-    if mapping is None:
-        arr = np.arange(N_CATEGORIES, dtype=np.int64) if default_each_own else np.zeros(N_CATEGORIES, np.int64)
-    else:
+def _assessed_categories(spec: TrialSpec) -> np.ndarray:
+    """Categories an enrolled patient can be assessed as."""
+    pop = spec.population
+    if pop.mix is not None and pop.fixed_counts is None:
+        return np.flatnonzero(pop.joint_probabilities().sum(axis=0) > 0)
+    return np.array([c for c, v in pop.fixed_counts.items() if v > 0], dtype=np.int64)
+
+
+def _stratum_array(mapping, present: np.ndarray) -> tuple[np.ndarray, int]:
+    """Dense stratum numbers 0..k-1 over the categories that can occur (others map to 0).
+
+    Counting only strata that can hold patients keeps a one-category trial
+    unstratified, so it skips the stratified pass rather than repeating it.
+    """
+    arr = np.arange(N_CATEGORIES, dtype=np.int64)
+    if mapping is not None:
         arr = np.array([mapping[c] for c in range(N_CATEGORIES)], dtype=np.int64)
-    # renumber to 0..k-1 so scratch is sized by the strata actually used
-    _, dense = np.unique(arr, return_inverse=True)
-    dense = dense.astype(np.int64)
-    return dense, int(dense.max()) + 1
+    used = np.unique(arr[present])
+    dense = np.zeros(N_CATEGORIES, dtype=np.int64)
+    for c in range(N_CATEGORIES):
+        hit = np.flatnonzero(used == arr[c])
+        dense[c] = hit[0] if hit.size else 0
+    return dense, max(int(used.size), 1)
 
 
 def to_kernel_args(spec: TrialSpec) -> KernelArgs:
@@ -86,7 +100,8 @@ def to_kernel_args(spec: TrialSpec) -> KernelArgs:
             true_given_assessed = np.cumsum(posterior.T, axis=1)
             true_given_assessed[:, -1] = 1.0
 
-    rand_stratum, n_random_strata = _stratum_array(spec.randomization_strata, default_each_own=True)
+    present = _assessed_categories(spec)
+    rand_stratum, n_random_strata = _stratum_array(spec.randomization_strata, present)
     ctrl, expt = spec.allocation
     template = np.array([0] * ctrl + [1] * expt, dtype=np.int64)
     block_template = np.tile(template, spec.block_multiple)
@@ -102,7 +117,7 @@ def to_kernel_args(spec: TrialSpec) -> KernelArgs:
     look_calendar = np.array(
         [c.calendar_months if c.calendar_months is not None else math.inf for c in spec.cuts], dtype=np.float64
     )
-    analysis_stratum, n_strata = _stratum_array(spec.analysis_strata, default_each_own=True)
+    analysis_stratum, n_strata = _stratum_array(spec.analysis_strata, present)
     code_category = np.arange(N_CODES) >> 2
     populations = [tuple(range(N_CATEGORIES))] + [s.categories for s in spec.subgroups]
     code_in_pop = np.array([np.isin(code_category, cats) for cats in populations], dtype=np.bool_)

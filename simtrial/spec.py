@@ -299,8 +299,8 @@ class TrialSpec:
         if not isinstance(self.block_multiple, int | np.integer) or self.block_multiple < 1:
             raise ValueError(f"block_multiple must be an integer >= 1, got {self.block_multiple!r}")
         cuts = tuple(self.cuts)
-        if not cuts:
-            raise ValueError("cuts: at least one analysis (look) is needed")
+        if not 1 <= len(cuts) <= 64:
+            raise ValueError(f"cuts: between 1 and 64 analyses (looks) are allowed, got {len(cuts)}")
         targets = [c.target_events for c in cuts if c.target_events is not None]
         if any(b < a for a, b in zip(targets, targets[1:], strict=False)):
             raise ValueError(f"cuts: target_events must not decrease from look to look, got {targets}")

@@ -37,31 +37,60 @@ def event_calendar_times(entry, x, pcode, n, out):
 
 
 @kernel
-def look_cut_times(calendar_events, n_events, look_events, look_calendar, out_cut, out_flags):
+def look_cut_times(calendar_events, n_events, look_events, look_calendar, out_cut, out_flags, counts, gathered):
     """Cut time of every look: the k-th event or the calendar time, whichever comes first.
 
     ``look_events[l]`` = 0 means no event target.  A target beyond the events
     that ever occur cuts at the last event (or at the calendar time if given)
-    and raises FLAG_TARGET_EVENTS_NOT_REACHED.  ``calendar_events`` is
-    reordered; targets must be non-decreasing so each selection reuses the
-    partition of the previous one.
+    and raises FLAG_TARGET_EVENTS_NOT_REACHED.
+
+    The k-th smallest calendar time is found from one histogram shared by all
+    looks (n_events / 2 equal-width bins): the bin holding the k-th value is
+    located by its cumulative count, and only that bin's few values go through
+    quickselect.  A quickselect over all values mispredicts most of its
+    branches.  Scratch: ``counts`` int64[>= n_events / 2 + 1], ``gathered``
+    float64[n_events].
     """
-    last_event = -np.inf
+    lo = np.inf
+    hi = -np.inf
     for i in range(n_events):
-        if calendar_events[i] > last_event:
-            last_event = calendar_events[i]
-    lo = 0
+        v = calendar_events[i]
+        if v < lo:
+            lo = v
+        if v > hi:
+            hi = v
+    n_bins = max(n_events // 2, 1)
+    width = (hi - lo) / n_bins if hi > lo else 1.0
+    counts[:n_bins] = 0
+    for i in range(n_events):
+        b = np.int64((calendar_events[i] - lo) / width)
+        if b >= n_bins:
+            b = n_bins - 1
+        counts[b] += 1
     for look in range(look_events.shape[0]):
         k = look_events[look]
         cut = look_calendar[look]
         flags = 0
         if k > 0:
             if k <= n_events:
-                event_cut = kth_smallest(calendar_events[lo:], n_events - lo, k - lo)
-                lo = k - 1
+                below = 0
+                b = 0
+                while below + counts[b] < k:
+                    below += counts[b]
+                    b += 1
+                m = 0
+                for i in range(n_events):
+                    v = calendar_events[i]
+                    vb = np.int64((v - lo) / width)
+                    if vb >= n_bins:
+                        vb = n_bins - 1
+                    if vb == b:
+                        gathered[m] = v
+                        m += 1
+                event_cut = kth_smallest(gathered, m, k - below)
             else:
                 flags |= FLAG_TARGET_EVENTS_NOT_REACHED
-                event_cut = last_event if n_events > 0 else 0.0
+                event_cut = hi if n_events > 0 else 0.0
                 if not np.isfinite(cut):
                     cut = event_cut
             if event_cut < cut:
@@ -85,48 +114,46 @@ def count_enrolled(entry, n, cut):
 
 
 @kernel
-def analysis_stream(entry, x, pcode, sorted_x, sorted_idx, n, cut, stream_time, stream_code):
-    """Write the look's analysis data in time order; returns the number enrolled."""
+def analysis_stream(entry, x, pcode, sorted_x, sorted_idx, n, cut, stream_time, stream_code, a_time, a_code, b_time, b_code):
+    """Write the look's analysis data in time order; returns the number enrolled.
+
+    Two compaction passes build the sorted streams (A: event or dropout
+    before the cut; B: censored at the cut), then a merge picks the smaller
+    head with selects rather than branches: which stream is next is a coin
+    flip the branch predictor loses.  Scratch: ``a_*`` and ``b_*`` [n].
+    """
     n_enrolled = count_enrolled(entry, n, cut)
-    a = 0  # position in sorted x
-    b = n_enrolled - 1  # walks entries backwards: censoring times c - e ascend
+    na = 0
+    for j in range(n):
+        i = sorted_idx[j]
+        a_time[na] = sorted_x[j]
+        a_code[na] = pcode[i]
+        na += (i < n_enrolled) & (entry[i] + sorted_x[j] <= cut)
+    nb = 0
+    for i in range(n_enrolled - 1, -1, -1):
+        b_time[nb] = cut - entry[i]
+        b_code[nb] = pcode[i] & ~1  # administratively censored at the cut
+        nb += entry[i] + x[i] > cut
+    ia = 0
+    ib = 0
     m = 0
-    time_a = np.inf
-    time_b = np.inf
-    # advance both streams to their first item
-    while a < n:
-        i = sorted_idx[a]
-        if i < n_enrolled and entry[i] + sorted_x[a] <= cut:
-            time_a = sorted_x[a]
-            break
-        a += 1
-    while b >= 0:
-        if entry[b] + x[b] > cut:
-            time_b = cut - entry[b]
-            break
-        b -= 1
-    while a < n or b >= 0:
-        if a < n and (b < 0 or time_a <= time_b):
-            stream_time[m] = time_a
-            stream_code[m] = pcode[sorted_idx[a]]
-            m += 1
-            a += 1
-            time_a = np.inf
-            while a < n:
-                i = sorted_idx[a]
-                if i < n_enrolled and entry[i] + sorted_x[a] <= cut:
-                    time_a = sorted_x[a]
-                    break
-                a += 1
-        else:
-            stream_time[m] = time_b
-            stream_code[m] = pcode[b] & ~1  # administratively censored at the cut
-            m += 1
-            b -= 1
-            time_b = np.inf
-            while b >= 0:
-                if entry[b] + x[b] > cut:
-                    time_b = cut - entry[b]
-                    break
-                b -= 1
+    while ia < na and ib < nb:
+        ta = a_time[ia]
+        tb = b_time[ib]
+        take_a = ta <= tb
+        stream_time[m] = ta if take_a else tb
+        stream_code[m] = a_code[ia] if take_a else b_code[ib]
+        ia += take_a
+        ib += not take_a
+        m += 1
+    while ia < na:
+        stream_time[m] = a_time[ia]
+        stream_code[m] = a_code[ia]
+        ia += 1
+        m += 1
+    while ib < nb:
+        stream_time[m] = b_time[ib]
+        stream_code[m] = b_code[ib]
+        ib += 1
+        m += 1
     return n_enrolled

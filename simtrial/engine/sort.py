@@ -169,6 +169,9 @@ def bucket_argsort(x, n, sorted_x, sorted_idx, bucket, counts):
             b = n_buckets
         bucket[i] = b
         counts[b + 1] += 1
+    largest = 0
+    for b in range(n_buckets):
+        largest = max(largest, counts[b + 1])
     for b in range(n_buckets + 1):
         counts[b + 1] += counts[b]
     # counts[b] is now the start of bucket b; the scatter advances it to the end
@@ -178,6 +181,11 @@ def bucket_argsort(x, n, sorted_x, sorted_idx, bucket, counts):
         sorted_x[pos] = x[i]
         sorted_idx[pos] = i
         counts[b] = pos + 1
+    if largest <= _BUCKET_INSERTION_MAX:
+        # values are only out of order within a bucket: one insertion pass
+        # over the finite part finishes the sort in O(n + inversions)
+        _insertion(sorted_x, sorted_idx, 0, n_finite - 1)
+        return
     start = 0
     for b in range(n_buckets):
         end = counts[b]

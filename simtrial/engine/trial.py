@@ -155,6 +155,9 @@ def allocate_scratch(n, n_categories, n_random_strata, block_size, n_strata):
         np.empty(n, dtype=np.int64),  # sort buckets
         np.empty(n + 2, dtype=np.int64),  # sort bucket counts
         np.empty(n, dtype=np.int64),  # true categories
+        np.empty((2, n), dtype=np.float64),  # stream pieces: times
+        np.empty((2, n), dtype=np.int64),  # stream pieces: codes
+        np.empty(64, dtype=np.int64),  # per-look flags
     )
 
 
@@ -170,7 +173,7 @@ def simulate_trial(state, cohort, looks, analysis, scratch, out_stats, out_cut, 
     look_events, look_calendar = looks
     code_in_pop, code_stratum, n_strata, fh_rho, fh_gamma, landmarks = analysis
     (entry, x, pcode, sorted_x, sorted_idx, assessed, calendar, stream_time, stream_code,
-     table_f, table_i, block_state, block_pos, _state, sort_bucket, sort_counts, true_category) = scratch
+     table_f, table_i, block_state, block_pos, _state, sort_bucket, sort_counts, true_category, piece_time, piece_code, look_flags) = scratch
 
     generate_cohort(
         state, n, n_categories, pair_cum, single_pair, fixed_assessed, true_given_assessed_cum,
@@ -181,13 +184,16 @@ def simulate_trial(state, cohort, looks, analysis, scratch, out_stats, out_cut, 
     bucket_argsort(x, n, sorted_x, sorted_idx, sort_bucket, sort_counts)
 
     n_events = event_calendar_times(entry, x, pcode, n, calendar)
-    look_flags = np.zeros(look_events.shape[0], dtype=np.int64)
-    look_cut_times(calendar, n_events, look_events, look_calendar, out_cut, look_flags)
+    # the sort's bucket counts and the stream buffer are free until the stream is written
+    look_cut_times(calendar, n_events, look_events, look_calendar, out_cut, look_flags, sort_counts, stream_time)
 
     n_pop = code_in_pop.shape[0]
     for look in range(look_events.shape[0]):
         cut = out_cut[look]
-        m = analysis_stream(entry, x, pcode, sorted_x, sorted_idx, n, cut, stream_time, stream_code)
+        m = analysis_stream(
+            entry, x, pcode, sorted_x, sorted_idx, n, cut, stream_time, stream_code,
+            piece_time[0], piece_code[0], piece_time[1], piece_code[1],
+        )
         out_enrolled[look] = m
         for p in range(n_pop):
             flags = analyze_stream(
@@ -203,7 +209,7 @@ def generate_one_cohort(seed, trial, cohort, n_random_strata):
     n = cohort[0]
     scratch = allocate_scratch(n, cohort[1], n_random_strata, cohort[8].shape[0], 1)
     (entry, x, pcode, _sx, _si, assessed, _cal, _st, _sc, _tf, _ti, block_state, block_pos,
-     state, _sb, _sct, true_category) = scratch
+     state, _sb, _sct, true_category, _pt, _pc, _lf) = scratch
     seed_stream(state, seed, trial)
     generate_cohort(
         state, n, cohort[1], cohort[2], cohort[3], cohort[4], cohort[5], cohort[6], cohort[7], cohort[8],

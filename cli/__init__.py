@@ -1,0 +1,1 @@
+"""The `simtrial` command line (installed as the import package `simtrial_cli`)."""
