@@ -52,6 +52,7 @@ class SequentialPlan:
     futility_looks: tuple[bool, ...] | None = None
     beta_spending: str | None = None
     beta_gamma: float | None = None
+    beta_rho: float | None = None  # Kim-DeMets power family for beta spending
     binding_futility: bool = False
     futility_z: tuple[float, ...] | None = None
     futility_hr: tuple[float, ...] | None = None
@@ -116,5 +117,7 @@ class Scenario:
     block_multiple: int = 2
     accrual: Accrual | None = None
     sample_size: SampleSizeSearch | None = None
-    path: str | None = None
-    resolved: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # Where the scenario came from and its plain-dict form: not part of what the trial *is*,
+    # so a scenario rebuilt from its own ``resolved`` dict compares equal.
+    path: str | None = field(default=None, compare=False)
+    resolved: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)

@@ -1,0 +1,355 @@
+"""The ``analysis`` block: test, error rates, cut, populations, strata, sequential looks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simtrial.her2 import CATEGORIES, GROUPS, N_CATEGORIES
+from simtrial.scenario import _her2keys as keys
+from simtrial.scenario.errors import Node, one_of
+from simtrial.scenario.model import (
+    BINARY_TESTS,
+    MULTIPLICITY,
+    SPENDING,
+    SURVIVAL_TESTS,
+    Analysis,
+    SequentialPlan,
+)
+from simtrial.sequential.spending import BETA_SPENDING, GAMMA_RANGE, RHO_RANGE
+from simtrial.spec import Subgroup
+
+ANALYSIS_FIELDS: dict[str, str] = {
+    "test": "the primary test (depends on the design; see valid_tests)",
+    "alpha": "type I error rate, in (0, 0.5)",
+    "sided": "1 or 2",
+    "target_events": "analysis when this many events have occurred (time to event)",
+    "calendar_months": "analysis at this time after the first patient enters (months); with target_events: whichever first",
+    "ni_margin": "non-inferiority margin: a hazard ratio > 1, or a risk difference in (0, 1) for binary",
+    "population": "the primary analysis population: overall, a category, a group or {name, categories}",
+    "strata": "by_category | by_group | none | {stratum name: [categories or groups]}",
+    "subgroups": "populations analysed on their own: names, or {name, categories}",
+    "multiplicity": "adjustment across subgroups: " + one_of(MULTIPLICITY),
+    "interaction": "treatment x biomarker interaction test: {groups: [A, B]}",
+    "fleming_harrington": "weights of test fleming_harrington: {rho, gamma}, each >= 0",
+    "landmark_months": "times (months) at which Kaplan-Meier survival is reported",
+    "p0": "single-arm: response rate of no interest (H0)",
+    "p1": "Simon: target response rate (H1)",
+    "beta": "Simon: 1 - power; sequential beta spending: 1 - power at the design alternative",
+    "simon_kind": "optimal | minimax",
+    "sequential": "group-sequential looks and alpha (and beta) spending",
+}
+SEQUENTIAL_FIELDS: dict[str, str] = {
+    "information_fractions": "cumulative fractions of target_events at each look, increasing, ending at 1",
+    "efficacy_spending": "alpha spending: " + one_of(SPENDING),
+    "gamma": "asHSD parameter",
+    "rho": "asKD parameter",
+    "efficacy_looks": "per look: may stop for efficacy (default all true)",
+    "futility": "none | beta_spending | z | hr",
+    "futility_looks": "per look: may stop for futility (default all interim looks)",
+    "beta_spending": "with futility beta_spending: " + one_of(BETA_SPENDING),
+    "beta_gamma": "bsHSD parameter",
+    "beta_rho": "bsKD parameter",
+    "binding_futility": "true: efficacy bounds assume futility stops are obeyed",
+    "futility_z": "with futility z: one Z bound per interim look (stop if the efficacy-scale Z is below it)",
+    "futility_hr": "with futility hr: one hazard ratio per interim look (stop if the observed HR is above it)",
+}
+SINGLE_ARM = ("single_arm_binary", "simon_two_stage")
+
+
+def valid_tests(design: str, endpoint: str) -> tuple[str, ...]:
+    """Tests that answer the design's question, the default first."""
+    if design in SINGLE_ARM:
+        return ("exact_binomial",)
+    if endpoint == "binary":
+        return ("risk_difference_ni",) if design == "noninferiority" else ("chi_square", "cmh")
+    if design == "noninferiority":
+        return ("cox", "stratified_cox")  # the margin is on the hazard ratio estimate
+    return SURVIVAL_TESTS
+
+
+def _population(node: Node) -> tuple[tuple[int, ...], str]:
+    if isinstance(node.value, dict):
+        node.mapping(("name", "categories"), "a mapping {name, categories}")
+        name = node.require("name").text()
+        codes: set[int] = set()
+        for item in node.require("categories").elements(allow_scalar=True):
+            codes.update(keys.category_or_group(item)[0])
+        if not codes:
+            raise node.child("categories").error("must not be empty", allowed="at least one category or group")
+        return tuple(sorted(codes)), name
+    if not isinstance(node.value, str | int) or isinstance(node.value, bool):
+        raise node.error("must be a category or group name, or {name, categories}",
+                         allowed=keys.ALLOWED_CATEGORY_OR_GROUP)
+    codes_, _ = keys.category_or_group(node)
+    return tuple(sorted(codes_)), keys.codes_name(codes_)
+
+
+def subgroup(node: Node) -> Subgroup:
+    codes, name = _population(node)
+    return Subgroup(name, codes)
+
+
+def _strata(node: Node, assessable: tuple[int, ...]) -> dict[int, int] | None:
+    if isinstance(node.value, str):
+        kind = node.text(("by_category", "by_group", "none"))
+        if kind == "by_category":
+            return None
+        if kind == "none":
+            return dict.fromkeys(range(N_CATEGORIES), 0)
+        return {c: g for g, members in enumerate(GROUPS.values()) for c in members}
+    if not isinstance(node.value, dict) or not node.value:
+        raise node.error("must be by_category, by_group, none or a mapping of stratum name to categories",
+                         allowed="by_category | by_group | none | {name: [categories or groups]}")
+    out: dict[int, int] = {}
+    for index, (label, child) in enumerate(node.items()):
+        members = child.elements(allow_scalar=True)
+        if not members:
+            raise child.error(f"stratum {label!r} is empty", allowed="at least one category or group")
+        for item in members:
+            for code in keys.category_or_group(item)[0]:
+                if code in out:
+                    raise item.error(f"{CATEGORIES[code]} is already in another stratum",
+                                     allowed="each category in one stratum")
+                out[code] = index
+    left = [c for c in range(N_CATEGORIES) if c not in out]
+    missing = [CATEGORIES[c] for c in left if c in assessable]
+    if missing:
+        raise node.error(f"{', '.join(missing)} can be enrolled but is in no stratum",
+                         allowed="strata covering every enrolled category")
+    out.update(dict.fromkeys(left, len(node.value)))  # never enrolled: a stratum of their own, never seen
+    return dict(sorted(out.items()))
+
+
+def _flags(node: Node, n_looks: int) -> tuple[bool, ...]:
+    items = node.elements()
+    if len(items) != n_looks:
+        raise node.error(f"needs one true/false per look ({n_looks})", allowed=f"a list of {n_looks} true/false")
+    return tuple(i.boolean() for i in items)
+
+
+def _sequential(node: Node, alpha: float) -> SequentialPlan:
+    node.mapping(SEQUENTIAL_FIELDS)
+    frac_node = node.require("information_fractions", "e.g. [0.5, 1.0]")
+    fractions = frac_node.numbers(low=0.0, high=1.0, low_open=True)
+    if len(fractions) < 2 or len(fractions) > 20:
+        raise frac_node.error("needs 2 to 20 looks", allowed="a list such as [0.5, 1.0]")
+    if any(b <= a for a, b in zip(fractions, fractions[1:], strict=False)) or abs(fractions[-1] - 1.0) > 1e-9:
+        raise frac_node.error("must increase strictly and end at 1", allowed="e.g. [0.33, 0.67, 1.0]")
+    k = len(fractions)
+    spending = node.child("efficacy_spending").text(SPENDING) if node.get("efficacy_spending") else "asOF"
+    gamma = rho = None
+    for name, needed, bounds in (("gamma", "asHSD", GAMMA_RANGE), ("rho", "asKD", RHO_RANGE)):
+        child = node.get(name)
+        if spending == needed and child is None:
+            raise node.child(name).error(f"{needed} spending needs {name}", allowed=f"a number in {list(bounds)}")
+        if child is not None:
+            if spending != needed:
+                raise child.error(f"{name} applies only to {needed} spending", allowed=f"remove it, or use {needed}")
+            value = child.number(low=bounds[0], high=bounds[1])
+            gamma, rho = (value, rho) if name == "gamma" else (gamma, value)
+    efficacy_looks = _flags(node.child("efficacy_looks"), k) if node.get("efficacy_looks") else None
+    if efficacy_looks is not None and not efficacy_looks[-1]:
+        raise node.child("efficacy_looks").error("the final look must allow an efficacy decision",
+                                                 allowed="last value true")
+    futility = node.child("futility").text(("none", "beta_spending", "z", "hr")) if node.get("futility") else "none"
+    used = {"beta_spending": futility == "beta_spending", "beta_gamma": futility == "beta_spending",
+            "beta_rho": futility == "beta_spending", "futility_z": futility == "z", "futility_hr": futility == "hr",
+            "futility_looks": futility != "none", "binding_futility": futility != "none"}
+    for name, ok in used.items():
+        if node.get(name) is not None and not ok:
+            raise node.child(name).error(f"{name} does not apply with futility {futility}",
+                                         allowed="remove it, or choose the matching futility rule")
+    beta_name = beta_gamma = beta_rho = None
+    fut_z = fut_hr = None
+    if futility == "beta_spending":
+        if spending in ("OF", "P"):
+            raise node.child("efficacy_spending").error("beta spending needs an alpha-spending function",
+                                                        allowed="asOF | asP | asHSD | asKD")
+        beta_name = node.require("beta_spending", one_of(BETA_SPENDING)).text(BETA_SPENDING)
+        for name, needed, bounds in (("beta_gamma", "bsHSD", GAMMA_RANGE), ("beta_rho", "bsKD", RHO_RANGE)):
+            child = node.get(name)
+            if beta_name == needed and child is None:
+                raise node.child(name).error(f"{needed} needs {name}", allowed=f"a number in {list(bounds)}")
+            if child is not None:
+                if beta_name != needed:
+                    raise child.error(f"{name} applies only to {needed}", allowed=f"remove it, or use {needed}")
+                value = child.number(low=bounds[0], high=bounds[1])
+                beta_gamma, beta_rho = (value, beta_rho) if name == "beta_gamma" else (beta_gamma, value)
+    elif futility in ("z", "hr"):
+        name = f"futility_{futility}"
+        child = node.require(name, f"{k - 1} values, one per interim look")
+        values = child.numbers(low=0.0, low_open=True) if futility == "hr" else child.numbers()
+        if len(values) != k - 1:
+            raise child.error(f"needs one value per interim look ({k - 1})", allowed=f"a list of {k - 1} numbers")
+        fut_z, fut_hr = (values, None) if futility == "z" else (None, values)
+    futility_looks = _flags(node.child("futility_looks"), k) if node.get("futility_looks") else None
+    binding = node.child("binding_futility").boolean() if node.get("binding_futility") is not None else False
+    del alpha
+    return SequentialPlan(
+        information_fractions=tuple(fractions), efficacy_spending=spending, gamma=gamma, rho=rho,
+        efficacy_looks=efficacy_looks, futility=None if futility == "none" else futility,
+        futility_looks=futility_looks, beta_spending=beta_name, beta_gamma=beta_gamma, beta_rho=beta_rho,
+        binding_futility=binding, futility_z=fut_z, futility_hr=fut_hr,
+    )
+
+
+def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, ...]) -> Analysis:
+    """Read the analysis block; ``assessable`` are the categories enrolled patients can be assessed as."""
+    if node.missing or node.value is None:
+        node = Node({}, file=node.file, path=node.path, mark=node.mark)
+    node.mapping(ANALYSIS_FIELDS)
+    tte = endpoint == "time_to_event"
+    tests = valid_tests(design, endpoint)
+    test_node = node.child("test")
+    if test_node.missing:
+        test = tests[0]
+    else:
+        test = test_node.text(SURVIVAL_TESTS + BINARY_TESTS)
+        if test not in tests:
+            raise test_node.error(f"test {test!r} does not fit design {design} with a {endpoint} endpoint",
+                                  allowed=one_of(tests))
+    out: dict[str, Any] = {"test": test}
+
+    def only(name: str, ok: bool, why: str) -> Node | None:
+        child = node.get(name)
+        if child is not None and not ok:
+            raise child.error(f"{name} applies only to {why}", allowed=f"remove {name}")
+        return child
+
+    if (child := node.get("alpha")) is not None:
+        out["alpha"] = child.number(low=0.0, high=0.5, low_open=True, high_open=True)
+    if (child := node.get("sided")) is not None:
+        out["sided"] = child.integer(low=1, high=2)
+        if out["sided"] == 2 and (design in ("noninferiority", "simon_two_stage") or node.get("sequential")):
+            raise child.error("non-inferiority, Simon and group-sequential tests are one-sided", allowed="1")
+    if (child := only("target_events", tte, "time-to-event endpoints")) is not None:
+        out["target_events"] = child.integer(low=1)
+    if (child := only("calendar_months", tte, "time-to-event endpoints")) is not None:
+        out["calendar_months"] = child.number(low=0.0, low_open=True)
+    is_ni = design == "noninferiority"
+    if (child := only("ni_margin", is_ni, "design noninferiority")) is not None:
+        if tte:
+            out["ni_margin"] = child.number(low=1.0, low_open=True)
+        else:
+            out["ni_margin"] = child.number(low=0.0, high=1.0, low_open=True, high_open=True)
+    elif is_ni:
+        allowed = "a hazard ratio > 1, e.g. 1.3" if tte else "a risk difference in (0, 1), e.g. 0.1"
+        raise node.child("ni_margin").error("design noninferiority needs ni_margin", allowed=allowed)
+    if (child := node.get("population")) is not None:
+        if isinstance(child.value, str) and child.value.strip().lower() in ("overall", "all"):
+            pass
+        else:
+            codes, name = _population(child)
+            _check_reachable(child, codes, assessable)
+            out["population"], out["population_name"] = codes, name
+    if (child := node.get("strata")) is not None:
+        out["strata"] = _strata(child, assessable)
+    if (child := node.get("subgroups")) is not None:
+        subgroups = []
+        for item in child.elements():
+            sub = subgroup(item)
+            _check_reachable(item, sub.categories, assessable)
+            subgroups.append(sub)
+        names = [s.name for s in subgroups]
+        if len(set(names)) != len(names):
+            raise child.error("subgroup names must be distinct", allowed="distinct names")
+        out["subgroups"] = tuple(subgroups)
+    if (child := node.get("multiplicity")) is not None:
+        out["multiplicity"] = child.text(MULTIPLICITY)
+    if (child := only("interaction", design not in SINGLE_ARM, "two-arm designs")) is not None:
+        child.mapping(("groups",), "a mapping {groups: [A, B]}")
+        groups = child.require("groups", "two groups, e.g. [HER2-positive, HER2-low]").elements()
+        if len(groups) != 2:
+            raise child.child("groups").error("needs exactly two groups", allowed="[A, B]")
+        pair = tuple(subgroup(g) for g in groups)
+        if set(pair[0].categories) & set(pair[1].categories):
+            raise child.child("groups").error("the two groups overlap", allowed="disjoint groups")
+        for g, sub in zip(groups, pair, strict=True):
+            _check_reachable(g, sub.categories, assessable)
+        out["interaction"] = pair
+    if design == "biomarker" and not (out.get("subgroups") or out.get("interaction")):
+        raise node.child("subgroups").error("a biomarker design needs subgroups or an interaction test",
+                                            allowed="subgroups: [...] and/or interaction: {groups: [A, B]}")
+    fh = only("fleming_harrington", test == "fleming_harrington", "test fleming_harrington")
+    if test == "fleming_harrington":
+        fh = node.require("fleming_harrington", "{rho: >= 0, gamma: >= 0}")
+        fh.mapping(("rho", "gamma"))
+        out["fh_rho"] = fh.require("rho").number(low=0.0)
+        out["fh_gamma"] = fh.require("gamma").number(low=0.0)
+    if (child := only("landmark_months", tte, "time-to-event endpoints")) is not None:
+        out["landmark_months"] = tuple(sorted(child.numbers(low=0.0, low_open=True)))
+    single = design in SINGLE_ARM
+    if (child := only("p0", single, "single-arm designs")) is not None:
+        out["p0"] = child.number(low=0.0, high=1.0, low_open=True, high_open=True)
+    elif single:
+        raise node.child("p0").error(f"design {design} needs p0", allowed="a response rate in (0, 1)")
+    simon = design == "simon_two_stage"
+    if (child := only("p1", simon, "design simon_two_stage")) is not None:
+        out["p1"] = child.number(low=0.0, high=1.0, low_open=True, high_open=True)
+        if out["p1"] <= out["p0"]:
+            raise child.error(f"p1 must exceed p0 ({out['p0']:g})", allowed=f"a rate in ({out['p0']:g}, 1)")
+    elif simon:
+        raise node.child("p1").error("design simon_two_stage needs p1", allowed="a target response rate > p0")
+    seq = node.get("sequential")
+    beta_ok = simon or (seq is not None and seq.get("futility") is not None and seq.child("futility").value
+                        == "beta_spending")
+    if (child := only("beta", beta_ok, "Simon designs and sequential beta spending")) is not None:
+        out["beta"] = child.number(low=0.0, high=1.0, low_open=True, high_open=True)
+    elif simon:
+        out["beta"] = 0.2
+    if (child := only("simon_kind", simon, "design simon_two_stage")) is not None:
+        out["simon_kind"] = child.text(("optimal", "minimax"))
+    if (child := only("sequential", tte, "time-to-event endpoints")) is not None:
+        out["sequential"] = _sequential(child, out.get("alpha", 0.025))
+    return Analysis(**out)
+
+
+def _check_reachable(node: Node, codes: tuple[int, ...], assessable: tuple[int, ...]) -> None:
+    if not set(codes) & set(assessable):
+        raise node.error("no enrolled patient can belong to this population",
+                         allowed="categories that can be enrolled: " + ", ".join(CATEGORIES[c] for c in assessable))
+
+
+def analysis_dict(a: Analysis) -> dict[str, Any]:
+    """The analysis block written out in full (defaults filled, names canonical)."""
+    out: dict[str, Any] = {"test": a.test, "alpha": a.alpha, "sided": a.sided}
+    for name in ("target_events", "calendar_months", "ni_margin"):
+        if getattr(a, name) is not None:
+            out[name] = getattr(a, name)
+    out["population"] = "overall" if a.population is None else {
+        "name": a.population_name, "categories": keys.names(a.population)}
+    if a.strata is None:
+        out["strata"] = "by_category"
+    else:
+        by_index: dict[int, list[int]] = {}
+        for code, index in a.strata.items():
+            by_index.setdefault(index, []).append(code)
+        out["strata"] = {keys.codes_name(tuple(v)): keys.names(tuple(v)) for _, v in sorted(by_index.items())}
+    out["subgroups"] = [{"name": s.name, "categories": keys.names(s.categories)} for s in a.subgroups]
+    out["multiplicity"] = a.multiplicity
+    if a.interaction is not None:
+        out["interaction"] = {"groups": [{"name": s.name, "categories": keys.names(s.categories)}
+                                         for s in a.interaction]}
+    if a.test == "fleming_harrington":
+        out["fleming_harrington"] = {"rho": a.fh_rho, "gamma": a.fh_gamma}
+    if a.landmark_months:
+        out["landmark_months"] = list(a.landmark_months)
+    for name in ("p0", "p1", "beta"):
+        if getattr(a, name) is not None:
+            out[name] = getattr(a, name)
+    if a.p1 is not None:
+        out["simon_kind"] = a.simon_kind
+    if a.sequential is not None:
+        s = a.sequential
+        seq: dict[str, Any] = {"information_fractions": list(s.information_fractions),
+                               "efficacy_spending": s.efficacy_spending,
+                               "futility": s.futility or "none"}
+        for name in ("gamma", "rho", "efficacy_looks", "futility_looks", "beta_spending", "beta_gamma",
+                     "beta_rho", "futility_z", "futility_hr"):
+            value = getattr(s, name)
+            if value is not None:
+                seq[name] = list(value) if isinstance(value, tuple) else value
+        if s.futility is not None:
+            seq["binding_futility"] = s.binding_futility
+        out["sequential"] = seq
+    return out

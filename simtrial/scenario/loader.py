@@ -1,0 +1,470 @@
+"""Scenario file (YAML) or dict -> validated, resolved ``Scenario``.
+
+Validation is hand-written so every message can name the field path, the value
+and what is allowed (see ``errors.ScenarioError``).  The schema is documented
+field by field in ``scenarios/README.md``; the field tables below are the
+source of the unknown-field suggestions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from simtrial.calibrate import effect_map
+from simtrial.her2 import CATEGORIES, N_CATEGORIES
+from simtrial.scenario import _her2keys as keys
+from simtrial.scenario._analysis import SINGLE_ARM, analysis, analysis_dict
+from simtrial.scenario._models import (
+    Resolved,
+    describe,
+    resolved_spec,
+    response_spec,
+    survival_spec,
+)
+from simtrial.scenario._yaml import read_yaml_file
+from simtrial.scenario.errors import Node, ScenarioError, one_of
+from simtrial.scenario.model import DESIGNS, ENDPOINTS, SampleSizeSearch, Scenario, Simulation
+from simtrial.spec import Accrual, Arm, Population, dropout_hazard
+
+TOP_FIELDS: dict[str, str] = {
+    "name": "short name of the scenario",
+    "description": "what question the scenario answers",
+    "design": one_of(DESIGNS),
+    "endpoint": "time_to_event | binary (default: from the design)",
+    "population": "who is screened and enrolled",
+    "arms": "control and experimental arms",
+    "allocation": "{control: a, experimental: b}: randomisation ratio (positive whole numbers)",
+    "block_multiple": "randomisation blocks hold block_multiple x (a + b) patients",
+    "n_patients": "number of patients enrolled",
+    "accrual": "{duration_months} or {rates_per_month, start_months}",
+    "analysis": "how the trial is analysed and decided",
+    "simulation": "{n_sims, seed}",
+    "sample_size": "optional search for the size giving a target power",
+}
+POPULATION_FIELDS = ("mix", "fixed_counts", "eligible", "misclassification")
+ARM_FIELDS = ("label", "survival", "effect_map", "dropout", "response")
+ARMS = ("control", "experimental")
+SIMULATION_FIELDS = ("n_sims", "seed")
+SAMPLE_SIZE_FIELDS = ("target_power", "solve_for", "minimum", "maximum", "events_per_patient")
+_BINARY_DESIGNS = ("binary", *SINGLE_ARM)
+_SPEC_KEY_HINT = "a category, a group or all"
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, validate and resolve a scenario file; every user mistake raises ScenarioError."""
+    data, name = read_yaml_file(path)
+    return _build(Node(data, file=name), name)
+
+
+def scenario_from_dict(data: Mapping[str, Any], path: str = "<dict>") -> Scenario:
+    """Validate and resolve a scenario given as a plain dict (e.g. ``Scenario.resolved``)."""
+    return _build(Node(data, file=path), path)
+
+
+# --- population ------------------------------------------------------------------
+
+
+def _category_mapping(node: Node, read_value: Any) -> dict[int, Any]:
+    out: dict[int, Any] = {}
+    written: dict[int, Any] = {}
+    for key, child in node.items():
+        code = keys.category(child, key)
+        if code in out:
+            raise child.error(f"{CATEGORIES[code]} is given twice (also as {written[code]!r})",
+                              allowed="each category once", value=key)
+        out[code], written[code] = read_value(child), key
+    return out
+
+
+def _population(node: Node) -> Population:
+    node.mapping(POPULATION_FIELDS)
+    mix = counts = eligible = matrix = None
+    if (child := node.get("mix")) is not None:
+        mix = _category_mapping(child, lambda n: n.number(low=0.0, high=1.0))
+        total = sum(mix.values())
+        if abs(total - 1.0) > 1e-6:
+            raise child.error(f"prevalences sum to {total:.6g}, not 1", allowed="prevalences summing to 1 (within 1e-6)")
+    if (child := node.get("fixed_counts")) is not None:
+        counts = _category_mapping(child, lambda n: n.integer(low=0))
+        if sum(counts.values()) == 0:
+            raise child.error("no patient at all", allowed="at least one count > 0")
+    if mix is None and counts is None:
+        raise node.child("mix").error("give the prevalence mix (or fixed_counts)",
+                                      allowed="mix: {category: prevalence, ...} summing to 1")
+    if (child := node.get("eligible")) is not None:
+        codes: set[int] = set()
+        for item in child.elements(allow_scalar=True):
+            codes.update(keys.category_or_group(item)[0])
+        if not codes:
+            raise child.error("must not be empty", allowed=keys.ALLOWED_CATEGORY_OR_GROUP)
+        eligible = tuple(sorted(codes))
+    if (child := node.get("misclassification")) is not None:
+        m = np.eye(N_CATEGORIES)
+        for key, row_node in child.items():
+            true = keys.category(row_node, key)
+            row = _category_mapping(row_node, lambda n: n.number(low=0.0, high=1.0))
+            total = sum(row.values())
+            if abs(total - 1.0) > 1e-6:
+                raise row_node.error(f"the row sums to {total:.6g}, not 1",
+                                     allowed="P(assessed | true) over assessed categories, summing to 1")
+            m[true] = 0.0
+            for assessed, p in row.items():
+                m[true, assessed] = p
+        matrix = tuple(tuple(float(v) for v in r) for r in m)
+    try:
+        return Population(mix=mix, fixed_counts=counts, eligible=eligible, misclassification=matrix)
+    except ValueError as err:
+        raise node.error(str(err), allowed="see scenarios/README.md, population") from None
+
+
+def _assessable(pop: Population) -> tuple[int, ...]:
+    """Categories an enrolled patient can be *assessed* as (what analyses select on)."""
+    if pop.mix is not None:
+        return tuple(int(c) for c in np.flatnonzero(pop.joint_probabilities().sum(axis=0) > 0))
+    return tuple(sorted(c for c, n in pop.fixed_counts.items() if n > 0))
+
+
+def _population_dict(pop: Population) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if pop.mix is not None:
+        out["mix"] = {CATEGORIES[c]: v for c, v in sorted(pop.mix.items())}
+    if pop.fixed_counts is not None:
+        out["fixed_counts"] = {CATEGORIES[c]: v for c, v in sorted(pop.fixed_counts.items())}
+    if pop.eligible is not None:
+        out["eligible"] = keys.names(pop.eligible)
+    if pop.misclassification is not None:
+        rows = {}
+        for t, row in enumerate(pop.misclassification):
+            if any(v != (1.0 if a == t else 0.0) for a, v in enumerate(row)):
+                rows[CATEGORIES[t]] = {CATEGORIES[a]: v for a, v in enumerate(row) if v != 0.0}
+        out["misclassification"] = rows
+    return out
+
+
+# --- arms ------------------------------------------------------------------------
+
+
+def _by_category(
+    node: Node, resolve: Any, base: dict[int, Resolved] | None = None
+) -> dict[int, Resolved]:
+    """Resolve a {category | group | all: spec} mapping; category beats group beats all.
+
+    ``resolve(spec_node, code)`` builds one category's value; ``base`` holds
+    lower-priority values (an effect map) that any key overrides.
+    """
+    chosen: dict[int, tuple[int, Node, Any]] = {}
+    for key, child in node.items():
+        if key == "all":
+            codes, rank = tuple(range(N_CATEGORIES)), 0
+        else:
+            codes_, single = keys.category_or_group(child, key)
+            codes, rank = codes_, 2 if single else 1
+        for code in codes:
+            if code in chosen and chosen[code][0] == rank:
+                raise child.error(f"{CATEGORIES[code]} is covered twice (also by {chosen[code][2]!r})",
+                                  allowed="one key per category at each level (category, group, all)", value=key)
+            if code not in chosen or chosen[code][0] < rank:
+                chosen[code] = (rank, child, key)
+    out = dict(base or {})
+    for code in sorted(chosen):
+        result = resolve(chosen[code][1], code)
+        if result is not None:
+            out[code] = result
+    return dict(sorted(out.items()))
+
+
+def _effect_map_models(node: Node) -> tuple[dict[int, Resolved], dict[int, str]]:
+    node.mapping(("name", "reference"), "a mapping {name, reference}")
+    name_node = node.require("name", "T-DXd | T-DM1 | TKI | trastuzumab")
+    try:
+        emap = effect_map(name_node.text())
+    except KeyError as err:
+        raise name_node.error(str(err.args[0]).split(";")[0], allowed="T-DXd | T-DM1 | TKI | trastuzumab") from None
+    ref = survival_spec(node.require("reference", "a survival model spec"))
+    models: dict[int, Resolved] = {}
+    direction_only: dict[int, str] = {}
+    for entry in emap.entries:
+        if entry.hazard_ratio is None:
+            direction_only[entry.category] = f"effect map {emap.name}: {entry.assumption}"
+            continue
+        model = ref.value.with_hazard_ratio(entry.hazard_ratio)
+        note = (f"{describe(model)}; {emap.name} effect map: reference x HR {entry.hazard_ratio:.4g} "
+                f"({emap.scale}; {entry.assumption})")
+        sources = tuple(dict.fromkeys((*ref.sources, *entry.source_ids)))
+        models[entry.category] = Resolved(model, sources, note)
+    return models, direction_only
+
+
+def _check_needed(node: Node, have: Mapping[int, Any], needed: tuple[int, ...], what: str,
+                  hints: Mapping[int, str] | None = None) -> None:
+    for code in needed:
+        if code not in have:
+            hint = f" ({hints[code]})" if hints and code in hints else ""
+            raise node.error(f"no {what} for {CATEGORIES[code]}, which the population can contain{hint}",
+                             allowed=f"a key covering it ({_SPEC_KEY_HINT})")
+
+
+def _arm(
+    node: Node, role: str, *, endpoint: str, needed: tuple[int, ...], control: dict[int, Resolved] | None
+) -> tuple[str, dict[int, Resolved], float]:
+    node.mapping(ARM_FIELDS)
+    label = node.child("label").text() if node.get("label") is not None else role
+    experimental = role == "experimental"
+    tte = endpoint == "time_to_event"
+    for name in (("response",) if tte else ("survival", "effect_map", "dropout")):
+        if node.get(name) is not None:
+            other = "survival" if tte else "response"
+            raise node.child(name).error(f"a {endpoint} endpoint uses {other}, not {name}", allowed=f"remove {name}")
+    if tte:
+        base: dict[int, Resolved] = {}
+        direction_only: dict[int, str] = {}
+        if (emap := node.get("effect_map")) is not None:
+            base, direction_only = _effect_map_models(emap)
+        surv = node.get("survival")
+        if surv is None and not base:
+            raise node.child("survival").error("required field is missing",
+                                               allowed="{category | group | all: survival model}")
+
+        def resolve(child: Node, code: int) -> Resolved | None:
+            relative = child.has("hazard_ratio") and not child.has("cure_fraction")
+            if relative and experimental and (control is None or code not in control):
+                if code not in needed:
+                    return None  # an unused category: nothing to multiply, nothing needed
+                return survival_spec(child, control=None, allow_relative=True)
+            ref = control.get(code) if control is not None else None
+            return survival_spec(child, control=ref, allow_relative=experimental)
+
+        models = _by_category(surv, resolve, base) if surv is not None else base
+        _check_needed(surv or node.child("effect_map"), models, needed, "survival model", direction_only)
+        h = 0.0
+        if (drop := node.get("dropout")) is not None:
+            drop.mapping(("probability", "by_months", "hazard_per_month"))
+            if drop.has("hazard_per_month") == drop.has("probability"):
+                raise drop.error("give {probability, by_months} or {hazard_per_month}",
+                                 allowed="{probability: p, by_months: t} | {hazard_per_month: h}")
+            if drop.has("hazard_per_month"):
+                h = drop.child("hazard_per_month").number(low=0.0)
+            else:
+                p = drop.child("probability").number(low=0.0, high=1.0, high_open=True)
+                t = drop.require("by_months").number(low=0.0, low_open=True)
+                h = dropout_hazard(p, t)
+        return label, models, h
+    resp = node.require("response", "{category | group | all: {probability | from_evidence | risk_difference}}")
+
+    def resolve_response(child: Node, code: int) -> Resolved | None:
+        if child.has("risk_difference") and experimental and (control is None or code not in control):
+            if code not in needed:
+                return None
+        ref = control.get(code) if control is not None else None
+        return response_spec(child, control=ref, allow_relative=experimental)
+
+    probs = _by_category(resp, resolve_response)
+    _check_needed(resp, probs, needed, "response probability")
+    return label, probs, 0.0
+
+
+def _arm_dict(label: str, values: dict[int, Resolved], dropout: float, endpoint: str) -> dict[str, Any]:
+    block = {CATEGORIES[c]: resolved_spec(r) for c, r in values.items()}
+    if endpoint == "binary":
+        return {"label": label, "response": block}
+    return {"label": label, "survival": block, "dropout": {"hazard_per_month": dropout}}
+
+
+# --- the rest --------------------------------------------------------------------
+
+
+def _allocation(node: Node) -> tuple[int, int]:
+    if not isinstance(node.value, dict):
+        raise node.error("must be a mapping of arm to ratio",
+                         allowed="{control: 1, experimental: 2} (positive whole numbers)")
+    node.mapping(ARMS)
+    return (node.require("control").integer(low=1), node.require("experimental").integer(low=1))
+
+
+def _accrual(node: Node) -> Accrual:
+    node.mapping(("duration_months", "rates_per_month", "start_months"))
+    if node.has("duration_months") == node.has("rates_per_month"):
+        raise node.error("give duration_months or rates_per_month (with start_months)",
+                         allowed="{duration_months: d} | {rates_per_month: [...], start_months: [0, ...]}")
+    if node.has("duration_months"):
+        if node.has("start_months"):
+            raise node.child("start_months").error("start_months goes with rates_per_month", allowed="remove it")
+        return Accrual(duration_months=node.child("duration_months").number(low=0.0, low_open=True))
+    rates = node.child("rates_per_month").numbers(low=0.0)
+    starts = node.child("start_months").numbers(low=0.0) if node.get("start_months") is not None else None
+    if starts is None and len(rates) > 1:
+        raise node.child("start_months").error("several rates need their start times",
+                                               allowed="a list as long as rates_per_month, starting at 0")
+    try:
+        return Accrual(rates_per_month=rates, start_months=starts)
+    except ValueError as err:
+        raise node.error(str(err), allowed="rates >= 0 (the last > 0), start_months from 0, increasing") from None
+
+
+def _accrual_dict(acc: Accrual) -> dict[str, Any]:
+    if acc.duration_months is not None:
+        return {"duration_months": acc.duration_months}
+    return {"rates_per_month": list(acc.rates_per_month), "start_months": list(acc.start_months)}
+
+
+def _simulation(node: Node) -> Simulation:
+    if node.missing or node.value is None:
+        return Simulation()
+    node.mapping(SIMULATION_FIELDS)
+    out: dict[str, int] = {}
+    if node.get("n_sims") is not None:
+        out["n_sims"] = node.child("n_sims").integer(low=1, high=10_000_000)
+    if node.get("seed") is not None:
+        out["seed"] = node.child("seed").integer(low=0, high=2**63 - 1)
+    return Simulation(**out)
+
+
+def _sample_size(node: Node, endpoint: str) -> SampleSizeSearch:
+    node.mapping(SAMPLE_SIZE_FIELDS)
+    power = node.require("target_power", "a power in (0, 1), e.g. 0.8").number(
+        low=0.0, high=1.0, low_open=True, high_open=True)
+    choices = ("n_patients", "events") if endpoint == "time_to_event" else ("n_patients",)
+    solve_for = node.child("solve_for").text(choices) if node.get("solve_for") is not None else "n_patients"
+    bounds = [node.child(k).integer(low=1) if node.get(k) is not None else None for k in ("minimum", "maximum")]
+    if None not in bounds and bounds[0] > bounds[1]:
+        raise node.child("maximum").error(f"maximum is below minimum ({bounds[0]})", allowed=f">= {bounds[0]}")
+    epp = None
+    if (child := node.get("events_per_patient")) is not None:
+        if solve_for != "n_patients" or endpoint != "time_to_event":
+            raise child.error("events_per_patient applies when solving for n_patients with a time-to-event endpoint",
+                              allowed="remove it")
+        epp = child.number(low=0.0, high=1.0, low_open=True)
+    return SampleSizeSearch(power, solve_for, bounds[0], bounds[1], epp)
+
+
+def _sample_size_dict(s: SampleSizeSearch) -> dict[str, Any]:
+    out: dict[str, Any] = {"target_power": s.target_power, "solve_for": s.solve_for}
+    for name in ("minimum", "maximum", "events_per_patient"):
+        if getattr(s, name) is not None:
+            out[name] = getattr(s, name)
+    return out
+
+
+def _build(root: Node, path: str) -> Scenario:
+    if not isinstance(root.value, Mapping):
+        raise root.error("a scenario must be a mapping of fields", allowed=", ".join(TOP_FIELDS))
+    root.mapping(TOP_FIELDS)
+    name = root.require("name").text()
+    description = root.child("description").text().strip() if root.get("description") is not None else ""
+    design = root.require("design", one_of(DESIGNS)).text(DESIGNS)
+    default_endpoint = "binary" if design in _BINARY_DESIGNS else "time_to_event"
+    endpoint = root.child("endpoint").text(ENDPOINTS) if root.get("endpoint") is not None else default_endpoint
+    if design in _BINARY_DESIGNS and endpoint != "binary":
+        raise root.child("endpoint").error(f"design {design} has a binary endpoint", allowed="binary")
+    two_arm = design not in SINGLE_ARM
+    tte = endpoint == "time_to_event"
+
+    population = _population(root.require("population", "{mix: {category: prevalence}, ...}"))
+    needed = population.true_categories()
+    if design == "enrichment" and population.eligible is None:
+        raise root.child("population").child("eligible").error(
+            "design enrichment restricts enrolment by assessed category", allowed="a list of categories or groups")
+    an = analysis(root.child("analysis"), design=design, endpoint=endpoint, assessable=_assessable(population))
+
+    sample_size = _sample_size(root.child("sample_size"), endpoint) if root.get("sample_size") is not None else None
+    if sample_size is not None and design == "simon_two_stage":
+        raise root.child("sample_size").error("Simon's design chooses its own sample size", allowed="remove it")
+    n_patients = None
+    n_node = root.child("n_patients")
+    if root.get("n_patients") is not None:
+        if design == "simon_two_stage":
+            raise n_node.error("Simon's design chooses n1 and n itself", allowed="remove n_patients")
+        n_patients = n_node.integer(low=1 if not two_arm else 2)
+    if population.fixed_counts is not None:
+        total = sum(population.fixed_counts.values())
+        if n_patients is None:
+            n_patients = total
+        elif n_patients != total:
+            raise n_node.error(f"population.fixed_counts sum to {total}", allowed=str(total))
+    solving_n = sample_size is not None and sample_size.solve_for == "n_patients"
+    if n_patients is None and design != "simon_two_stage" and not solving_n:
+        raise n_node.error("required field is missing", allowed="a whole number >= 2 (or a sample_size search)")
+    if tte:
+        events_node = root.child("analysis").child("target_events")
+        if an.target_events is not None and n_patients is not None and an.target_events > n_patients:
+            raise events_node.error(f"more events than patients (n_patients = {n_patients})",
+                                    allowed=f"a whole number in [1, {n_patients}]")
+        derived = sample_size is not None and (
+            sample_size.solve_for == "events" or sample_size.events_per_patient is not None)
+        if an.target_events is None and an.calendar_months is None and not derived:
+            raise events_node.error("a time-to-event analysis needs a cut",
+                                    allowed="target_events and/or calendar_months (or a sample_size search)")
+        if an.sequential is not None and an.target_events is None and not derived:
+            raise events_node.error("sequential looks are fractions of target_events",
+                                    allowed="a whole number of events")
+
+    arms = root.require("arms", "{control: {...}, experimental: {...}}")
+    if not two_arm and arms.has("control"):
+        raise arms.child("control").error(f"design {design} is single-arm: it has no control arm",
+                                          allowed="arms: {experimental: {...}} only")
+    arms.mapping(ARMS)
+    control = None
+    if two_arm:
+        c_label, c_values, c_drop = _arm(arms.require("control"), "control", endpoint=endpoint, needed=needed,
+                                         control=None)
+        control = c_values
+    e_label, e_values, e_drop = _arm(arms.require("experimental"), "experimental", endpoint=endpoint,
+                                     needed=needed, control=control)
+
+    allocation = (1, 1)
+    if root.get("allocation") is not None:
+        if not two_arm:
+            raise root.child("allocation").error("a single-arm design has no allocation", allowed="remove it")
+        allocation = _allocation(root.child("allocation"))
+    block_multiple = 2
+    if root.get("block_multiple") is not None:
+        block_multiple = root.child("block_multiple").integer(low=1)
+    accrual = None
+    if root.get("accrual") is not None:
+        accrual = _accrual(root.child("accrual"))
+    elif tte:
+        raise root.child("accrual").error("required for a time-to-event endpoint",
+                                          allowed="{duration_months: d} | {rates_per_month: [...], start_months: [...]}")
+    simulation = _simulation(root.child("simulation"))
+
+    kwargs: dict[str, Any] = {}
+    if tte:
+        if control is not None:
+            kwargs["control"] = Arm(c_label, {c: r.value for c, r in control.items()}, c_drop)
+        kwargs["experimental"] = Arm(e_label, {c: r.value for c, r in e_values.items()}, e_drop)
+    else:
+        if control is not None:
+            kwargs["control_response"] = {c: r.value for c, r in control.items()}
+        kwargs["experimental_response"] = {c: r.value for c, r in e_values.items()}
+    scenario = Scenario(
+        name=name, description=description, design=design, endpoint=endpoint, population=population,
+        analysis=an, simulation=simulation, n_patients=n_patients, allocation=allocation,
+        block_multiple=block_multiple, accrual=accrual, sample_size=sample_size, path=path, **kwargs,
+    )
+
+    resolved: dict[str, Any] = {"name": name, "description": description, "design": design,
+                                "endpoint": endpoint, "population": _population_dict(population)}
+    resolved["arms"] = {}
+    if control is not None:
+        resolved["arms"]["control"] = _arm_dict(c_label, control, c_drop, endpoint)
+    resolved["arms"]["experimental"] = _arm_dict(e_label, e_values, e_drop, endpoint)
+    if two_arm:
+        resolved["allocation"] = {"control": allocation[0], "experimental": allocation[1]}
+    resolved["block_multiple"] = block_multiple
+    if n_patients is not None:
+        resolved["n_patients"] = n_patients
+    if accrual is not None:
+        resolved["accrual"] = _accrual_dict(accrual)
+    resolved["analysis"] = analysis_dict(an)
+    resolved["simulation"] = {"n_sims": simulation.n_sims, "seed": simulation.seed}
+    if sample_size is not None:
+        resolved["sample_size"] = _sample_size_dict(sample_size)
+    return replace(scenario, resolved=resolved)
+
+
+__all__ = ["ScenarioError", "load_scenario", "scenario_from_dict"]
