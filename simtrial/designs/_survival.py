@@ -1,0 +1,182 @@
+"""What the time-to-event designs share: scenario -> TrialSpec, test statistics, analytic power.
+
+Statistic scale: every decision here uses Z_eff, positive when the
+experimental arm is better (Z_eff = -Z of the engine, whose Z has the sign of
+log HR).  For non-inferiority Z_eff = -(log HR - log margin) / SE.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+from scipy.stats import norm
+
+from simtrial.engine import layout
+from simtrial.scenario.model import Scenario
+from simtrial.simulate import SimulationResult
+from simtrial.spec import Arm, Cut, Subgroup, TrialSpec
+from simtrial.stats.analytic import freedman_power, schoenfeld_power
+
+ANALYSIS_POPULATION = "analysis_population"
+
+
+def z_critical(alpha: float, sided: int) -> float:
+    return float(norm.isf(alpha / sided))
+
+
+def null_experimental_arm(scenario: Scenario, hazard_ratio: float, categories=None) -> Arm:
+    """The experimental arm under H0: control's model times ``hazard_ratio`` (in ``categories``, or all)."""
+    control = scenario.control
+    models = dict(scenario.experimental.models)
+    for cat, model in control.models.items():
+        if categories is None or cat in categories:
+            models[cat] = model.with_hazard_ratio(hazard_ratio)
+    return replace(scenario.experimental, models=models)
+
+
+def analysis_population(scenario: Scenario) -> tuple[int, ...] | None:
+    return scenario.analysis.population
+
+
+def build_spec(
+    scenario: Scenario,
+    *,
+    n_patients: int | None = None,
+    target_events: int | None = None,
+    experimental: Arm | None = None,
+    extra_subgroups: tuple[Subgroup, ...] = (),
+    look_fractions: tuple[float, ...] | None = None,
+) -> TrialSpec:
+    """The engine spec of one run.  Looks at ``look_fractions`` of the target events if given.
+
+    When the primary analysis is a subgroup (``analysis.population``), it is
+    added as a population named ``analysis_population`` so its statistics come
+    from its own risk sets.
+    """
+    a = scenario.analysis
+    n = int(n_patients if n_patients is not None else scenario.n_patients)
+    events = target_events if target_events is not None else a.target_events
+    if events is not None and n_patients is not None and target_events is None and scenario.n_patients:
+        # solving for N keeps the scenario's events-per-patient ratio
+        ratio = (scenario.sample_size.events_per_patient if scenario.sample_size and scenario.sample_size.events_per_patient else None)
+        ratio = ratio or a.target_events / scenario.n_patients
+        events = max(1, min(n, int(round(ratio * n))))
+    if events is not None:
+        events = min(int(events), n)
+    if look_fractions is None:
+        cuts = (Cut(events, a.calendar_months),)
+    else:
+        ks = [max(1, int(round(f * events))) for f in look_fractions]
+        cuts = tuple(Cut(k, a.calendar_months if i == len(ks) - 1 else None) for i, k in enumerate(ks))
+    subgroups = list(extra_subgroups)
+    if a.population is not None:
+        subgroups.insert(0, Subgroup(ANALYSIS_POPULATION, a.population))
+    subgroups += [s for s in a.subgroups if s.name not in {g.name for g in subgroups}]
+    if a.interaction is not None:
+        subgroups += [s for s in a.interaction if s.name not in {g.name for g in subgroups}]
+    return TrialSpec(
+        population=scenario.population,
+        control=scenario.control,
+        experimental=experimental or scenario.experimental,
+        n_patients=n,
+        accrual=scenario.accrual,
+        cuts=cuts,
+        allocation=scenario.allocation,
+        block_multiple=scenario.block_multiple,
+        analysis_strata=a.strata,
+        subgroups=tuple(subgroups),
+        fh_rho=a.fh_rho,
+        fh_gamma=a.fh_gamma,
+        landmark_months=a.landmark_months,
+    )
+
+
+def primary_index(result: SimulationResult, scenario: Scenario) -> int:
+    return result.populations.index(ANALYSIS_POPULATION) if scenario.analysis.population is not None else 0
+
+
+def efficacy_z(result: SimulationResult, test: str, population: int, look=slice(None), ni_margin: float | None = None):
+    """Z_eff (positive = experimental better) per trial [and look] for ``test``."""
+    stats = result.stats[:, look, population, :]
+    if ni_margin is not None:
+        stratified = test in ("stratified_cox", "stratified_logrank")
+        log_hr = stats[..., layout.STRATIFIED_LOG_HR if stratified else layout.LOG_HR]
+        se = stats[..., layout.STRATIFIED_LOG_HR_SE if stratified else layout.LOG_HR_SE]
+        return -(log_hr - math.log(ni_margin)) / se
+    if test == "logrank":
+        return -stats[..., layout.LOGRANK_Z]
+    if test == "stratified_logrank":
+        return -stats[..., layout.STRATIFIED_LOGRANK_Z]
+    if test == "fleming_harrington":
+        return -stats[..., layout.FH_Z]
+    if test == "cox":
+        return -stats[..., layout.LOG_HR] / stats[..., layout.LOG_HR_SE]
+    if test == "stratified_cox":
+        return -stats[..., layout.STRATIFIED_LOG_HR] / stats[..., layout.STRATIFIED_LOG_HR_SE]
+    raise ValueError(f"analysis.test {test!r} is not a time-to-event test")
+
+
+def hazard_ratio_estimate(result: SimulationResult, test: str, population: int, look=-1) -> np.ndarray:
+    stratified = test in ("stratified_cox", "stratified_logrank")
+    field = layout.STRATIFIED_LOG_HR if stratified else layout.LOG_HR
+    return np.exp(result.stats[:, look, population, field])
+
+
+def constant_hazard_ratio(scenario: Scenario, categories=None, experimental: Arm | None = None) -> float | None:
+    """The common hazard ratio of the categories analysed, if hazards are proportional and equal.
+
+    Checked numerically on the cumulative hazards at several times, so it
+    holds for any model family; None when the ratio varies with time or
+    between categories (then no closed-form power applies).
+    """
+    experimental = experimental or scenario.experimental
+    joint = scenario.population.joint_probabilities() if scenario.population.mix is not None else None
+    cats = categories
+    if cats is None:
+        cats = scenario.population.true_categories()
+    elif joint is not None:
+        # categories are assessed ones; their patients' true categories drive the hazards
+        cats = tuple(int(c) for c in np.flatnonzero(joint[:, list(cats)].sum(axis=1) > 0))
+    ratios = []
+    times = np.array([0.5, 2.0, 6.0, 12.0, 24.0, 48.0])
+    for cat in cats:
+        sc = np.asarray(scenario.control.models[cat].survival(times))
+        se = np.asarray(experimental.models[cat].survival(times))
+        ok = (sc < 1 - 1e-12) & (sc > 1e-300) & (se > 1e-300)
+        if not ok.any():
+            continue
+        r = np.log(se[ok]) / np.log(sc[ok])
+        ratios.extend(r.tolist())
+    if not ratios:
+        return None
+    ratios = np.array(ratios)
+    if np.ptp(ratios) > 1e-6 * max(1.0, abs(ratios.mean())):
+        return None
+    return float(ratios.mean())
+
+
+def analytic_powers(
+    hazard_ratio: float | None, events: float, alpha: float, allocation: tuple[int, int],
+    ni_margin: float = 1.0, sided: int = 1,
+) -> dict[str, float]:
+    """Schoenfeld (and, for superiority, Freedman) power at ``events`` events."""
+    if hazard_ratio is None or not events or events <= 0:
+        return {}
+    ratio = allocation[1] / allocation[0]
+    out = {
+        "schoenfeld": float(
+            schoenfeld_power(events, hazard_ratio, alpha, allocation_ratio=ratio, ni_margin=ni_margin, sided=sided)
+        )
+    }
+    if ni_margin == 1.0 and hazard_ratio != 1.0:
+        out["freedman"] = float(freedman_power(events, hazard_ratio, alpha, allocation_ratio=ratio, sided=sided))
+    elif ni_margin == 1.0:
+        out["freedman"] = float(alpha if sided == 1 else alpha / 2)
+    return out
+
+
+def flag_totals(result: SimulationResult, population: int = 0, look=-1) -> dict[str, int]:
+    flags = result.flags[:, look, population]
+    return {name: int(((flags & bit) != 0).sum()) for bit, name in layout.FLAG_NAMES.items()}

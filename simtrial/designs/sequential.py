@@ -1,0 +1,191 @@
+"""Group-sequential monitoring of a simulated trial: looks, spending boundaries, stopping.
+
+The engine analyses every look of a trial on the same generated cohort; this
+module turns the per-look statistics into decisions.  Efficacy boundaries are
+recomputed from the information observed at each look (events / planned
+events; the spending approach), spending alpha only at looks that may stop for
+efficacy; the final look spends whatever alpha is left.  Futility is
+non-binding unless the plan says otherwise: beta-spending bounds come from
+the planned design, fixed rules from Z values or hazard ratios.
+
+Scale: Z_eff, positive when the experimental arm is better.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import norm
+
+from simtrial.scenario.model import SequentialPlan
+from simtrial.sequential import efficacy_bounds_from_information, group_sequential_design
+
+
+@dataclass(frozen=True)
+class SequentialOutcome:
+    success: np.ndarray  # bool [n_sims]
+    stop_look: np.ndarray  # int [n_sims], 0-based look at which the trial ended
+    stopped_for_efficacy: np.ndarray  # bool [n_sims]
+    stopped_for_futility: np.ndarray  # bool [n_sims]
+    looks: list[dict]  # one summary per look
+
+
+def _masks(plan: SequentialPlan, n_looks: int) -> tuple[np.ndarray, np.ndarray]:
+    efficacy = np.ones(n_looks, dtype=bool) if plan.efficacy_looks is None else np.array(plan.efficacy_looks, bool)
+    if plan.futility is None:
+        futility = np.zeros(n_looks, dtype=bool)
+    elif plan.futility_looks is None:
+        futility = np.ones(n_looks, dtype=bool)
+    else:
+        futility = np.array(plan.futility_looks, bool)
+    efficacy[-1] = True  # the final analysis always tests
+    futility[-1] = False
+    return efficacy, futility
+
+
+def planned_design(plan: SequentialPlan, alpha: float, beta: float):
+    """The design at the planned information fractions (for reporting and beta-spending futility)."""
+    fractions = plan.information_fractions
+    efficacy, _ = _masks(plan, len(fractions))
+    if plan.futility == "beta_spending":
+        if not efficacy.all():
+            raise ValueError(
+                "analysis.sequential: beta-spending futility needs efficacy testing at every look; "
+                "use futility: z or hr for futility-only looks"
+            )
+        return group_sequential_design(
+            fractions, alpha=alpha, beta=beta, spending=plan.efficacy_spending, gamma=plan.gamma, rho=plan.rho,
+            beta_spending=plan.beta_spending, beta_gamma=plan.beta_gamma, binding_futility=plan.binding_futility,
+        )
+    eff_fractions = tuple(f for f, e in zip(fractions, efficacy, strict=True) if e)
+    futility_z = None
+    if plan.futility == "z" and plan.binding_futility:
+        futility_z = _interim_futility_z(plan, efficacy)
+    return group_sequential_design(
+        eff_fractions, alpha=alpha, beta=beta, spending=plan.efficacy_spending, gamma=plan.gamma, rho=plan.rho,
+        futility_z=futility_z, binding_futility=plan.binding_futility if futility_z is not None else False,
+    )
+
+
+def _interim_futility_z(plan: SequentialPlan, efficacy: np.ndarray) -> list[float] | None:
+    """Fixed futility Z at the efficacy looks (for binding bounds); -inf where none."""
+    if plan.futility_z is None:
+        return None
+    interim = list(plan.futility_z)
+    out = []
+    for look, is_eff in enumerate(efficacy[:-1]):
+        if is_eff:
+            out.append(interim[look] if look < len(interim) else -math.inf)
+    return out
+
+
+def _futility_bounds(plan: SequentialPlan, design, efficacy: np.ndarray, n_looks: int) -> np.ndarray:
+    bounds = np.full(n_looks, -np.inf)
+    if plan.futility == "beta_spending":
+        bounds[:-1] = np.array(design.z_futility[:-1])
+    elif plan.futility == "z":
+        z = list(plan.futility_z or [])
+        for look in range(n_looks - 1):
+            bounds[look] = z[look] if look < len(z) else -np.inf
+    return bounds
+
+
+def apply_sequential(
+    plan: SequentialPlan,
+    z_eff: np.ndarray,
+    information_fraction: np.ndarray,
+    hazard_ratio: np.ndarray,
+    events: np.ndarray,
+    *,
+    alpha: float,
+    beta: float,
+    ni_margin: float = 1.0,
+    allocation: tuple[int, int] = (1, 1),
+    planned_events: int | None = None,
+) -> SequentialOutcome:
+    """Decide every simulated trial from its per-look Z_eff [n_sims, n_looks]."""
+    n_sims, n_looks = z_eff.shape
+    efficacy, futility = _masks(plan, n_looks)
+    design = planned_design(plan, alpha, beta)
+    fut_z = _futility_bounds(plan, design, efficacy, n_looks)
+    fut_hr = np.full(n_looks, np.inf)
+    if plan.futility == "hr":
+        hr = list(plan.futility_hr or [])
+        for look in range(n_looks - 1):
+            fut_hr[look] = hr[look] if look < len(hr) else np.inf
+    eff_index = np.flatnonzero(efficacy)
+    futility_z_for_binding = _interim_futility_z(plan, efficacy) if plan.binding_futility else None
+    if plan.futility == "beta_spending" and plan.binding_futility:
+        futility_z_for_binding = list(fut_z[:-1])
+
+    # efficacy bounds from observed information: trials sharing the same
+    # observed fractions (all of them, with event-driven looks) share one solve
+    observed = np.round(information_fraction[:, eff_index], 12)
+    bounds = np.full((n_sims, n_looks), np.inf)
+    unique, inverse = np.unique(observed, axis=0, return_inverse=True)
+    for u, row in enumerate(unique):
+        fractions = np.maximum.accumulate(row)
+        # looks that add no information (a target not reached) cannot test again
+        keep = np.concatenate(([True], np.diff(fractions) > 1e-12))
+        z = np.full(len(row), np.inf)
+        z_kept = efficacy_bounds_from_information(
+            tuple(fractions[keep]), alpha=alpha, spending=plan.efficacy_spending, gamma=plan.gamma, rho=plan.rho,
+            spend_all_at_last=True,
+            futility_z=None if futility_z_for_binding is None else [
+                f for f, k in zip(futility_z_for_binding, keep[:-1], strict=False) if k
+            ][: int(keep.sum()) - 1],
+            binding_futility=bool(plan.binding_futility and futility_z_for_binding is not None),
+        )
+        z[keep] = z_kept
+        rows = np.flatnonzero(np.ravel(inverse) == u)
+        bounds[np.ix_(rows, eff_index)] = z
+
+    alive = np.ones(n_sims, dtype=bool)
+    success = np.zeros(n_sims, dtype=bool)
+    stop_look = np.full(n_sims, n_looks - 1)
+    stop_eff = np.zeros(n_sims, dtype=bool)
+    stop_fut = np.zeros(n_sims, dtype=bool)
+    looks = []
+    cumulative = 0.0
+    for look in range(n_looks):
+        z = z_eff[:, look]
+        # an undefined statistic (no events in an arm) neither rejects nor stops for futility
+        cross_eff = alive & efficacy[look] & (z >= bounds[:, look])
+        cross_fut = alive & ~cross_eff & futility[look] & (
+            (z < fut_z[look]) | (hazard_ratio[:, look] > fut_hr[look])
+        )
+        success |= cross_eff
+        stop_eff |= cross_eff
+        stop_fut |= cross_fut
+        ended = cross_eff | cross_fut
+        stop_look[ended] = look
+        alive &= ~ended
+        p_eff = float(cross_eff.mean())
+        cumulative += p_eff
+        z_planned = float(np.nanmedian(bounds[:, look])) if efficacy[look] else math.inf
+        info_events = float(planned_events * plan.information_fractions[look]) if planned_events else float(
+            np.nanmean(events[:, look])
+        )
+        info = info_events * allocation[0] * allocation[1] / (allocation[0] + allocation[1]) ** 2
+        hr_eff = ni_margin * math.exp(-z_planned / math.sqrt(info)) if math.isfinite(z_planned) and info > 0 else None
+        looks.append(
+            {
+                "look": look + 1,
+                "information_fraction": float(plan.information_fractions[look]),
+                "observed_information_fraction": float(np.nanmean(information_fraction[:, look])),
+                "mean_events": float(np.nanmean(events[:, look])),
+                "efficacy": bool(efficacy[look]),
+                "futility": bool(futility[look]),
+                "z_efficacy": z_planned if math.isfinite(z_planned) else None,
+                "z_futility": float(fut_z[look]) if math.isfinite(fut_z[look]) else None,
+                "hr_futility": float(fut_hr[look]) if math.isfinite(fut_hr[look]) else None,
+                "nominal_p": float(norm.sf(z_planned)) if math.isfinite(z_planned) else None,
+                "hr_efficacy": hr_eff,
+                "p_stop_efficacy": p_eff,
+                "p_stop_futility": float(cross_fut.mean()),
+                "cumulative_power": cumulative,
+            }
+        )
+    return SequentialOutcome(success, stop_look, stop_eff, stop_fut, looks)

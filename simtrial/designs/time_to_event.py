@@ -1,0 +1,287 @@
+"""Time-to-event designs: superiority, non-inferiority (IHC-stratified de-escalation),
+biomarker-stratified all-comers and enrichment — fixed or group-sequential.
+
+Each design builds one engine spec from the scenario (under H1 as written, or
+under H0 with ``null=True``), runs it, and applies its decision rule to the
+per-trial statistics.  Decisions use Z_eff (positive = experimental better).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import norm
+
+from simtrial.designs._survival import (
+    analytic_powers,
+    build_spec,
+    constant_hazard_ratio,
+    efficacy_z,
+    flag_totals,
+    null_experimental_arm,
+    primary_index,
+    z_critical,
+)
+from simtrial.designs.base import Progress, TrialOutcomes
+from simtrial.designs.sequential import apply_sequential, planned_design
+from simtrial.engine import layout
+from simtrial.scenario.model import Scenario
+from simtrial.simulate import SimulationResult, simulate
+from simtrial.spec import Arm
+
+
+def _true_categories_of(scenario: Scenario, assessed: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """True categories whose patients can be assessed into ``assessed`` (None = all)."""
+    if assessed is None:
+        return None
+    pop = scenario.population
+    if pop.mix is None:
+        m = pop.classification_matrix()
+        return tuple(int(t) for t in np.flatnonzero(m[:, list(assessed)].sum(axis=1) > 0))
+    joint = pop.joint_probabilities()
+    return tuple(int(t) for t in np.flatnonzero(joint[:, list(assessed)].sum(axis=1) > 0))
+
+
+class TimeToEventDesign:
+    """Superiority on the primary analysis population (all patients, or ``analysis.population``)."""
+
+    name = "superiority"
+
+    def ni_margin(self, scenario: Scenario) -> float | None:
+        return None
+
+    def experimental_arm(self, scenario: Scenario, null: bool) -> Arm:
+        if not null:
+            return scenario.experimental
+        return null_experimental_arm(scenario, 1.0)
+
+    def _check(self, scenario: Scenario) -> None:
+        if scenario.endpoint != "time_to_event" or scenario.control is None or scenario.experimental is None:
+            raise ValueError(f"design {self.name!r} needs a time-to-event endpoint with control and experimental arms")
+        if scenario.analysis.target_events is None and scenario.analysis.calendar_months is None:
+            raise ValueError("analysis: give target_events or calendar_months for a time-to-event design")
+
+    def run(
+        self,
+        scenario: Scenario,
+        *,
+        n_sims: int,
+        seed: int,
+        null: bool = False,
+        n_patients: int | None = None,
+        target_events: int | None = None,
+        threads: int | None = None,
+        progress: Progress | None = None,
+    ) -> TrialOutcomes:
+        self._check(scenario)
+        a = scenario.analysis
+        plan = a.sequential
+        experimental = self.experimental_arm(scenario, null)
+        spec = build_spec(
+            scenario, n_patients=n_patients, target_events=target_events, experimental=experimental,
+            look_fractions=plan.information_fractions if plan else None,
+        )
+        result = simulate(spec, n_sims, seed, threads=threads, progress=progress)
+        return self._outcomes(scenario, spec, result, null, experimental)
+
+    # -- decisions ---------------------------------------------------------
+    def _outcomes(self, scenario, spec, result: SimulationResult, null: bool, experimental: Arm) -> TrialOutcomes:
+        a = scenario.analysis
+        plan = a.sequential
+        margin = self.ni_margin(scenario)
+        pop = primary_index(result, scenario)
+        z_eff = efficacy_z(result, a.test, pop, ni_margin=margin)  # [n_sims, n_looks]
+        stratified = a.test in ("stratified_cox", "stratified_logrank")
+        log_hr = result.stats[:, :, pop, layout.STRATIFIED_LOG_HR if stratified else layout.LOG_HR]
+        total_events = (
+            result.stats[:, :, 0, layout.EVENTS_CONTROL] + result.stats[:, :, 0, layout.EVENTS_EXPERIMENTAL]
+        )
+        planned_events = spec.cuts[-1].target_events
+        details: dict = {}
+        if plan is not None:
+            fractions = total_events / planned_events if planned_events else np.tile(
+                np.array(plan.information_fractions), (result.n_sims, 1)
+            )
+            beta = 1.0 - (scenario.sample_size.target_power if scenario.sample_size else 0.8)
+            seq = apply_sequential(
+                plan, z_eff, fractions, np.exp(log_hr), total_events, alpha=a.alpha / a.sided, beta=beta,
+                ni_margin=margin or 1.0, allocation=scenario.allocation, planned_events=planned_events,
+            )
+            success = seq.success
+            stop = seq.stop_look
+            details["looks"] = seq.looks
+            design = planned_design(plan, a.alpha / a.sided, beta)
+            details["inflation_factor"] = design.inflation_factor
+            details["group_sequential_design"] = design.to_dict()
+        else:
+            z = z_eff[:, -1]
+            success = z >= z_critical(a.alpha, a.sided)
+            stop = np.full(result.n_sims, result.n_looks - 1)
+        rows = np.arange(result.n_sims)
+        decisions, estimates = self._extra(scenario, result, stop)
+        analysis_events = (
+            result.stats[rows, stop, pop, layout.EVENTS_CONTROL] + result.stats[rows, stop, pop, layout.EVENTS_EXPERIMENTAL]
+        )
+        estimates = {"analysis_population_events": analysis_events, "z_efficacy_scale": z_eff[rows, stop], **estimates}
+        hr_true = constant_hazard_ratio(scenario, _true_categories_of(scenario, a.population), experimental)
+        final_events = float(np.nanmean(
+            result.stats[:, -1, pop, layout.EVENTS_CONTROL] + result.stats[:, -1, pop, layout.EVENTS_EXPERIMENTAL]
+        ))
+        analytic = analytic_powers(
+            hr_true, final_events, a.alpha, scenario.allocation, ni_margin=margin or 1.0, sided=a.sided
+        ) if plan is None else {}
+        details.update(self._details(scenario, result, spec))
+        details["true_hazard_ratio"] = hr_true
+        return TrialOutcomes(
+            design=self.name,
+            n_sims=result.n_sims,
+            seed=result.seed,
+            null=null,
+            success=success,
+            events=total_events[rows, stop],
+            duration_months=result.cut_months[rows, stop],
+            enrolled=result.enrolled[rows, stop],
+            hazard_ratio=np.exp(log_hr[rows, stop]),
+            median_control_months=result.stats[rows, stop, pop, layout.MEDIAN_CONTROL],
+            median_experimental_months=result.stats[rows, stop, pop, layout.MEDIAN_EXPERIMENTAL],
+            decisions=decisions,
+            estimates=estimates,
+            analytic_power=analytic,
+            details=details,
+            flags=flag_totals(result, pop),
+            n_patients=spec.n_patients,
+            target_events=planned_events,
+        )
+
+    def _extra(self, scenario, result, stop) -> tuple[dict, dict]:
+        return {}, {}
+
+    def _details(self, scenario, result, spec) -> dict:
+        return {}
+
+
+class SuperiorityDesign(TimeToEventDesign):
+    name = "superiority"
+
+
+class NonInferiorityDesign(TimeToEventDesign):
+    """H0: HR >= ni_margin in the analysis population; Z = (log HR - log margin) / SE (Cox)."""
+
+    name = "noninferiority"
+
+    def ni_margin(self, scenario: Scenario) -> float:
+        margin = scenario.analysis.ni_margin
+        if margin is None or not margin > 1.0:
+            raise ValueError(f"analysis.ni_margin must be a hazard ratio > 1 for non-inferiority, got {margin!r}")
+        return float(margin)
+
+    def experimental_arm(self, scenario: Scenario, null: bool) -> Arm:
+        if not null:
+            return scenario.experimental
+        # H0 at its boundary: HR = margin for every patient the NI population can hold
+        cats = _true_categories_of(scenario, scenario.analysis.population)
+        return null_experimental_arm(scenario, self.ni_margin(scenario), cats)
+
+
+class EnrichmentDesign(TimeToEventDesign):
+    """Superiority in a trial that enrols only the selected (assessed) categories."""
+
+    name = "enrichment"
+
+    def _check(self, scenario: Scenario) -> None:
+        super()._check(scenario)
+        if scenario.population.eligible is None:
+            raise ValueError("population.eligible: an enrichment design needs the enrolled HER2 categories")
+
+    def _details(self, scenario, result, spec) -> dict:
+        p = scenario.population.eligible_fraction
+        n = spec.n_patients
+        # patients screened until n are eligible: n + NegativeBinomial(n, p) screen failures
+        rng = np.random.default_rng([result.seed, 0x5C4EE7])
+        failures = rng.negative_binomial(n, p, size=result.n_sims)
+        return {
+            "eligible_fraction": p,
+            "expected_screened": n / p,
+            "expected_screen_failures": n / p - n,
+            "screened_mean": float(np.mean(n + failures)),
+            "screened_p95": float(np.percentile(n + failures, 95)),
+        }
+
+
+class BiomarkerDesign(TimeToEventDesign):
+    """All-comers trial with an overall test, subgroup tests under a multiplicity rule and an interaction test.
+
+    The family is (overall, subgroups in the listed order).  Success = the
+    overall hypothesis rejected after adjustment.  The interaction test is a
+    Wald test of the difference of the two groups' Cox log HRs, i.e. a Cox
+    model with treatment x group interaction and baseline hazards stratified
+    by group, at two-sided level 2 x alpha.
+    """
+
+    name = "biomarker"
+
+    def _adjusted(self, scenario: Scenario, p_values: np.ndarray) -> np.ndarray:
+        alpha = scenario.analysis.alpha / scenario.analysis.sided
+        rule = scenario.analysis.multiplicity
+        n, m = p_values.shape
+        p = np.where(np.isnan(p_values), 1.0, p_values)
+        if rule == "bonferroni":
+            return p <= alpha / m
+        if rule == "fixed_sequence":
+            ok = p <= alpha
+            return np.cumprod(ok, axis=1).astype(bool)
+        if rule == "holm":
+            order = np.argsort(p, axis=1, kind="stable")
+            sorted_p = np.take_along_axis(p, order, axis=1)
+            thresholds = alpha / (m - np.arange(m))
+            passed = np.cumprod(sorted_p <= thresholds, axis=1).astype(bool)
+            out = np.zeros_like(passed)
+            np.put_along_axis(out, order, passed, axis=1)
+            return out
+        raise ValueError(f"analysis.multiplicity must be one of bonferroni, holm, fixed_sequence; got {rule!r}")
+
+    def _outcomes(self, scenario, spec, result, null, experimental):
+        if scenario.analysis.sequential is not None:
+            raise ValueError("analysis.sequential is not supported for the biomarker design")
+        return super()._outcomes(scenario, spec, result, null, experimental)
+
+    def _extra(self, scenario, result, stop):
+        a = scenario.analysis
+        names = ["overall"] + [s.name for s in a.subgroups]
+        idx = [0] + [result.populations.index(s.name) for s in a.subgroups]
+        z = np.stack([efficacy_z(result, a.test, i, look=-1) for i in idx], axis=1)
+        p = norm.sf(z)
+        rejected = self._adjusted(scenario, p)
+        decisions = {f"reject_{name}": rejected[:, j] for j, name in enumerate(names)}
+        decisions["reject_any"] = rejected.any(axis=1)
+        estimates = {}
+        for j, (name, i) in enumerate(zip(names, idx, strict=True)):
+            estimates[f"hr_{name}"] = np.exp(result.stats[:, -1, i, layout.LOG_HR])
+            estimates[f"z_{name}"] = z[:, j]
+        if a.interaction is not None:
+            g1, g2 = a.interaction
+            i1, i2 = result.populations.index(g1.name), result.populations.index(g2.name)
+            b1, s1 = result.stats[:, -1, i1, layout.LOG_HR], result.stats[:, -1, i1, layout.LOG_HR_SE]
+            b2, s2 = result.stats[:, -1, i2, layout.LOG_HR], result.stats[:, -1, i2, layout.LOG_HR_SE]
+            z_int = (b1 - b2) / np.sqrt(s1**2 + s2**2)
+            level = min(2.0 * a.alpha / a.sided, 0.5)
+            decisions["interaction"] = np.abs(z_int) >= norm.isf(level / 2.0)
+            estimates["interaction_hr_ratio"] = np.exp(b1 - b2)
+        return decisions, estimates
+
+    def _details(self, scenario, result, spec):
+        a = scenario.analysis
+        out = {"multiplicity": a.multiplicity, "family": ["overall"] + [s.name for s in a.subgroups]}
+        if a.interaction is not None:
+            out["interaction_groups"] = [g.name for g in a.interaction]
+            out["interaction_level_two_sided"] = min(2.0 * a.alpha / a.sided, 0.5)
+        return out
+
+
+TIME_TO_EVENT_DESIGNS = {
+    "superiority": SuperiorityDesign(),
+    "noninferiority": NonInferiorityDesign(),
+    "enrichment": EnrichmentDesign(),
+    "biomarker": BiomarkerDesign(),
+}
+
+

@@ -1,0 +1,221 @@
+"""Monte-Carlo operating characteristics of a scenario: power (or type I error) with its MC error.
+
+``run(scenario)`` runs the scenario's design on ``n_sims`` simulated trials
+and summarises them: the probability of success with its Monte-Carlo SE and a
+95% Wilson interval, expected events, duration and enrolment, the hazard-ratio
+estimate's median and 2.5/97.5 percentiles, per-arm Kaplan-Meier medians, the
+analytic (Schoenfeld / Freedman / exact) power beside the simulated one, and
+per-look figures for group-sequential designs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numba
+import numpy as np
+import pandas as pd
+
+from simtrial import __version__
+from simtrial.designs import get_design
+from simtrial.designs.base import Progress, TrialOutcomes
+from simtrial.scenario.model import Scenario
+
+Z95 = 1.959963984540054
+
+
+def wilson_interval(successes: float, n: int, z: float = Z95) -> tuple[float, float]:
+    if n == 0:
+        return (math.nan, math.nan)
+    p = successes / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _finite_stat(values: np.ndarray, fn) -> float | None:
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return None
+    out = float(fn(v))
+    return out if math.isfinite(out) else (math.inf if out > 0 else None)
+
+
+def _json_number(x):
+    if x is None:
+        return None
+    if isinstance(x, float) and not math.isfinite(x):
+        return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return x
+
+
+@dataclass(frozen=True)
+class PowerResult:
+    """Operating characteristics of one run.  ``to_dict()`` is the CLI's JSON."""
+
+    scenario: str
+    design: str
+    n_sims: int
+    seed: int
+    null: bool
+    power: float
+    power_mc_se: float
+    power_ci: tuple[float, float]
+    analytic_power: dict[str, float] | None
+    mean_events: float
+    mean_duration_months: float | None
+    mean_enrolled: float
+    hr_median: float | None
+    hr_percentiles: tuple[float | None, float | None]
+    median_control_months: float | None
+    median_experimental_months: float | None
+    decisions: dict[str, dict[str, float]]
+    looks: list[dict] | None
+    details: dict[str, Any]
+    flags: dict[str, int]
+    n_patients: int | None
+    target_events: int | None
+    resolved_scenario: dict[str, Any] = field(repr=False, default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    outcomes: TrialOutcomes | None = field(repr=False, default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        analytic = self.analytic_power or None
+        out = {
+            "scenario": self.scenario,
+            "design": self.design,
+            "n_sims": self.n_sims,
+            "seed": self.seed,
+            "null": self.null,
+            "hypothesis": "H0 (type I error)" if self.null else "H1 (power)",
+            "power": self.power,
+            "power_mc_se": self.power_mc_se,
+            "power_ci": list(self.power_ci),
+            "analytic_power": (
+                None if analytic is None else next(iter(analytic.values()))
+            ),
+            "analytic_powers": analytic,
+            "n_patients": self.n_patients,
+            "target_events": self.target_events,
+            "mean_events": self.mean_events,
+            "mean_duration_months": self.mean_duration_months,
+            "mean_enrolled": self.mean_enrolled,
+            "hr_median": self.hr_median,
+            "hr_p2_5": self.hr_percentiles[0],
+            "hr_p97_5": self.hr_percentiles[1],
+            "median_control_months": self.median_control_months,
+            "median_experimental_months": self.median_experimental_months,
+            "decisions": self.decisions,
+            "looks": self.looks,
+            "details": self.details,
+            "flags": self.flags,
+            "versions": self.versions,
+        }
+        return _clean(out)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long format: one row per reported quantity, with its MC SE where one applies."""
+        rows = [
+            ("power", self.power, self.power_mc_se),
+            ("mean_events", self.mean_events, None),
+            ("mean_duration_months", self.mean_duration_months, None),
+            ("mean_enrolled", self.mean_enrolled, None),
+            ("hr_median", self.hr_median, None),
+        ]
+        for name, value in (self.analytic_power or {}).items():
+            rows.append((f"analytic_power_{name}", value, None))
+        for name, d in self.decisions.items():
+            rows.append((f"probability_{name}", d["probability"], d["mc_se"]))
+        for look in self.looks or []:
+            for key in ("p_stop_efficacy", "p_stop_futility", "cumulative_power"):
+                rows.append((f"look{look['look']}_{key}", look[key], None))
+        return pd.DataFrame(rows, columns=["quantity", "value", "mc_se"])
+
+    def per_trial_frame(self) -> pd.DataFrame:
+        if self.outcomes is None:
+            raise ValueError("per-trial outcomes were not kept for this result")
+        return self.outcomes.per_trial_frame()
+
+
+def _clean(obj):
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    if isinstance(obj, float):
+        return _json_number(obj)
+    return obj
+
+
+def summarize(scenario: Scenario, outcomes: TrialOutcomes) -> PowerResult:
+    n = outcomes.n_sims
+    success = np.asarray(outcomes.success, dtype=bool)
+    k = int(success.sum())
+    p = k / n
+    decisions = {}
+    for name, values in outcomes.decisions.items():
+        v = np.asarray(values, dtype=bool)
+        q = float(v.mean())
+        decisions[name] = {"probability": q, "mc_se": math.sqrt(q * (1 - q) / n)}
+    hr = np.asarray(outcomes.hazard_ratio, dtype=float)
+    return PowerResult(
+        scenario=scenario.name,
+        design=outcomes.design,
+        n_sims=n,
+        seed=outcomes.seed,
+        null=outcomes.null,
+        power=p,
+        power_mc_se=math.sqrt(p * (1 - p) / n),
+        power_ci=wilson_interval(k, n),
+        analytic_power=dict(outcomes.analytic_power) or None,
+        mean_events=float(np.nanmean(outcomes.events)),
+        mean_duration_months=_finite_stat(outcomes.duration_months, np.mean),
+        mean_enrolled=float(np.mean(outcomes.enrolled)),
+        hr_median=_finite_stat(hr, np.median),
+        hr_percentiles=(_finite_stat(hr, lambda v: np.percentile(v, 2.5)), _finite_stat(hr, lambda v: np.percentile(v, 97.5))),
+        median_control_months=_finite_stat(outcomes.median_control_months, np.median),
+        median_experimental_months=_finite_stat(outcomes.median_experimental_months, np.median),
+        decisions=decisions,
+        looks=outcomes.details.get("looks"),
+        details={k: v for k, v in outcomes.details.items() if k != "looks"},
+        flags=dict(outcomes.flags),
+        n_patients=outcomes.n_patients,
+        target_events=outcomes.target_events,
+        resolved_scenario=dict(scenario.resolved),
+        versions={"simtrial": __version__, "numba": numba.__version__, "numpy": np.__version__},
+        outcomes=outcomes,
+    )
+
+
+def run(
+    scenario: Scenario,
+    *,
+    n_sims: int | None = None,
+    seed: int | None = None,
+    null: bool = False,
+    n_patients: int | None = None,
+    target_events: int | None = None,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> PowerResult:
+    """Simulate the scenario's design and summarise it (``null=True``: under H0, for type I error)."""
+    n_sims = scenario.simulation.n_sims if n_sims is None else n_sims
+    seed = scenario.simulation.seed if seed is None else seed
+    if not isinstance(n_sims, int | np.integer) or n_sims < 1:
+        raise ValueError(f"n_sims must be an integer >= 1, got {n_sims!r}")
+    if not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+    design = get_design(scenario.design)
+    outcomes = design.run(
+        scenario, n_sims=int(n_sims), seed=int(seed), null=null, n_patients=n_patients,
+        target_events=target_events, threads=threads, progress=progress,
+    )
+    return summarize(scenario, outcomes)

@@ -1,0 +1,236 @@
+"""Sample-size search: the smallest N (or number of events) whose simulated power reaches a target.
+
+Monte-Carlo power is noisy, so the search (1) starts from the analytic answer
+(Schoenfeld events, inflated for group-sequential designs) where one exists,
+(2) brackets and bisects on integers with *common random numbers* - every
+candidate is simulated with the same seed, so trial i of one candidate and of
+the next share their random streams and the power curve is nearly monotone -
+and (3) confirms the answer with an independent run (a different seed) whose
+power and Monte-Carlo SE are reported with every point the search evaluated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from simtrial.designs._survival import constant_hazard_ratio
+from simtrial.designs.base import Progress
+from simtrial.power import PowerResult, _clean, run
+from simtrial.scenario.model import Scenario
+from simtrial.stats.analytic import schoenfeld_events
+
+CONFIRMATION_SEED_OFFSET = 7919
+
+
+@dataclass(frozen=True)
+class SampleSizeResult:
+    scenario: str
+    design: str
+    solve_for: str
+    target_power: float
+    n_required: int | None
+    events_required: int | None
+    achieved_power: float
+    achieved_power_mc_se: float
+    confirmed: bool
+    analytic_events: float | None
+    start_value: int | None
+    curve: list[dict[str, float]]
+    confirmation: PowerResult = field(repr=False)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        c = self.confirmation.to_dict()
+        out = {
+            **c,
+            "solve_for": self.solve_for,
+            "target_power": self.target_power,
+            "n_required": self.n_required,
+            "events_required": self.events_required,
+            "achieved_power": self.achieved_power,
+            "achieved_power_mc_se": self.achieved_power_mc_se,
+            "confirmed": self.confirmed,
+            "analytic_events": self.analytic_events,
+            "start_value": self.start_value,
+            "power_curve": self.curve,
+            "search": self.details,
+        }
+        return _clean(out)
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.curve)
+
+
+def _analytic_events(scenario: Scenario, target_power: float) -> float | None:
+    a = scenario.analysis
+    if scenario.endpoint != "time_to_event":
+        return None
+    from simtrial.designs.time_to_event import _true_categories_of
+
+    hr = constant_hazard_ratio(scenario, _true_categories_of(scenario, a.population))
+    margin = a.ni_margin if scenario.design == "noninferiority" else 1.0
+    if hr is None or (margin == 1.0 and hr >= 1.0) or (margin != 1.0 and hr >= margin):
+        return None
+    ratio = scenario.allocation[1] / scenario.allocation[0]
+    events = schoenfeld_events(hr, a.alpha, target_power, allocation_ratio=ratio, ni_margin=margin or 1.0, sided=a.sided)
+    if a.sequential is not None:
+        from simtrial.designs.sequential import planned_design
+
+        events *= planned_design(a.sequential, a.alpha / a.sided, 1.0 - target_power).inflation_factor
+    return float(events)
+
+
+def sample_size(
+    scenario: Scenario,
+    *,
+    target_power: float | None = None,
+    solve_for: str | None = None,
+    n_sims: int | None = None,
+    seed: int | None = None,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> SampleSizeResult:
+    """Smallest N (``solve_for="n_patients"``) or event count (``"events"``) reaching ``target_power``."""
+    search = scenario.sample_size
+    target = target_power if target_power is not None else (search.target_power if search else 0.8)
+    if not 0.0 < target < 1.0:
+        raise ValueError(f"target power must be in (0, 1), got {target!r}")
+    solve_for = solve_for or (search.solve_for if search else "n_patients")
+    if solve_for not in ("n_patients", "events"):
+        raise ValueError(f"solve_for must be n_patients or events, got {solve_for!r}")
+    n_sims = n_sims or scenario.simulation.n_sims
+    seed = scenario.simulation.seed if seed is None else seed
+    if scenario.design == "simon_two_stage":
+        result = run(scenario, n_sims=n_sims, seed=seed, threads=threads, progress=progress)
+        n = int(result.details.get("n", 0)) or None
+        return SampleSizeResult(
+            scenario.name, scenario.design, "n_patients", target, n, None, result.power, result.power_mc_se,
+            True, None, n, [], result, {"note": "Simon's design fixes N (stage 1 + stage 2); no search needed"},
+        )
+    tte = scenario.endpoint == "time_to_event"
+    if solve_for == "events" and not tte:
+        raise ValueError("solve_for: events applies to time-to-event designs only")
+    if tte and solve_for == "n_patients" and scenario.analysis.target_events is None:
+        pass  # calendar-time analysis: N alone drives the events
+    lo_bound = minimum if minimum is not None else (search.minimum if search and search.minimum else None)
+    hi_bound = maximum if maximum is not None else (search.maximum if search and search.maximum else None)
+    n_now = scenario.n_patients or 100
+    events_per_patient = None
+    if tte and scenario.analysis.target_events:
+        events_per_patient = (
+            search.events_per_patient if search and search.events_per_patient
+            else scenario.analysis.target_events / n_now
+        )
+    if solve_for == "events":
+        lo_bound = max(lo_bound or 10, 1)
+        hi_bound = min(hi_bound or n_now, n_now)
+    else:
+        lo_bound = max(lo_bound or 10, 2)
+        hi_bound = hi_bound or max(20 * n_now, 5000)
+    if lo_bound > hi_bound:
+        raise ValueError(f"sample_size: minimum ({lo_bound}) is above maximum ({hi_bound})")
+
+    analytic = _analytic_events(scenario, target)
+    if analytic is not None:
+        start = analytic if solve_for == "events" else analytic / (events_per_patient or 0.7)
+    else:
+        start = scenario.analysis.target_events if (solve_for == "events" and tte) else n_now
+    start = int(min(max(round(start or lo_bound), lo_bound), hi_bound))
+
+    curve: dict[int, tuple[float, float]] = {}
+
+    def power_at(x: int) -> float:
+        if x not in curve:
+            kwargs = {"target_events": x} if solve_for == "events" else {"n_patients": x}
+            r = run(scenario, n_sims=n_sims, seed=seed, threads=threads, **kwargs)
+            curve[x] = (r.power, r.power_mc_se)
+            if progress is not None:
+                progress(1)
+        return curve[x][0]
+
+    # bracket [lo, hi] with power(lo) < target <= power(hi)
+    lo, hi = None, None
+    x = start
+    if power_at(x) >= target:
+        hi = x
+        while hi > lo_bound:
+            y = max(lo_bound, int(math.floor(hi / 1.25)))
+            if y == hi:
+                break
+            if power_at(y) >= target:
+                hi = y
+            else:
+                lo = y
+                break
+        if lo is None:
+            lo = hi  # even the minimum reaches the target
+    else:
+        lo = x
+        while lo < hi_bound:
+            y = min(hi_bound, int(math.ceil(lo * 1.25)))
+            if y == lo:
+                break
+            if power_at(y) >= target:
+                hi = y
+                break
+            lo = y
+        if hi is None:
+            raise ValueError(
+                f"sample_size: even {solve_for} = {hi_bound} (the search maximum) gives power "
+                f"{curve[hi_bound if hi_bound in curve else lo][0]:.3f} < {target}; raise sample_size.maximum"
+            )
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if power_at(mid) >= target:
+            hi = mid
+        else:
+            lo = mid
+    answer = hi
+
+    kwargs = {"target_events": answer} if solve_for == "events" else {"n_patients": answer}
+    confirmation = run(scenario, n_sims=n_sims, seed=seed + CONFIRMATION_SEED_OFFSET, threads=threads, **kwargs)
+    confirmed = confirmation.power + 2.0 * confirmation.power_mc_se >= target
+    if solve_for == "events":
+        n_required = confirmation.n_patients
+        events_required = answer
+    else:
+        n_required = answer
+        events_required = confirmation.target_events
+    details = {
+        "n_sims_per_point": n_sims,
+        "seed": seed,
+        "confirmation_seed": seed + CONFIRMATION_SEED_OFFSET,
+        "method": "bracket and bisect with common random numbers, then an independent confirmation run",
+        "bounds": [lo_bound, hi_bound],
+    }
+    if "expected_screened" in confirmation.details:
+        details["expected_screened"] = confirmation.details["expected_screened"]
+        details["expected_screen_failures"] = confirmation.details["expected_screen_failures"]
+    points = [
+        {solve_for: int(k), "power": v[0], "mc_se": v[1]} for k, v in sorted(curve.items())
+    ]
+    return SampleSizeResult(
+        scenario=scenario.name,
+        design=scenario.design,
+        solve_for=solve_for,
+        target_power=target,
+        n_required=n_required,
+        events_required=events_required,
+        achieved_power=confirmation.power,
+        achieved_power_mc_se=confirmation.power_mc_se,
+        confirmed=bool(confirmed),
+        analytic_events=analytic,
+        start_value=start,
+        curve=points,
+        confirmation=confirmation,
+        details=details,
+    )
+
+
+__all__ = ["SampleSizeResult", "sample_size"]
