@@ -173,7 +173,8 @@ def generate_cohort(
             continue
         t_event = event_time(model_code[true_cat, arm], model_params[true_cat, arm], standard_exponential(state))
         t_drop = standard_exponential(state) / hazard if hazard > 0.0 else np.inf
-        if t_event <= t_drop:
+        # a cured patient (t_event = inf) never has an event, even with no dropout (t_drop = inf)
+        if t_event <= t_drop and t_event < np.inf:
             x[i] = t_event
             pcode[i] = pack_code(assessed, arm, 1)
         else:

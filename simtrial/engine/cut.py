@@ -41,8 +41,9 @@ def look_cut_times(calendar_events, n_events, look_events, look_calendar, out_cu
     """Cut time of every look: the k-th event or the calendar time, whichever comes first.
 
     ``look_events[l]`` = 0 means no event target.  A target beyond the events
-    that ever occur cuts at the last event (or at the calendar time if given)
-    and raises FLAG_TARGET_EVENTS_NOT_REACHED.
+    that ever occur cuts at the calendar time if one is given (the k-th event
+    never comes, so the calendar time comes first), else at the last event (at
+    0 if there is none), and raises FLAG_TARGET_EVENTS_NOT_REACHED.
 
     The k-th smallest calendar time is found from one histogram shared by all
     looks (n_events / 2 equal-width bins): the bin holding the k-th value is
@@ -89,10 +90,11 @@ def look_cut_times(calendar_events, n_events, look_events, look_calendar, out_cu
                         m += 1
                 event_cut = kth_smallest(gathered, m, k - below)
             else:
+                # the k-th event never comes, so a calendar time comes first; without one, cut at the last event
                 flags |= FLAG_TARGET_EVENTS_NOT_REACHED
-                event_cut = hi if n_events > 0 else 0.0
+                event_cut = cut
                 if not np.isfinite(cut):
-                    cut = event_cut
+                    event_cut = hi if n_events > 0 else 0.0
             if event_cut < cut:
                 cut = event_cut
         out_cut[look] = cut
