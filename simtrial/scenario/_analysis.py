@@ -80,8 +80,8 @@ def _population(node: Node) -> tuple[tuple[int, ...], str]:
     if not isinstance(node.value, str | int) or isinstance(node.value, bool):
         raise node.error("must be a category or group name, or {name, categories}",
                          allowed=keys.ALLOWED_CATEGORY_OR_GROUP)
-    codes_, _ = keys.category_or_group(node)
-    return tuple(sorted(codes_)), keys.codes_name(codes_)
+    codes_, single = keys.category_or_group(node)
+    return tuple(sorted(codes_)), keys.codes_name(codes_, group=not single)
 
 
 def subgroup(node: Node) -> Subgroup:
@@ -96,7 +96,7 @@ def _strata(node: Node, assessable: tuple[int, ...]) -> dict[int, int] | None:
             return None
         if kind == "none":
             return dict.fromkeys(range(N_CATEGORIES), 0)
-        return {c: g for g, members in enumerate(GROUPS.values()) for c in members}
+        return _canonical({c: g for g, members in enumerate(GROUPS.values()) for c in members})
     if not isinstance(node.value, dict) or not node.value:
         raise node.error("must be by_category, by_group, none or a mapping of stratum name to categories",
                          allowed="by_category | by_group | none | {name: [categories or groups]}")
@@ -117,7 +117,16 @@ def _strata(node: Node, assessable: tuple[int, ...]) -> dict[int, int] | None:
         raise node.error(f"{', '.join(missing)} can be enrolled but is in no stratum",
                          allowed="strata covering every enrolled category")
     out.update(dict.fromkeys(left, len(node.value)))  # never enrolled: a stratum of their own, never seen
-    return dict(sorted(out.items()))
+    return _canonical(out)
+
+
+def _canonical(strata: dict[int, int]) -> dict[int, int]:
+    # Number strata by their lowest category so the result never depends on mapping key order
+    # (YAML writers may sort keys).
+    order: dict[int, int] = {}
+    for code in sorted(strata):
+        order.setdefault(strata[code], len(order))
+    return {code: order[strata[code]] for code in sorted(strata)}
 
 
 def _flags(node: Node, n_looks: int) -> tuple[bool, ...]:

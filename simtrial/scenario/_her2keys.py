@@ -40,11 +40,14 @@ def category_or_group(node: Node, value: object | None = None) -> tuple[tuple[in
         raise node.error(_first_sentence(err), allowed=ALLOWED_CATEGORY_OR_GROUP, value=raw) from None
 
 
-def codes_name(codes: tuple[int, ...]) -> str:
-    """The canonical name of a set of categories: a group name, a category name or a ' + ' list."""
+def codes_name(codes: tuple[int, ...], *, group: bool = False) -> str:
+    """The canonical name of a set of categories: a group name, a category name or a ' + ' list.
+
+    ``group``: the user wrote a group, so a one-category group keeps its group name.
+    """
     codes = tuple(sorted(codes))
     for name, members in GROUPS.items():
-        if tuple(sorted(members)) == codes and len(codes) > 1:
+        if tuple(sorted(members)) == codes and (len(codes) > 1 or group):
             return name
     if len(codes) == 1:
         return CATEGORIES[codes[0]]

@@ -243,10 +243,14 @@ def _range_text(
     low: float | None, high: float | None, low_open: bool, high_open: bool, *, integer: bool = False
 ) -> str:
     kind = "a whole number" if integer else "a number"
+
+    def fmt(v: float) -> str:
+        return str(int(v)) if integer else f"{v:g}"
+
     if low is not None and high is not None:
-        return f"{kind} in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        return f"{kind} in {'(' if low_open else '['}{fmt(low)}, {fmt(high)}{')' if high_open else ']'}"
     if low is not None:
-        return f"{kind} {'>' if low_open else '>='} {low:g}"
+        return f"{kind} {'>' if low_open else '>='} {fmt(low)}"
     if high is not None:
-        return f"{kind} {'<' if high_open else '<='} {high:g}"
+        return f"{kind} {'<' if high_open else '<='} {fmt(high)}"
     return kind

@@ -355,7 +355,11 @@ def _build(root: Node, path: str) -> Scenario:
         raise root.error("a scenario must be a mapping of fields", allowed=", ".join(TOP_FIELDS))
     root.mapping(TOP_FIELDS)
     name = root.require("name").text()
-    description = root.child("description").text().strip() if root.get("description") is not None else ""
+    description = ""
+    if (desc := root.get("description")) is not None:
+        if not isinstance(desc.value, str):
+            raise desc.error("must be text", allowed="text (may be empty)")
+        description = desc.value.strip()
     design = root.require("design", one_of(DESIGNS)).text(DESIGNS)
     default_endpoint = "binary" if design in _BINARY_DESIGNS else "time_to_event"
     endpoint = root.child("endpoint").text(ENDPOINTS) if root.get("endpoint") is not None else default_endpoint
