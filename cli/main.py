@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 from simtrial_cli.evidence_cmds import calibrate_command, evidence_command
+from simtrial_cli.run_cmds import run_command, samplesize_command, validate_command
 
 from simtrial import __version__
 
@@ -20,3 +21,6 @@ def main() -> None:
 
 main.add_command(evidence_command)
 main.add_command(calibrate_command)
+main.add_command(run_command)
+main.add_command(samplesize_command)
+main.add_command(validate_command)
