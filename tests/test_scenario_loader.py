@@ -426,3 +426,27 @@ def test_any_mangled_field_gives_a_scenario_error_or_a_scenario(name: str) -> No
                 scenario_from_dict(data)
             except ScenarioError:
                 pass  # any other exception fails the test with its traceback
+
+
+# --- documentation ---------------------------------------------------------------------
+
+README = ROOT / "scenarios" / "README.md"
+
+
+def test_readme_example_loads() -> None:
+    text = README.read_text()
+    example = text.split("## A complete, annotated example")[1].split("```yaml")[1].split("```")[0]
+    scenario = scenario_from_dict(yaml.safe_load(example), path="README example")
+    assert scenario.analysis.ni_margin == 1.3
+
+
+def test_readme_documents_every_field() -> None:
+    from simtrial.scenario._analysis import ANALYSIS_FIELDS, SEQUENTIAL_FIELDS
+    from simtrial.scenario._models import RESPONSE_FIELDS, SURVIVAL_FIELDS
+    from simtrial.scenario.loader import POPULATION_FIELDS, SAMPLE_SIZE_FIELDS, TOP_FIELDS
+
+    text = README.read_text()
+    fields = [*TOP_FIELDS, *POPULATION_FIELDS, *ANALYSIS_FIELDS, *SEQUENTIAL_FIELDS, *SURVIVAL_FIELDS,
+              *RESPONSE_FIELDS, *SAMPLE_SIZE_FIELDS]
+    undocumented = [f for f in fields if f"`{f}" not in text and f"{f}:" not in text]
+    assert undocumented == []

@@ -23,7 +23,13 @@ def category(node: Node, value: object | None = None) -> int:
     try:
         return parse_category(_as_text(raw))
     except ValueError as err:
-        raise node.error(_first_sentence(err), allowed=ALLOWED_CATEGORIES, value=raw) from None
+        problem = _first_sentence(err)
+        try:
+            parse_group(_as_text(raw))
+            problem += " (a group: list its categories one by one here)"
+        except ValueError:
+            pass
+        raise node.error(problem, allowed=ALLOWED_CATEGORIES, value=raw) from None
 
 
 def category_or_group(node: Node, value: object | None = None) -> tuple[tuple[int, ...], bool]:
@@ -64,4 +70,5 @@ def _first_sentence(err: Exception) -> str:
     # parse_category's message lists every accepted spelling; `allowed` says it shorter.
     text = str(err)
     cut = text.find(" Accepted")
-    return text[:cut] if cut > 0 else text
+    text = text[:cut] if cut > 0 else text
+    return text.rstrip(". ")

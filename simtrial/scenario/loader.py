@@ -303,7 +303,8 @@ def _accrual(node: Node) -> Accrual:
     try:
         return Accrual(rates_per_month=rates, start_months=starts)
     except ValueError as err:
-        raise node.error(str(err), allowed="rates >= 0 (the last > 0), start_months from 0, increasing") from None
+        raise node.error(str(err).removeprefix("accrual: ").removeprefix("accrual."),
+                         allowed="rates >= 0 (the last > 0), start_months from 0, increasing") from None
 
 
 def _accrual_dict(acc: Accrual) -> dict[str, Any]:
