@@ -137,6 +137,8 @@ def test_tdxd_effect_map_spreads_daisy_medians() -> None:
     assert medians[IHC1] == pytest.approx(6.7) and medians[ULTRALOW] == pytest.approx(6.7)
     assert medians[IHC0] == pytest.approx(4.2)
     assert [g.name for g in s.analysis.interaction] == ["HER2-positive", "HER2-low"]
+    assert [g.name for g in s.analysis.subgroups] == ["HER2-positive", "HER2-low", "HER2-ultralow", "HER2-null"]
+    assert s.analysis.subgroups[3].categories == (IHC0,)
     assert s.analysis.multiplicity == "holm"
     assert s.resolved["arms"]["experimental"]["survival"]["IHC 0"]["source"][0] == "DAISY.TDXd.PFS.median.HER2pos"
 

@@ -50,8 +50,8 @@ SEQUENTIAL_FIELDS: dict[str, str] = {
     "beta_gamma": "bsHSD parameter",
     "beta_rho": "bsKD parameter",
     "binding_futility": "true: efficacy bounds assume futility stops are obeyed",
-    "futility_z": "with futility z: one Z bound per interim look (stop if the efficacy-scale Z is below it)",
-    "futility_hr": "with futility hr: one hazard ratio per interim look (stop if the observed HR is above it)",
+    "futility_z": "with futility z: Z bounds for the interim looks in order (stop if the efficacy-scale Z is below it)",
+    "futility_hr": "with futility hr: HR bounds for the interim looks in order (stop if the observed HR is above it)",
 }
 SINGLE_ARM = ("single_arm_binary", "simon_two_stage")
 
@@ -81,7 +81,9 @@ def _population(node: Node) -> tuple[tuple[int, ...], str]:
         raise node.error("must be a category or group name, or {name, categories}",
                          allowed=keys.ALLOWED_CATEGORY_OR_GROUP)
     codes_, single = keys.category_or_group(node)
-    return tuple(sorted(codes_)), keys.codes_name(codes_, group=not single)
+    # "HER2-ultralow" also parses as the category "ultralow": keep the group name the user wrote.
+    written_group = str(node.value).strip().lower() in {g.lower() for g in GROUPS}
+    return tuple(sorted(codes_)), keys.codes_name(codes_, group=written_group or not single)
 
 
 def subgroup(node: Node) -> Subgroup:
@@ -188,8 +190,10 @@ def _sequential(node: Node, alpha: float) -> SequentialPlan:
         name = f"futility_{futility}"
         child = node.require(name, f"{k - 1} values, one per interim look")
         values = child.numbers(low=0.0, low_open=True) if futility == "hr" else child.numbers()
-        if len(values) != k - 1:
-            raise child.error(f"needs one value per interim look ({k - 1})", allowed=f"a list of {k - 1} numbers")
+        if len(values) > k - 1:
+            # Bounds are read by look from the first interim on; later interim looks without one have none.
+            raise child.error(f"at most one value per interim look ({k - 1})",
+                              allowed=f"a list of 1 to {k - 1} numbers")
         fut_z, fut_hr = (values, None) if futility == "z" else (None, values)
     futility_looks = _flags(node.child("futility_looks"), k) if node.get("futility_looks") else None
     binding = node.child("binding_futility").boolean() if node.get("binding_futility") is not None else False
