@@ -32,6 +32,15 @@ class SequentialOutcome:
     looks: list[dict]  # one summary per look
 
 
+def design_beta(scenario) -> float:
+    """1 - power at the design alternative: analysis.beta, else 1 - the sample-size target, else 0.2."""
+    if scenario.analysis.beta is not None:
+        return float(scenario.analysis.beta)
+    if scenario.sample_size is not None:
+        return 1.0 - float(scenario.sample_size.target_power)
+    return 0.2
+
+
 def _masks(plan: SequentialPlan, n_looks: int) -> tuple[np.ndarray, np.ndarray]:
     efficacy = np.ones(n_looks, dtype=bool) if plan.efficacy_looks is None else np.array(plan.efficacy_looks, bool)
     if plan.futility is None:
@@ -179,8 +188,8 @@ def apply_sequential(
                 "efficacy": bool(efficacy[look]),
                 "futility": bool(futility[look]),
                 "z_efficacy": z_planned if math.isfinite(z_planned) else None,
-                "z_futility": float(fut_z[look]) if math.isfinite(fut_z[look]) else None,
-                "hr_futility": float(fut_hr[look]) if math.isfinite(fut_hr[look]) else None,
+                "z_futility": float(fut_z[look]) if futility[look] and math.isfinite(fut_z[look]) else None,
+                "hr_futility": float(fut_hr[look]) if futility[look] and math.isfinite(fut_hr[look]) else None,
                 "nominal_p": float(norm.sf(z_planned)) if math.isfinite(z_planned) else None,
                 "hr_efficacy": hr_eff,
                 "p_stop_efficacy": p_eff,

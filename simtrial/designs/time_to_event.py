@@ -22,7 +22,7 @@ from simtrial.designs._survival import (
     z_critical,
 )
 from simtrial.designs.base import Progress, TrialOutcomes
-from simtrial.designs.sequential import apply_sequential, planned_design
+from simtrial.designs.sequential import apply_sequential, design_beta, planned_design
 from simtrial.engine import layout
 from simtrial.scenario.model import Scenario
 from simtrial.simulate import SimulationResult, simulate
@@ -101,7 +101,7 @@ class TimeToEventDesign:
             fractions = total_events / planned_events if planned_events else np.tile(
                 np.array(plan.information_fractions), (result.n_sims, 1)
             )
-            beta = 1.0 - (scenario.sample_size.target_power if scenario.sample_size else 0.8)
+            beta = design_beta(scenario)
             seq = apply_sequential(
                 plan, z_eff, fractions, np.exp(log_hr), total_events, alpha=a.alpha / a.sided, beta=beta,
                 ni_margin=margin or 1.0, allocation=scenario.allocation, planned_events=planned_events,
