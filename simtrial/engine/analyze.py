@@ -54,10 +54,13 @@ def analyze_two_arm(
     landmark columns and ``flags``.  Sign convention: Z and log HR are
     experimental versus control, negative favouring experimental.
     """
-    t = np.asarray(time_months, dtype=np.float64)
+    try:
+        t = np.asarray(time_months, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("time_months must be numbers (months)") from None
     e = np.asarray(event)
     a = np.asarray(arm)
-    n = t.shape[0]
+    n = t.shape[0] if t.ndim == 1 else -1
     if t.ndim != 1 or e.shape != (n,) or a.shape != (n,):
         raise ValueError("time_months, event and arm must be 1-D arrays of equal length")
     if not (np.isfinite(t).all() and (t >= 0).all()):
@@ -73,7 +76,12 @@ def analyze_two_arm(
         if s.shape != (n,) or (n and (s.min() < 0 or not np.issubdtype(s.dtype, np.integer))):
             raise ValueError("stratum must be non-negative integers, one per patient")
     n_strata = int(s.max()) + 1 if n else 1
-    lm = np.sort(np.asarray(landmark_months, dtype=np.float64))
+    for name, value in (("fh_rho", fh_rho), ("fh_gamma", fh_gamma)):
+        if not (np.isfinite(value) and value >= 0.0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    lm = np.sort(np.asarray(landmark_months, dtype=np.float64).ravel())
+    if not (np.isfinite(lm).all() and (lm >= 0).all()):
+        raise ValueError(f"landmark_months must be finite and >= 0, got {list(landmark_months)!r}")
     out = np.empty(layout.n_fields(lm.shape[0]))
     flags = _analyze_data(
         t, e.astype(np.int64), a.astype(np.int64), s.astype(np.int64), n_strata,
