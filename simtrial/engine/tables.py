@@ -15,8 +15,6 @@ so a trial is sorted once whatever is computed from it.
 
 from __future__ import annotations
 
-import numpy as np
-
 from simtrial.engine._jit import kernel
 
 
@@ -49,17 +47,17 @@ def event_tables(
     """
     at_risk[:, :] = 0
     stratum_deaths[:, :] = 0
-    # per-arm tallies live in 2-element arrays indexed by arm: a 50/50 branch
-    # on the arm would mispredict on every other patient
-    total = np.zeros(2, dtype=np.int64)
-    deaths = np.zeros(2, dtype=np.int64)
+    # arm-indexed tallies are kept as scalars updated with arithmetic on the
+    # arm bit: a branch on a 50/50 arm mispredicts on every other patient
+    total0 = 0
+    total1 = 0
     n_rows = 0
     n_srows = 0
     j = m - 1
     while j >= 0:
         t = stream_time[j]
-        deaths[0] = 0
-        deaths[1] = 0
+        deaths0 = 0
+        deaths1 = 0
         n_touched = 0
         while j >= 0 and stream_time[j] == t:
             code = stream_code[j]
@@ -68,23 +66,26 @@ def event_tables(
                 continue
             arm = (code >> 1) & 1
             event = code & 1
-            s = code_stratum[code]
-            at_risk[s, arm] += 1
-            total[arm] += 1
-            deaths[arm] += event
-            if stratified and event:
-                if stratum_deaths[s, 0] + stratum_deaths[s, 1] == 0:
-                    touched[n_touched] = s
-                    n_touched += 1
-                stratum_deaths[s, arm] += 1
+            total1 += arm
+            total0 += 1 - arm
+            deaths1 += event & arm
+            deaths0 += event & (1 - arm)
+            if stratified:
+                s = code_stratum[code]
+                at_risk[s, arm] += 1
+                if event:
+                    if stratum_deaths[s, 0] + stratum_deaths[s, 1] == 0:
+                        touched[n_touched] = s
+                        n_touched += 1
+                    stratum_deaths[s, arm] += 1
         # write the row unconditionally and keep it only if it has events:
         # whether a time is an event or a censoring is a coin flip for the predictor
         row_time[n_rows] = t
-        row_n0[n_rows] = total[0]
-        row_n1[n_rows] = total[1]
-        row_d0[n_rows] = deaths[0]
-        row_d1[n_rows] = deaths[1]
-        n_rows += (deaths[0] + deaths[1]) > 0
+        row_n0[n_rows] = total0
+        row_n1[n_rows] = total1
+        row_d0[n_rows] = deaths0
+        row_d1[n_rows] = deaths1
+        n_rows += (deaths0 + deaths1) > 0
         for q in range(n_touched):
             s = touched[q]
             srow_n0[n_srows] = at_risk[s, 0]
@@ -94,6 +95,6 @@ def event_tables(
             stratum_deaths[s, 0] = 0
             stratum_deaths[s, 1] = 0
             n_srows += 1
-    patients[0] = total[0]
-    patients[1] = total[1]
+    patients[0] = total0
+    patients[1] = total1
     return n_rows, n_srows
