@@ -30,6 +30,7 @@ class SequentialOutcome:
     stopped_for_efficacy: np.ndarray  # bool [n_sims]
     stopped_for_futility: np.ndarray  # bool [n_sims]
     looks: list[dict]  # one summary per look
+    design: object  # the planned GroupSequentialDesign
 
 
 def design_beta(scenario) -> float:
@@ -197,4 +198,4 @@ def apply_sequential(
                 "cumulative_power": cumulative,
             }
         )
-    return SequentialOutcome(success, stop_look, stop_eff, stop_fut, looks)
+    return SequentialOutcome(success, stop_look, stop_eff, stop_fut, looks, design)

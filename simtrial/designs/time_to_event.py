@@ -8,6 +8,8 @@ per-trial statistics.  Decisions use Z_eff (positive = experimental better).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from scipy.stats import norm
 
@@ -22,7 +24,7 @@ from simtrial.designs._survival import (
     z_critical,
 )
 from simtrial.designs.base import Progress, TrialOutcomes
-from simtrial.designs.sequential import apply_sequential, design_beta, planned_design
+from simtrial.designs.sequential import apply_sequential, design_beta
 from simtrial.engine import layout
 from simtrial.scenario.model import Scenario
 from simtrial.simulate import SimulationResult, simulate
@@ -109,9 +111,8 @@ class TimeToEventDesign:
             success = seq.success
             stop = seq.stop_look
             details["looks"] = seq.looks
-            design = planned_design(plan, a.alpha / a.sided, beta)
-            details["inflation_factor"] = design.inflation_factor
-            details["group_sequential_design"] = design.to_dict()
+            details["inflation_factor"] = seq.design.inflation_factor
+            details["group_sequential_design"] = seq.design.to_dict()
         else:
             z = z_eff[:, -1]
             success = z >= z_critical(a.alpha, a.sided)
@@ -242,7 +243,9 @@ class BiomarkerDesign(TimeToEventDesign):
     def _outcomes(self, scenario, spec, result, null, experimental):
         if scenario.analysis.sequential is not None:
             raise ValueError("analysis.sequential is not supported for the biomarker design")
-        return super()._outcomes(scenario, spec, result, null, experimental)
+        outcomes = super()._outcomes(scenario, spec, result, null, experimental)
+        # success: the overall hypothesis rejected after the multiplicity adjustment
+        return replace(outcomes, success=outcomes.decisions["reject_overall"])
 
     def _extra(self, scenario, result, stop):
         a = scenario.analysis
