@@ -132,6 +132,12 @@ class TimeToEventDesign:
         ) if plan is None else {}
         details.update(self._details(scenario, result, spec))
         details["true_hazard_ratio"] = hr_true
+        if not analytic:
+            details["analytic_power_note"] = (
+                "group-sequential: see group_sequential_design (power at the design alternative)"
+                if plan is not None
+                else "no closed form: the true hazard ratio is not one constant across the patients analysed"
+            )
         return TrialOutcomes(
             design=self.name,
             n_sims=result.n_sims,
