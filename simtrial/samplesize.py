@@ -122,11 +122,15 @@ def sample_size(
     hi_bound = maximum if maximum is not None else (search.maximum if search and search.maximum else None)
     n_now = scenario.n_patients or 100
     events_per_patient = None
-    if tte and scenario.analysis.target_events:
-        events_per_patient = (
-            search.events_per_patient if search and search.events_per_patient
-            else scenario.analysis.target_events / n_now
-        )
+    if tte and search and search.events_per_patient:
+        events_per_patient = search.events_per_patient
+    elif tte and scenario.analysis.target_events:
+        if solve_for == "n_patients" and scenario.n_patients is None:
+            raise ValueError(
+                "sample_size: solving for n_patients with analysis.target_events needs n_patients "
+                "(whose events ratio is kept) or sample_size.events_per_patient"
+            )
+        events_per_patient = scenario.analysis.target_events / n_now
     if solve_for == "events":
         lo_bound = max(lo_bound or 10, 1)
         hi_bound = min(hi_bound or n_now, n_now)

@@ -56,13 +56,17 @@ def build_spec(
     from its own risk sets.
     """
     a = scenario.analysis
+    if n_patients is None and scenario.n_patients is None:
+        raise ValueError("n_patients: the scenario gives no n_patients; search it with sample_size (simtrial samplesize)")
     n = int(n_patients if n_patients is not None else scenario.n_patients)
     events = target_events if target_events is not None else a.target_events
-    if events is not None and n_patients is not None and target_events is None and scenario.n_patients:
-        # solving for N keeps the scenario's events-per-patient ratio
+    if n_patients is not None and target_events is None:
+        # solving for N keeps the events-per-patient ratio: sample_size.events_per_patient, else the scenario's
         ratio = (scenario.sample_size.events_per_patient if scenario.sample_size and scenario.sample_size.events_per_patient else None)
-        ratio = ratio or a.target_events / scenario.n_patients
-        events = max(1, min(n, int(round(ratio * n))))
+        if ratio is None and events is not None and scenario.n_patients:
+            ratio = a.target_events / scenario.n_patients
+        if ratio is not None:
+            events = max(1, min(n, int(round(ratio * n))))
     if events is not None:
         events = min(int(events), n)
     if look_fractions is None:

@@ -59,7 +59,8 @@ class TimeToEventDesign:
     def _check(self, scenario: Scenario) -> None:
         if scenario.endpoint != "time_to_event" or scenario.control is None or scenario.experimental is None:
             raise ValueError(f"design {self.name!r} needs a time-to-event endpoint with control and experimental arms")
-        if scenario.analysis.target_events is None and scenario.analysis.calendar_months is None:
+        derived = scenario.sample_size is not None and scenario.sample_size.events_per_patient is not None
+        if scenario.analysis.target_events is None and scenario.analysis.calendar_months is None and not derived:
             raise ValueError("analysis: give target_events or calendar_months for a time-to-event design")
 
     def run(
