@@ -19,7 +19,7 @@ import pandas as pd
 from simtrial import __version__
 from simtrial.engine import layout
 from simtrial.engine.driver import simulate_block_range
-from simtrial.engine.models import exponential_rates, stack_models
+from simtrial.engine.models import competing_exponentials, stack_models
 from simtrial.engine.trial import generate_one_cohort
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.spec import TrialSpec
@@ -111,7 +111,7 @@ def to_kernel_args(spec: TrialSpec) -> KernelArgs:
         spec.n_patients, N_CATEGORIES, pair_cum.astype(np.float64), single_pair, fixed,
         np.ascontiguousarray(true_given_assessed, dtype=np.float64), identity, rand_stratum,
         block_template, breaks.astype(np.float64), cum.astype(np.float64), model_code, model_params,
-        exponential_rates(model_code, model_params), dropout,
+        *competing_exponentials(model_code, model_params, dropout), dropout,
     )
     look_events = np.array([c.target_events or 0 for c in spec.cuts], dtype=np.int64)
     look_calendar = np.array(

@@ -75,17 +75,25 @@ def _sorted_entry_times(state, n, accrual_breaks, accrual_cum, entry):
     for i in range(n):
         total += standard_exponential(state)
         entry[i] = total
-    total += standard_exponential(state)
+    scale = 1.0 / (total + standard_exponential(state))
     seg = 0
     last = accrual_breaks.shape[0] - 2
+    lo, start, slope = _segment(accrual_breaks, accrual_cum, seg)
     for i in range(n):
-        u = entry[i] / total
+        u = entry[i] * scale
         while seg < last and accrual_cum[seg + 1] < u:
             seg += 1
-        lo = accrual_cum[seg]
-        width = accrual_cum[seg + 1] - lo
-        frac = (u - lo) / width if width > 0.0 else 0.0
-        entry[i] = accrual_breaks[seg] + frac * (accrual_breaks[seg + 1] - accrual_breaks[seg])
+            lo, start, slope = _segment(accrual_breaks, accrual_cum, seg)
+        entry[i] = start + (u - lo) * slope
+
+
+@kernel
+def _segment(accrual_breaks, accrual_cum, seg):
+    """(cumulative probability at its start, start time, months per unit probability) of one accrual piece."""
+    lo = accrual_cum[seg]
+    width = accrual_cum[seg + 1] - lo
+    slope = (accrual_breaks[seg + 1] - accrual_breaks[seg]) / width if width > 0.0 else 0.0
+    return lo, accrual_breaks[seg], slope
 
 
 @kernel
@@ -106,7 +114,8 @@ def generate_cohort(
     accrual_cum,
     model_code,
     model_params,
-    exponential_rate,
+    competing_inv_total,
+    competing_p_event,
     dropout_hazard,
     entry,
     x,
@@ -116,8 +125,9 @@ def generate_cohort(
 ):
     """Fill ``entry``, ``x`` and ``pcode`` for one trial (see the module contract).
 
-    ``exponential_rate[c, a]`` > 0 marks a plain exponential model (its hazard,
-    hazard ratio applied), which takes the competing-exponentials shortcut.
+    ``competing_inv_total[c, a]`` > 0 marks a plain exponential model, which
+    takes the competing-exponentials shortcut: it holds 1 / (event hazard +
+    dropout hazard), and ``competing_p_event[c, a]`` the event's share.
     ``fixed_assessed`` holds per-category counts (sum n) for fixed-count
     enrolment, or is empty for enrolment from the prevalence mix ``pair_cum``
     (cumulative probabilities over true * n_categories + assessed).
@@ -162,13 +172,13 @@ def generate_cohort(
         block_pos[rs] += 1
 
         hazard = dropout_hazard[arm]
-        rate = exponential_rate[true_cat, arm]
-        if rate > 0.0:
+        inv_total = competing_inv_total[true_cat, arm]
+        if inv_total > 0.0:
             # competing exponentials: the first of event and dropout is Exp(rate + hazard)
             # and it is the event with probability rate / (rate + hazard)
-            total = rate + hazard
-            x[i] = standard_exponential(state) / total
-            event = 1 if hazard == 0.0 or uniform(state) * total < rate else 0
+            x[i] = standard_exponential(state) * inv_total
+            p_event = competing_p_event[true_cat, arm]
+            event = 1 if p_event >= 1.0 or uniform(state) < p_event else 0
             pcode[i] = pack_code(assessed, arm, event)
             continue
         t_event = event_time(model_code[true_cat, arm], model_params[true_cat, arm], standard_exponential(state))

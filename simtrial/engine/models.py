@@ -48,11 +48,17 @@ def stack_models(rows: list[list[tuple[int, np.ndarray]]]) -> tuple[np.ndarray, 
     return codes, params
 
 
-def exponential_rates(codes: np.ndarray, params: np.ndarray) -> np.ndarray:
-    """Hazard (hazard ratio applied) of every plain exponential model, 0 elsewhere."""
-    rates = np.zeros(codes.shape, dtype=np.float64)
+def competing_exponentials(
+    codes: np.ndarray, params: np.ndarray, dropout_hazard: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """For plain exponential models [stratum, arm]: 1 / (hazard + dropout hazard) and hazard's share; 0 elsewhere."""
+    inv_total = np.zeros(codes.shape, dtype=np.float64)
+    p_event = np.zeros(codes.shape, dtype=np.float64)
     for index in np.ndindex(codes.shape):
         p = params[index]
         if codes[index] == MODEL_PIECEWISE_EXPONENTIAL and p[0] == 0.0 and int(p[2]) == 1:
-            rates[index] = p[4] * p[1]
-    return rates
+            rate = p[4] * p[1]
+            total = rate + dropout_hazard[index[1]]
+            inv_total[index] = 1.0 / total
+            p_event[index] = rate / total
+    return inv_total, p_event
