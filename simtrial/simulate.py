@@ -18,6 +18,7 @@ import pandas as pd
 
 from simtrial import __version__
 from simtrial.engine import layout
+from simtrial.engine.cohort import PAIR_STRIDE
 from simtrial.engine.driver import simulate_block_range
 from simtrial.engine.models import competing_exponentials, stack_models
 from simtrial.engine.trial import generate_one_cohort
@@ -26,6 +27,7 @@ from simtrial.spec import TrialSpec
 from simtrial.survival import Exponential
 
 N_CODES = N_CATEGORIES * 4
+assert N_CATEGORIES <= PAIR_STRIDE, "category pairs are packed with a stride of PAIR_STRIDE"
 MAX_SEED = 2**63 - 1
 
 
@@ -76,17 +78,19 @@ def to_kernel_args(spec: TrialSpec) -> KernelArgs:
     model_code, model_params = stack_models(rows)
 
     if pop.mix is not None and pop.fixed_counts is None:
-        joint = pop.joint_probabilities().ravel()
-        joint = joint / joint.sum()
+        # pairs are indexed true * PAIR_STRIDE + assessed (see simtrial.engine.cohort)
+        joint = np.zeros((N_CATEGORIES, PAIR_STRIDE))
+        joint[:, :N_CATEGORIES] = pop.joint_probabilities()
+        joint = joint.ravel() / joint.sum()
         pair_cum = np.cumsum(joint)
-        pair_cum[-1] = 1.0
+        pair_cum[np.flatnonzero(joint > 0)[-1]:] = 1.0
         nonzero = np.flatnonzero(joint > 0)
         single_pair = int(nonzero[0]) if nonzero.size == 1 else -1
         fixed = np.zeros(0, dtype=np.int64)
         true_given_assessed = np.eye(N_CATEGORIES).cumsum(axis=1)
         identity = True
     else:
-        pair_cum = np.ones(N_CATEGORIES * N_CATEGORIES)
+        pair_cum = np.ones(N_CATEGORIES * PAIR_STRIDE)
         single_pair = -1
         fixed = np.array([pop.fixed_counts.get(c, 0) for c in range(N_CATEGORIES)], dtype=np.int64)
         identity = pop.misclassification is None
