@@ -67,13 +67,15 @@ def _stratum_array(mapping, present: np.ndarray) -> tuple[np.ndarray, int]:
 def to_kernel_args(spec: TrialSpec) -> KernelArgs:
     """Flatten a spec into the engine's array arguments (contracts in simtrial.engine.*)."""
     pop = spec.population
-    placeholder = Exponential(median_months=1.0).to_kernel()
+    # kernels index a model for every category x arm; categories the
+    # population cannot contain get this one, which is never sampled
+    never_sampled = Exponential(median_months=1.0).to_kernel()
     rows = []
     for cat in range(N_CATEGORIES):
         row = []
         for arm in spec.arms:
             model = arm.models.get(cat)
-            row.append(model.to_kernel() if model is not None else placeholder)
+            row.append(model.to_kernel() if model is not None else never_sampled)
         rows.append(row)
     model_code, model_params = stack_models(rows)
 

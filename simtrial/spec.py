@@ -49,16 +49,13 @@ class Population:
     misclassification: tuple[tuple[float, ...], ...] | None = None
 
     def __post_init__(self) -> None:
-        if (self.mix is None) == (self.fixed_counts is None) and not (
-            self.mix is not None and self.fixed_counts is not None and self.misclassification is not None
-        ):
-            if self.mix is None:
-                raise ValueError("population: give a prevalence mix or fixed_counts (both empty)")
-            if self.fixed_counts is not None:
-                raise ValueError(
-                    "population: give either mix or fixed_counts, not both "
-                    "(both only with a misclassification matrix, where mix is the prior of true categories)"
-                )
+        if self.mix is None and self.fixed_counts is None:
+            raise ValueError("population: give a prevalence mix or fixed_counts (both empty)")
+        if self.mix is not None and self.fixed_counts is not None and self.misclassification is None:
+            raise ValueError(
+                "population: give either mix or fixed_counts, not both "
+                "(both only with a misclassification matrix, where mix is the prior of true categories)"
+            )
         if self.mix is not None:
             mix = {_check_category("population.mix", k): float(v) for k, v in dict(self.mix).items()}
             if not mix:

@@ -46,7 +46,6 @@ def build_spec(
     n_patients: int | None = None,
     target_events: int | None = None,
     experimental: Arm | None = None,
-    extra_subgroups: tuple[Subgroup, ...] = (),
     look_fractions: tuple[float, ...] | None = None,
 ) -> TrialSpec:
     """The engine spec of one run.  Looks at ``look_fractions`` of the target events if given.
@@ -74,7 +73,7 @@ def build_spec(
     else:
         ks = [max(1, int(round(f * events))) for f in look_fractions]
         cuts = tuple(Cut(k, a.calendar_months if i == len(ks) - 1 else None) for i, k in enumerate(ks))
-    subgroups = list(extra_subgroups)
+    subgroups: list[Subgroup] = []
     if a.population is not None:
         subgroups.insert(0, Subgroup(ANALYSIS_POPULATION, a.population))
     subgroups += [s for s in a.subgroups if s.name not in {g.name for g in subgroups}]
