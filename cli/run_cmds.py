@@ -184,6 +184,7 @@ def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, targ
         ("solved for", summary["solve_for"]),
         ("patients required", fmt(summary["n_required"])),
         ("events required", fmt(summary["events_required"])),
+        ("Monte-Carlo uncertainty of the answer", f"± {fmt((summary.get('search') or {}).get('mc_uncertainty'), 1)}"),
         ("achieved power (independent run)", f"{fmt(summary['achieved_power'])} (MC SE {fmt(summary['achieved_power_mc_se'], 4)})"),
         ("analytic events (Schoenfeld)", fmt(summary["analytic_events"], 1)),
         ("points evaluated", str(len(summary["power_curve"]))),

@@ -15,6 +15,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from scipy.stats import norm
+
 from simtrial.designs._survival import constant_hazard_ratio
 from simtrial.designs.base import Progress
 from simtrial.power import PowerResult, _clean, run
@@ -82,6 +85,26 @@ def _analytic_events(scenario: Scenario, target_power: float) -> float | None:
 
         events *= planned_design(a.sequential, a.alpha / a.sided, 1.0 - target_power).inflation_factor
     return float(events)
+
+
+def _mc_uncertainty(curve: dict[int, tuple[float, float]], answer: int, power_se: float) -> float | None:
+    """About how far (in the solved-for unit) the answer could move from Monte-Carlo error alone.
+
+    Common random numbers make neighbouring points agree, but the whole curve
+    shares one seed's error (one power SE); that shifts the crossing by
+    SE / slope.  The slope comes from a probit-linear fit in sqrt(x), the shape
+    Schoenfeld's formula gives; reported as 2 SE / slope.
+    """
+    xs = np.array([k for k, (p, _) in curve.items() if 0.0 < p < 1.0], dtype=float)
+    ps = np.array([p for k, (p, _) in curve.items() if 0.0 < p < 1.0], dtype=float)
+    if xs.size < 2 or np.ptp(xs) == 0:
+        return None
+    slope_probit, intercept = np.polyfit(np.sqrt(xs), norm.ppf(ps), 1)
+    fitted = norm.cdf(intercept + slope_probit * math.sqrt(answer))
+    slope = slope_probit * norm.pdf(norm.ppf(fitted)) / (2.0 * math.sqrt(answer))
+    if not slope > 0:
+        return None
+    return float(2.0 * power_se / slope)
 
 
 def sample_size(
@@ -207,6 +230,7 @@ def sample_size(
         n_required = answer
         events_required = confirmation.target_events
     details = {
+        "mc_uncertainty": _mc_uncertainty(curve, answer, confirmation.power_mc_se),
         "n_sims_per_point": n_sims,
         "seed": seed,
         "confirmation_seed": seed + CONFIRMATION_SEED_OFFSET,
