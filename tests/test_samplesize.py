@@ -151,3 +151,13 @@ def test_running_a_scenario_without_n_patients_names_the_field() -> None:
     del data["n_patients"]
     with pytest.raises(ValueError, match="n_patients"):
         run(scenario_from_dict(data), n_sims=10)
+
+
+def test_mc_uncertainty_matches_the_schoenfeld_slope() -> None:
+    """2 SE / slope, with the slope of Schoenfeld's power curve dP/dD = phi(z) |log HR| / (4 sqrt(D)) (1:1)."""
+    n_sims = 4000
+    result = sample_size(scenario_from_dict(_ph()), target_power=POWER, solve_for="events", n_sims=n_sims, seed=3)
+    d = _schoenfeld_events(HR, ALPHA, POWER)
+    slope = norm.pdf(norm.isf(1 - POWER)) * abs(math.log(HR)) / (4 * math.sqrt(d))
+    expected = 2 * math.sqrt(POWER * (1 - POWER) / n_sims) / slope
+    assert result.details["mc_uncertainty"] == pytest.approx(expected, rel=0.3)
