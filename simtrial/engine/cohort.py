@@ -183,8 +183,8 @@ def generate_cohort(
             # competing exponentials: the first of event and dropout is Exp(rate + hazard)
             # and it is the event with probability rate / (rate + hazard)
             x[i] = standard_exponential(state) * inv_total
-            p_event = competing_p_event[true_cat, arm]
-            event = 1 if p_event >= 1.0 or uniform(state) < p_event else 0
+            # a comparison, not a branch: p_event = 1 without dropout, and u < 1 always
+            event = np.int64(uniform(state) < competing_p_event[true_cat, arm])
             pcode[i] = pack_code(assessed, arm, event)
             continue
         t_event = event_time(model_code[true_cat, arm], model_params[true_cat, arm], standard_exponential(state))
