@@ -199,3 +199,41 @@ def apply_sequential(
             }
         )
     return SequentialOutcome(success, stop_look, stop_eff, stop_fut, looks, design)
+
+
+def analytic_sequential_power(
+    plan: SequentialPlan,
+    design,
+    hazard_ratio: float,
+    events: float,
+    *,
+    ni_margin: float = 1.0,
+    allocation: tuple[int, int] = (1, 1),
+    grid_r: int = 32,
+) -> float:
+    """Power by recursive integration at the planned looks, with Schoenfeld's drift.
+
+    The drift is |log(HR / margin)| sqrt(events r / (1 + r)^2) for allocation
+    control:experimental = 1:r; efficacy bounds are the planned design's,
+    futility bounds (obeyed) the plan's, hazard-ratio rules converted to Z at
+    each look's planned events.
+    """
+    from simtrial.sequential._integration import crossing_probabilities
+
+    fractions = np.array(plan.information_fractions, dtype=float)
+    n_looks = fractions.size
+    efficacy, futility = _masks(plan, n_looks)
+    share = allocation[0] * allocation[1] / (allocation[0] + allocation[1]) ** 2
+    drift = -math.log(hazard_ratio / ni_margin) * math.sqrt(events * share)
+    upper = np.full(n_looks, np.inf)
+    upper[efficacy] = np.array(design.z_efficacy)[: int(efficacy.sum())] if plan.futility != "beta_spending" else np.array(
+        design.z_efficacy
+    )
+    lower = np.where(futility, _futility_bounds(plan, design, efficacy, n_looks), -np.inf)
+    if plan.futility == "hr":
+        for look, hr in enumerate(plan.futility_hr or []):
+            if look < n_looks - 1 and futility[look]:
+                lower[look] = -math.log(hr / ni_margin) * math.sqrt(events * fractions[look] * share)
+    lower[-1] = upper[-1]
+    up, _ = crossing_probabilities(fractions, lower, upper, drift, grid_r)
+    return float(up.sum())

@@ -24,7 +24,7 @@ from simtrial.designs._survival import (
     z_critical,
 )
 from simtrial.designs.base import Progress, TrialOutcomes
-from simtrial.designs.sequential import apply_sequential, design_beta
+from simtrial.designs.sequential import analytic_sequential_power, apply_sequential, design_beta
 from simtrial.engine import layout
 from simtrial.scenario.model import Scenario
 from simtrial.simulate import SimulationResult, simulate
@@ -128,9 +128,18 @@ class TimeToEventDesign:
         final_events = float(np.nanmean(
             result.stats[:, -1, pop, layout.EVENTS_CONTROL] + result.stats[:, -1, pop, layout.EVENTS_EXPERIMENTAL]
         ))
-        analytic = analytic_powers(
-            hr_true, final_events, a.alpha, scenario.allocation, ni_margin=margin or 1.0, sided=a.sided
-        ) if plan is None else {}
+        if plan is None:
+            analytic = analytic_powers(
+                hr_true, final_events, a.alpha, scenario.allocation, ni_margin=margin or 1.0, sided=a.sided
+            )
+        elif hr_true is not None and planned_events:
+            analytic = {
+                "schoenfeld_group_sequential": analytic_sequential_power(
+                    plan, seq.design, hr_true, final_events, ni_margin=margin or 1.0, allocation=scenario.allocation
+                )
+            }
+        else:
+            analytic = {}
         details.update(self._details(scenario, result, spec))
         details["true_hazard_ratio"] = hr_true
         if not analytic:
