@@ -144,9 +144,7 @@ class TimeToEventDesign:
         details["true_hazard_ratio"] = hr_true
         if not analytic:
             details["analytic_power_note"] = (
-                "group-sequential: see group_sequential_design (power at the design alternative)"
-                if plan is not None
-                else "no closed form: the true hazard ratio is not one constant across the patients analysed"
+                "no closed form: the true hazard ratio is not one constant across the patients analysed"
             )
         return TrialOutcomes(
             design=self.name,
