@@ -13,6 +13,7 @@ Scale: Z_eff, positive when the experimental arm is better.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -55,8 +56,12 @@ def _masks(plan: SequentialPlan, n_looks: int) -> tuple[np.ndarray, np.ndarray]:
     return efficacy, futility
 
 
+@functools.lru_cache(maxsize=64)
 def planned_design(plan: SequentialPlan, alpha: float, beta: float):
-    """The design at the planned information fractions (for reporting and beta-spending futility)."""
+    """The design at the planned information fractions (for reporting and beta-spending futility).
+
+    Cached: a sample-size search asks for the same design at every point.
+    """
     fractions = plan.information_fractions
     efficacy, _ = _masks(plan, len(fractions))
     if plan.futility == "beta_spending":
@@ -67,7 +72,8 @@ def planned_design(plan: SequentialPlan, alpha: float, beta: float):
             )
         return group_sequential_design(
             fractions, alpha=alpha, beta=beta, spending=plan.efficacy_spending, gamma=plan.gamma, rho=plan.rho,
-            beta_spending=plan.beta_spending, beta_gamma=plan.beta_gamma, binding_futility=plan.binding_futility,
+            beta_spending=plan.beta_spending, beta_gamma=plan.beta_gamma, beta_rho=plan.beta_rho,
+            binding_futility=plan.binding_futility,
         )
     eff_fractions = tuple(f for f, e in zip(fractions, efficacy, strict=True) if e)
     futility_z = None

@@ -143,25 +143,34 @@ def cox_fit(n0, n1, d0, d1, n_rows, beta_start):
 
 
 @kernel
-def kaplan_meier_arm(row_time, n_arm, d_arm, n_rows, landmarks, out_landmarks):
-    """Median (first time S <= 0.5; +inf if never) and S at each landmark time, for one arm.
+def kaplan_meier(row_time, n0, n1, d0, d1, n_rows, landmarks, out_control, out_experimental):
+    """Kaplan-Meier of both arms in one pass: returns (median control, median experimental).
 
-    ``landmarks`` must be ascending.  Rows are in descending time.
+    Median = the first time S <= 0.5 (+inf if never), as lifelines reports it;
+    ``out_*[j]`` receive S at ``landmarks[j]`` (ascending).  Rows are in
+    descending time, so they are walked backwards.  Every row updates both
+    arms (a factor of exactly 1 where an arm has no event), because whether a
+    row's event is in one arm or the other is a coin flip for the branch
+    predictor.
     """
-    surv = 1.0
-    median = np.inf
+    s0 = 1.0
+    s1 = 1.0
+    median0 = np.inf
+    median1 = np.inf
     n_lm = landmarks.shape[0]
     lm = 0
     for r in range(n_rows - 1, -1, -1):
         t = row_time[r]
         while lm < n_lm and landmarks[lm] < t:
-            out_landmarks[lm] = surv
+            out_control[lm] = s0
+            out_experimental[lm] = s1
             lm += 1
-        if d_arm[r] > 0.0:
-            surv *= 1.0 - d_arm[r] / n_arm[r]
-            if surv <= 0.5 and median == np.inf:
-                median = t
+        s0 *= 1.0 - d0[r] / max(n0[r], 1.0)
+        s1 *= 1.0 - d1[r] / max(n1[r], 1.0)
+        median0 = t if (s0 <= 0.5 and median0 == np.inf) else median0
+        median1 = t if (s1 <= 0.5 and median1 == np.inf) else median1
     while lm < n_lm:
-        out_landmarks[lm] = surv
+        out_control[lm] = s0
+        out_experimental[lm] = s1
         lm += 1
-    return median
+    return median0, median1

@@ -16,7 +16,7 @@ from simtrial.engine.sort import bucket_argsort
 from simtrial.engine.statistics import (
     cox_fit,
     fleming_harrington_sums,
-    kaplan_meier_arm,
+    kaplan_meier,
     logrank_sums,
     z_from_sums,
 )
@@ -121,8 +121,7 @@ def analyze_stream(
     n_lm = landmarks.shape[0]
     lm_control = out[L.N_FIXED_FIELDS : L.N_FIXED_FIELDS + 2 * n_lm : 2]
     lm_experimental = out[L.N_FIXED_FIELDS + 1 : L.N_FIXED_FIELDS + 2 * n_lm : 2]
-    med0 = kaplan_meier_arm(row_time, n0, d0, n_rows, landmarks, lm_control)
-    med1 = kaplan_meier_arm(row_time, n1, d1, n_rows, landmarks, lm_experimental)
+    med0, med1 = kaplan_meier(row_time, n0, n1, d0, d1, n_rows, landmarks, lm_control, lm_experimental)
     out[L.MEDIAN_CONTROL] = med0
     out[L.MEDIAN_EXPERIMENTAL] = med1
     if patients[0] == 0:
