@@ -61,10 +61,10 @@ def look_cut_times(calendar_events, n_events, look_events, look_calendar, out_cu
         if v > hi:
             hi = v
     n_bins = max(n_events // 2, 1)
-    width = (hi - lo) / n_bins if hi > lo else 1.0
+    per_width = n_bins / (hi - lo) if hi > lo else 1.0  # a multiply per value, not a division
     counts[:n_bins] = 0
     for i in range(n_events):
-        b = np.int64((calendar_events[i] - lo) / width)
+        b = np.int64((calendar_events[i] - lo) * per_width)
         if b >= n_bins:
             b = n_bins - 1
         counts[b] += 1
@@ -82,7 +82,7 @@ def look_cut_times(calendar_events, n_events, look_events, look_calendar, out_cu
                 m = 0
                 for i in range(n_events):
                     v = calendar_events[i]
-                    vb = np.int64((v - lo) / width)
+                    vb = np.int64((v - lo) * per_width)
                     if vb >= n_bins:
                         vb = n_bins - 1
                     if vb == b:
