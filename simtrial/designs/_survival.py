@@ -36,10 +36,6 @@ def null_experimental_arm(scenario: Scenario, hazard_ratio: float, categories=No
     return replace(scenario.experimental, models=models)
 
 
-def analysis_population(scenario: Scenario) -> tuple[int, ...] | None:
-    return scenario.analysis.population
-
-
 def build_spec(
     scenario: Scenario,
     *,
@@ -119,12 +115,6 @@ def efficacy_z(result: SimulationResult, test: str, population: int, look=slice(
     if test == "stratified_cox":
         return -stats[..., layout.STRATIFIED_LOG_HR] / stats[..., layout.STRATIFIED_LOG_HR_SE]
     raise ValueError(f"analysis.test {test!r} is not a time-to-event test")
-
-
-def hazard_ratio_estimate(result: SimulationResult, test: str, population: int, look=-1) -> np.ndarray:
-    stratified = test in ("stratified_cox", "stratified_logrank")
-    field = layout.STRATIFIED_LOG_HR if stratified else layout.LOG_HR
-    return np.exp(result.stats[:, look, population, field])
 
 
 def constant_hazard_ratio(scenario: Scenario, categories=None, experimental: Arm | None = None) -> float | None:
