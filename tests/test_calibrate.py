@@ -310,7 +310,7 @@ def test_report_catches_a_wrong_model(monkeypatch: pytest.MonkeyPatch) -> None:
             fitted.source_ids, fitted.model.with_hazard_ratio(1.05), fitted.method
         )
 
-    monkeypatch.setattr(cal, "calibrate", off_by_five_percent)
+    monkeypatch.setattr(cal.report, "calibrate", off_by_five_percent)  # where check_figure looks it up
     check = check_figure("DB01.TDXd.PFS.median", n_patients=100_000, seed=3)
     assert not check.ok
     assert abs(check.simulated - check.reported) > check.tolerance
