@@ -284,3 +284,10 @@ def effect_map(name: str) -> EffectMap:
         if key.lower() == str(name).strip().lower():
             return value
     raise KeyError(f"unknown effect map {name!r}; available: {', '.join(maps)}")
+
+__all__ = [
+    "EffectEntry",
+    "EffectMap",
+    "effect_maps",
+    "effect_map",
+]

@@ -77,3 +77,9 @@ def hazard_ratio_between(
             math.hypot(*ses),
         )
     return result
+
+__all__ = [
+    "HazardRatioFromMedians",
+    "hazard_ratio_from_medians",
+    "hazard_ratio_between",
+]

@@ -202,3 +202,18 @@ def calibrate(
         "exponential through the landmark rate",
         ("constant hazard over time (no cure fraction)",),
     )
+
+__all__ = [
+    "Z_975",
+    "LOG2",
+    "PH_ASSUMPTION",
+    "SurvivalModel",
+    "exponential_from_median",
+    "exponential_from_rate",
+    "cure_mixture_from_rate",
+    "weibull_from_median_and_rate",
+    "describe_model",
+    "CalibratedModel",
+    "landmark_partner",
+    "calibrate",
+]

@@ -174,3 +174,14 @@ def calibration_report(
         check_figure(str(i), n_patients=int(n_patients), seed=seed, evidence=frame) for i in ids
     )
     return CalibrationReport(checks, int(n_patients), int(seed))
+
+__all__ = [
+    "CALIBRATABLE",
+    "TOLERANCE_MC_SE",
+    "DEFAULT_SEED",
+    "CalibrationCheck",
+    "CalibrationReport",
+    "figure_seed",
+    "check_figure",
+    "calibration_report",
+]

@@ -179,3 +179,14 @@ def calibrate_response(
     if row["statistic"] != "proportion":
         raise ValueError(f"evidence {evidence_id!r} is a {row['statistic']}, not a proportion")
     return CalibratedResponse((evidence_id,), float(row["value"]), uncertainty(evidence_id, frame))
+
+__all__ = [
+    "LogNormalMedian",
+    "median_uncertainty",
+    "BetaProportion",
+    "beta_from_counts",
+    "beta_from_ci",
+    "uncertainty",
+    "CalibratedResponse",
+    "calibrate_response",
+]
