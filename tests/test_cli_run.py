@@ -221,6 +221,18 @@ def test_scenario_without_n_patients_exit_2(runner: CliRunner, tmp_path: Path) -
     assert "n_patients" in result.output and "internal error" not in result.output
 
 
+def test_sequential_run_without_target_events_exit_2(runner: CliRunner, tmp_path: Path) -> None:
+    # the loader accepts it (a sample-size search derives the events), a plain run cannot
+    data = yaml.safe_load((ROOT / "scenarios" / "ihc3_deescalation_ni_gs.yaml").read_text())
+    del data["analysis"]["target_events"]
+    data["analysis"]["calendar_months"] = 60
+    path = tmp_path / "gs_no_events.yaml"
+    path.write_text(yaml.safe_dump(data))
+    result = runner.invoke(main, ["run", str(path), "--sims", "20"])
+    assert result.exit_code == 2, result.output
+    assert "target_events" in result.output and "internal error" not in result.output
+
+
 # --- --out -----------------------------------------------------------------------------------
 
 

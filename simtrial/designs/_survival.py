@@ -64,6 +64,11 @@ def build_spec(
             events = max(1, min(n, int(round(ratio * n))))
     if events is not None:
         events = min(int(events), n)
+    if look_fractions is not None and events is None:
+        raise ValueError(
+            "analysis.target_events: group-sequential looks are fractions of target_events, "
+            "which this run does not have (give target_events, or run `simtrial samplesize` to find it)"
+        )
     if look_fractions is None:
         cuts = (Cut(events, a.calendar_months),)
     else:
