@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 
 import click
@@ -37,6 +38,10 @@ def _guard(fn):
             return fn(*args, **kwargs)
         except click.ClickException:
             raise
+        except BrokenPipeError:
+            # the reader (e.g. `| head`) went away: not an error of ours or the user's
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+            sys.exit(0)
         except (ScenarioError, OutputError) as exc:
             raise UserError(str(exc)) from None
         except ValueError as exc:
