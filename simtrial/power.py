@@ -168,7 +168,7 @@ def summarize(scenario: Scenario, outcomes: TrialOutcomes) -> PowerResult:
     hr = np.asarray(outcomes.hazard_ratio, dtype=float)
     return PowerResult(
         scenario=scenario.name,
-        design=outcomes.design,
+        design=scenario.design,
         n_sims=n,
         seed=outcomes.seed,
         null=outcomes.null,
@@ -185,7 +185,7 @@ def summarize(scenario: Scenario, outcomes: TrialOutcomes) -> PowerResult:
         median_experimental_months=_finite_stat(outcomes.median_experimental_months, np.median),
         decisions=decisions,
         looks=outcomes.details.get("looks"),
-        details={k: v for k, v in outcomes.details.items() if k != "looks"},
+        details={"decision_rule": outcomes.design, **{k: v for k, v in outcomes.details.items() if k != "looks"}},
         flags=dict(outcomes.flags),
         n_patients=outcomes.n_patients,
         target_events=outcomes.target_events,
@@ -213,7 +213,7 @@ def run(
         raise ValueError(f"n_sims must be an integer >= 1, got {n_sims!r}")
     if not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
         raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
-    design = get_design(scenario.design)
+    design = get_design(scenario.design, scenario.endpoint)
     outcomes = design.run(
         scenario, n_sims=int(n_sims), seed=int(seed), null=null, n_patients=n_patients,
         target_events=target_events, threads=threads, progress=progress,
