@@ -40,8 +40,9 @@ def analyze_stream(
 ):
     """All statistics of one population at one look into ``out`` (FIELDS layout); returns flags.
 
-    ``scratch_f`` is float64[9, n] (pooled and stratified tables), ``scratch_i``
-    int64[2 * n_strata + n_strata + 2] for counters.
+    ``scratch_f`` is float64[9, n * n_strata] (pooled and stratified tables),
+    ``scratch_i`` int64[5 * n_strata + 2] (at-risk and death counts per
+    stratum and arm, touched strata, patients per arm).
     """
     at_risk = scratch_i[: 2 * n_strata].reshape((n_strata, 2))
     stratum_deaths = scratch_i[2 * n_strata : 4 * n_strata].reshape((n_strata, 2))
