@@ -97,7 +97,7 @@ def _summary_rows(d: dict) -> list[tuple[str, str]]:
     rows += [
         ("patients (planned)", fmt(d.get("n_patients"))),
         ("target events", fmt(d.get("target_events"))),
-        ("mean events", fmt(d["mean_events"], 1)),
+        ("mean responders" if d.get("target_events") is None and d.get("mean_duration_months") is None else "mean events", fmt(d["mean_events"], 1)),
         ("mean duration (months)", fmt(d["mean_duration_months"], 1)),
         ("mean enrolled", fmt(d["mean_enrolled"], 1)),
     ]
