@@ -107,6 +107,77 @@ def _mc_uncertainty(curve: dict[int, tuple[float, float]], answer: int, power_se
     return float(2.0 * power_se / slope)
 
 
+def _bracket_and_bisect(power_at, start, target, lo_bound, hi_bound, solve_for, curve) -> int:
+    """Smallest x with power_at(x) >= target: bracket geometrically from ``start``, then bisect."""
+    # bracket [lo, hi] with power(lo) < target <= power(hi)
+    lo, hi = None, None
+    x = start
+    if power_at(x) >= target:
+        hi = x
+        while hi > lo_bound:
+            y = max(lo_bound, int(math.floor(hi / 1.25)))
+            if y == hi:
+                break
+            if power_at(y) >= target:
+                hi = y
+            else:
+                lo = y
+                break
+        if lo is None:
+            lo = hi  # even the minimum reaches the target
+    else:
+        lo = x
+        while lo < hi_bound:
+            y = min(hi_bound, int(math.ceil(lo * 1.25)))
+            if y == lo:
+                break
+            if power_at(y) >= target:
+                hi = y
+                break
+            lo = y
+        if hi is None:
+            raise ValueError(
+                f"sample_size: even {solve_for} = {hi_bound} (the search maximum) gives power "
+                f"{curve[hi_bound if hi_bound in curve else lo][0]:.3f} < {target}; raise sample_size.maximum"
+            )
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if power_at(mid) >= target:
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def _exact_binomial_scan(
+    scenario: Scenario, target: float, lo_bound: int, hi_bound: int, curve: dict, seed: int
+) -> tuple[int, int | None]:
+    """Single-arm exact binomial power is a saw-tooth in N: scan N upwards on the exact power.
+
+    Returns the smallest N reaching ``target`` and the smallest N from which
+    every larger N (within a window of 25% more) reaches it too.
+    """
+
+    def exact_power(n: int) -> float:
+        if n not in curve:
+            r = run(scenario, n_sims=1, seed=seed, n_patients=n)
+            curve[n] = (float(r.analytic_power["exact_binomial"]), 0.0)
+        return curve[n][0]
+
+    first = next((n for n in range(lo_bound, hi_bound + 1) if exact_power(n) >= target), None)
+    if first is None:
+        raise ValueError(
+            f"sample_size: even n_patients = {hi_bound} (the search maximum) gives exact power "
+            f"{curve[hi_bound][0]:.3f} < {target}; raise sample_size.maximum"
+        )
+    window_end = min(hi_bound, first + max(20, first // 4))
+    stable = first
+    for n in range(first, window_end + 1):
+        if exact_power(n) < target:
+            stable = n + 1
+    return first, (stable if stable <= window_end else None)
+
+
 def sample_size(
     scenario: Scenario,
     *,
@@ -181,44 +252,11 @@ def sample_size(
                 progress(1)
         return curve[x][0]
 
-    # bracket [lo, hi] with power(lo) < target <= power(hi)
-    lo, hi = None, None
-    x = start
-    if power_at(x) >= target:
-        hi = x
-        while hi > lo_bound:
-            y = max(lo_bound, int(math.floor(hi / 1.25)))
-            if y == hi:
-                break
-            if power_at(y) >= target:
-                hi = y
-            else:
-                lo = y
-                break
-        if lo is None:
-            lo = hi  # even the minimum reaches the target
+    exact = scenario.design == "single_arm_binary"
+    if exact:
+        answer, stable = _exact_binomial_scan(scenario, target, lo_bound, hi_bound, curve, seed)
     else:
-        lo = x
-        while lo < hi_bound:
-            y = min(hi_bound, int(math.ceil(lo * 1.25)))
-            if y == lo:
-                break
-            if power_at(y) >= target:
-                hi = y
-                break
-            lo = y
-        if hi is None:
-            raise ValueError(
-                f"sample_size: even {solve_for} = {hi_bound} (the search maximum) gives power "
-                f"{curve[hi_bound if hi_bound in curve else lo][0]:.3f} < {target}; raise sample_size.maximum"
-            )
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if power_at(mid) >= target:
-            hi = mid
-        else:
-            lo = mid
-    answer = hi
+        answer = _bracket_and_bisect(power_at, start, target, lo_bound, hi_bound, solve_for, curve)
 
     kwargs = {"target_events": answer} if solve_for == "events" else {"n_patients": answer}
     confirmation = run(scenario, n_sims=n_sims, seed=seed + CONFIRMATION_SEED_OFFSET, threads=threads, **kwargs)
@@ -230,13 +268,19 @@ def sample_size(
         n_required = answer
         events_required = confirmation.target_events
     details = {
-        "mc_uncertainty": _mc_uncertainty(curve, answer, confirmation.power_mc_se),
+        "mc_uncertainty": 0.0 if exact else _mc_uncertainty(curve, answer, confirmation.power_mc_se),
         "n_sims_per_point": n_sims,
         "seed": seed,
         "confirmation_seed": seed + CONFIRMATION_SEED_OFFSET,
-        "method": "bracket and bisect with common random numbers, then an independent confirmation run",
+        "method": (
+            "scan of the exact binomial power (a saw-tooth in N), then a simulated confirmation run"
+            if exact
+            else "bracket and bisect with common random numbers, then an independent confirmation run"
+        ),
         "bounds": [lo_bound, hi_bound],
     }
+    if exact:
+        details["n_from_which_every_larger_n_reaches_target"] = stable
     if "expected_screened" in confirmation.details:
         details["expected_screened"] = confirmation.details["expected_screened"]
         details["expected_screen_failures"] = confirmation.details["expected_screen_failures"]

@@ -161,3 +161,30 @@ def test_mc_uncertainty_matches_the_schoenfeld_slope() -> None:
     slope = norm.pdf(norm.isf(1 - POWER)) * abs(math.log(HR)) / (4 * math.sqrt(d))
     expected = 2 * math.sqrt(POWER * (1 - POWER) / n_sims) / slope
     assert result.details["mc_uncertainty"] == pytest.approx(expected, rel=0.3)
+
+
+def test_single_arm_exact_scan_is_the_smallest_n_by_hand() -> None:
+    """Exact binomial power is a saw-tooth in N; the search scans it exactly (checked with scipy by hand)."""
+    from scipy.stats import binom
+
+    p0, p1, alpha, target = 0.2, 0.4, 0.05, 0.8
+    data = {
+        "name": "single arm",
+        "design": "single_arm_binary",
+        "population": {"mix": {"IHC 0": 1.0}},
+        "arms": {"experimental": {"response": {"all": {"probability": p1}}}},
+        "n_patients": 30,
+        "analysis": {"test": "exact_binomial", "alpha": alpha, "p0": p0},
+        "simulation": {"n_sims": 2000, "seed": 4},
+    }
+
+    def exact_power(n: int) -> float:
+        c = next(c for c in range(n + 2) if binom.sf(c - 1, n, p0) <= alpha)
+        return binom.sf(c - 1, n, p1)
+
+    expected = next(n for n in range(2, 200) if exact_power(n) >= target)
+    result = sample_size(scenario_from_dict(data), target_power=target, n_sims=2000, seed=4)
+    assert result.n_required == expected
+    stable = result.details["n_from_which_every_larger_n_reaches_target"]
+    assert stable >= expected and all(exact_power(n) >= target for n in range(stable, stable + 20))
+    assert abs(result.achieved_power - exact_power(expected)) <= 4 * result.achieved_power_mc_se + 1e-9
