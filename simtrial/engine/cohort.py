@@ -41,17 +41,13 @@ def pack_code(category, arm, event):
 @kernel
 def _draw_pair(state, pair_cum, single_pair):
     if single_pair >= 0:
-        return single_pair
-    u = uniform(state)
-    j = 0
-    last = pair_cum.shape[0] - 1
-    while j < last and pair_cum[j] <= u:
-        j += 1
-    return j
+        return single_pair  # one possible pair: no draw
+    return _draw_from_row(state, pair_cum)
 
 
 @kernel
 def _draw_from_row(state, cum_row):
+    """Index drawn from cumulative probabilities ``cum_row`` (last entry 1)."""
     u = uniform(state)
     j = 0
     last = cum_row.shape[0] - 1
