@@ -72,9 +72,7 @@ def _analytic_events(scenario: Scenario, target_power: float) -> float | None:
     a = scenario.analysis
     if scenario.endpoint != "time_to_event":
         return None
-    from simtrial.designs.time_to_event import _true_categories_of
-
-    hr = constant_hazard_ratio(scenario, _true_categories_of(scenario, a.population))
+    hr = constant_hazard_ratio(scenario, scenario.population.true_categories(a.population))
     margin = a.ni_margin if scenario.design == "noninferiority" else 1.0
     if hr is None or (margin == 1.0 and hr >= 1.0) or (margin != 1.0 and hr >= margin):
         return None

@@ -91,6 +91,19 @@ class Population:
             if (m < 0).any() or (m > 1).any() or np.abs(m.sum(axis=1) - 1.0).max() > 1e-6:
                 raise ValueError("population.misclassification rows must be probabilities in [0, 1] summing to 1")
             object.__setattr__(self, "misclassification", tuple(tuple(float(v) for v in row) for row in m))
+        if self.fixed_counts is not None and self.misclassification is not None and self.mix is None:
+            raise ValueError(
+                "population: fixed_counts with a misclassification matrix needs mix, the prevalence of "
+                "the true categories (P(true | assessed) comes from mix x misclassification)"
+            )
+        if self.fixed_counts is not None and self.misclassification is not None:
+            reachable = np.array([self.mix.get(c, 0.0) for c in range(N_CATEGORIES)]) @ self.classification_matrix()
+            for c, v in sorted(self.fixed_counts.items()):
+                if v > 0 and not reachable[c] > 0:
+                    raise ValueError(
+                        f"population.fixed_counts[{_category_name(c)}]: no patient can be assessed as "
+                        f"{_category_name(c)} under population.mix and population.misclassification"
+                    )
         if self.fixed_counts is not None and self.eligible is not None:
             raise ValueError("population: eligible applies to a screened mix, not to fixed_counts")
         if self.mix is not None and self.joint_probabilities().sum() <= 1e-9:
@@ -120,14 +133,38 @@ class Population:
             return 1.0
         return float(self.joint_probabilities().sum())
 
-    def true_categories(self) -> tuple[int, ...]:
-        """Categories whose event-time model can be needed."""
-        if self.mix is not None:
+    def assessed_categories(self) -> tuple[int, ...]:
+        """Categories an enrolled patient can be *assessed* as (what enrolment, strata and analyses see)."""
+        if self.fixed_counts is not None:
+            return tuple(sorted(c for c, v in self.fixed_counts.items() if v > 0))
+        return tuple(int(c) for c in np.flatnonzero(self.joint_probabilities().sum(axis=0) > 0))
+
+    def true_given_assessed(self) -> np.ndarray:
+        """``P(true = t | assessed = a)`` as a [assessed, true] matrix; rows of impossible ``a`` are the identity."""
+        if self.fixed_counts is not None and self.misclassification is None:
+            return np.eye(N_CATEGORIES)
+        if self.fixed_counts is not None:
+            # fixed assessed counts: the true category follows the mix as prior, through the assay
+            prior = np.array([self.mix.get(c, 0.0) for c in range(N_CATEGORIES)])
+            joint = prior[:, None] * self.classification_matrix()
+        else:
             joint = self.joint_probabilities()
-            return tuple(int(c) for c in np.flatnonzero(joint.sum(axis=1) > 0))
-        assessed = [c for c, v in self.fixed_counts.items() if v > 0]
-        m = self.classification_matrix()
-        return tuple(sorted({t for a in assessed for t in range(N_CATEGORIES) if m[t, a] > 0}))
+        col = joint.sum(axis=0)
+        safe = np.where(col > 0, col, 1.0)
+        return np.where(col[:, None] > 0, joint.T / safe[:, None], np.eye(N_CATEGORIES))
+
+    def true_categories(self, assessed: tuple[int, ...] | None = None) -> tuple[int, ...]:
+        """True categories an enrolled patient can have (among those assessed into ``assessed``, if given).
+
+        This is the one place that says which event-time or response models can
+        ever be used; the loader, the engine adapter and the designs all ask it.
+        """
+        possible = set(self.assessed_categories())
+        rows = sorted(possible if assessed is None else possible & set(assessed))
+        if not rows:
+            return ()
+        m = self.true_given_assessed()[rows]
+        return tuple(int(t) for t in np.flatnonzero((m > 0).any(axis=0)))
 
 
 @dataclass(frozen=True)
@@ -257,6 +294,9 @@ class Subgroup:
 
 
 ALL_CATEGORIES = tuple(range(N_CATEGORIES))
+# permuted_blocks: blocks of block_multiple x (a + b) within randomisation strata;
+# simple: each patient experimental with probability b / (a + b), independently
+RANDOMISATION_METHODS = ("permuted_blocks", "simple")
 
 
 @dataclass(frozen=True)
@@ -273,6 +313,7 @@ class TrialSpec:
     block_multiple: int = 2
     randomization_strata: Mapping[int, int] | None = None
     analysis_strata: Mapping[int, int] | None = None
+    randomisation: str = "permuted_blocks"
     subgroups: tuple[Subgroup, ...] = field(default_factory=tuple)
     fh_rho: float = 0.0
     fh_gamma: float = 0.0
@@ -295,6 +336,14 @@ class TrialSpec:
         object.__setattr__(self, "allocation", (int(alloc[0]), int(alloc[1])))
         if not isinstance(self.block_multiple, int | np.integer) or self.block_multiple < 1:
             raise ValueError(f"block_multiple must be an integer >= 1, got {self.block_multiple!r}")
+        if self.randomisation not in RANDOMISATION_METHODS:
+            raise ValueError(
+                f"randomisation must be one of {', '.join(RANDOMISATION_METHODS)}, got {self.randomisation!r}"
+            )
+        if self.randomisation == "simple" and self.randomization_strata is not None:
+            raise ValueError(
+                "randomization_strata apply to permuted_blocks randomisation; simple randomisation has no strata"
+            )
         cuts = tuple(self.cuts)
         if not 1 <= len(cuts) <= 64:
             raise ValueError(f"cuts: between 1 and 64 analyses (looks) are allowed, got {len(cuts)}")

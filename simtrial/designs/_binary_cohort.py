@@ -7,11 +7,17 @@ and everything is vectorised over trials with numpy:
    the normalised ``Population.joint_probabilities()`` summed over the true
    category (screened mix, eligibility, misclassification), or the fixed
    counts per assessed category.
-2. **Arms** (``[n_sims, 6, 2]``, last axis control / experimental): permuted
-   blocks of ``block_multiple * (control + experimental)`` patients within
-   each assessed category.  Complete blocks give the exact ratio; the last,
-   partial block is the first ``m`` patients of a shuffled block, so its
-   experimental count is hypergeometric.
+2. **Arms** (``[n_sims, 6, 2]``, last axis control / experimental), by the
+   scenario's ``randomisation``: permuted blocks of
+   ``block_multiple * (control + experimental)`` patients within each
+   randomisation stratum (by default each assessed category).  Complete blocks
+   give the exact ratio; the last, partial block is the first ``m`` patients of
+   a shuffled block, so its experimental count is hypergeometric.  A stratum of
+   several categories draws its experimental total that way and splits it over
+   its categories by a multivariate hypergeometric draw (patients arrive in
+   random category order, independently of the block sequence).  Simple
+   randomisation: ``Binomial(n[c], b / (a + b))`` experimental patients per
+   category.
 3. **Responders**: a patient's true category ``t`` given its assessed category
    ``c`` is drawn from ``P(t | c)`` independently of the arm, and it responds
    with ``p[t, arm]``.  The responders of cell ``(c, arm)`` are therefore
@@ -131,19 +137,9 @@ def cohort_law(population: Population, n_patients: int) -> CohortLaw:
         if population.misclassification is None:
             joint = np.eye(N_CATEGORIES)
         else:
-            if population.mix is None:
-                raise ValueError(
-                    "population.mix: with fixed_counts and a misclassification matrix, the prevalence mix of "
-                    "true categories is needed to know P(true | assessed)"
-                )
+            # Population checked that mix is given and every counted category can be assessed
             prior = np.array([population.mix.get(c, 0.0) for c in range(N_CATEGORIES)])
             joint = prior[:, None] * population.classification_matrix()
-            col = joint.sum(axis=0)
-            for c in np.flatnonzero((fixed > 0) & (col <= 0)):
-                raise ValueError(
-                    f"population.fixed_counts[{CATEGORIES[c]}]: no patient can be assessed as {CATEGORIES[c]} "
-                    "under population.mix and population.misclassification"
-                )
     col = joint.sum(axis=0)
     safe = np.where(col > 0, col, 1.0)
     posterior = np.where(col[None, :] > 0, joint / safe[None, :], np.eye(N_CATEGORIES))  # [true, assessed]
@@ -211,6 +207,91 @@ def allocate_blocks(
     extra = rng.hypergeometric(good, block - good, rest) if rest.size else rest
     n_exp = full * good + extra
     return np.stack([counts - n_exp, n_exp], axis=-1)
+
+
+def stratum_index(strata: Mapping[int, int] | None) -> np.ndarray:
+    """Dense stratum number (0..k-1) of each category; None = each category its own stratum."""
+    if strata is None:
+        return np.arange(N_CATEGORIES, dtype=np.int64)
+    missing = [CATEGORIES[c] for c in range(N_CATEGORIES) if c not in strata]
+    if missing:
+        raise ValueError(f"randomisation_strata: no stratum given for {', '.join(missing)}")
+    _, dense = np.unique(np.asarray([strata[c] for c in range(N_CATEGORIES)]), return_inverse=True)
+    return dense.astype(np.int64)
+
+
+def allocate_arms(
+    rng: np.random.Generator,
+    counts: np.ndarray,
+    allocation: tuple[int, int],
+    block_multiple: int,
+    method: str = "permuted_blocks",
+    strata: Mapping[int, int] | None = None,
+) -> np.ndarray:
+    """Split per-category counts ``[..., 6]`` into arms ``[..., 6, 2]`` by the randomisation ``method``.
+
+    ``permuted_blocks`` within ``strata`` (category -> stratum; None = each
+    category its own, which is exactly :func:`allocate_blocks`); ``simple``:
+    each patient experimental with probability ``b / (a + b)``.
+    """
+    ctrl, expt = allocation
+    if method == "simple":
+        if strata is not None:
+            raise ValueError("randomisation_strata: simple randomisation has no strata")
+        n_exp = rng.binomial(counts, expt / (ctrl + expt))
+        return np.stack([counts - n_exp, n_exp], axis=-1)
+    if method != "permuted_blocks":
+        raise ValueError(f"randomisation must be permuted_blocks or simple, got {method!r}")
+    if strata is None:
+        return allocate_blocks(rng, counts, allocation, block_multiple)
+    index = stratum_index(strata)
+    n_strata = int(index.max()) + 1
+    onehot = np.zeros((N_CATEGORIES, n_strata), dtype=np.int64)
+    onehot[np.arange(N_CATEGORIES), index] = 1
+    left_n = counts @ onehot  # [..., k] patients per stratum not yet split
+    left_e = allocate_blocks(rng, left_n, allocation, block_multiple)[..., 1]
+    last = {int(s): int(np.flatnonzero(index == s)[-1]) for s in range(n_strata)}
+    n_exp = np.zeros_like(counts)
+    for c in range(N_CATEGORIES):
+        s = int(index[c])
+        good = counts[..., c]
+        if c == last[s]:
+            x = left_e[..., s].copy()  # whatever is left of the stratum's experimental patients
+        else:
+            x = rng.hypergeometric(good, left_n[..., s] - good, left_e[..., s])
+        n_exp[..., c] = x
+        left_n[..., s] -= good
+        left_e[..., s] -= x
+    return np.stack([counts - n_exp, n_exp], axis=-1)
+
+
+def risk_difference_variance(
+    weights: np.ndarray, q: np.ndarray, n_control: float, n_experimental: float, *,
+    method: str = "permuted_blocks", strata: Mapping[int, int] | None = None, fixed_counts: bool = False,
+) -> float:
+    """Large-sample variance of the observed risk difference under the randomisation.
+
+    ``weights[c]``: expected share of the analysed patients in category ``c``
+    (summing to 1); ``q[c, arm]``: response probability.  Within each
+    randomisation stratum the arms hold the same mix of patients (permuted
+    blocks), so only the within-stratum binomial variance counts, plus, for a
+    random (multinomial) mix, ``sum_S w_S (delta_S - delta)^2 / n`` from the
+    stratum shares; simple randomisation (or ``strata: none``) is one stratum,
+    which gives the usual ``p1 q1 / n1 + p0 q0 / n0`` of the mixture rates.
+    """
+    index = np.zeros(N_CATEGORIES, dtype=np.int64) if method == "simple" else stratum_index(strata)
+    n_strata = int(index.max()) + 1
+    w = np.bincount(index, weights=weights, minlength=n_strata)
+    var = 0.0
+    delta = np.zeros(n_strata)
+    for s in np.flatnonzero(w > 0):
+        rate = np.array([(weights * q[:, arm])[index == s].sum() / w[s] for arm in (0, 1)])
+        var += w[s] * (rate[0] * (1 - rate[0]) / n_control + rate[1] * (1 - rate[1]) / n_experimental)
+        delta[s] = rate[1] - rate[0]
+    if not fixed_counts:
+        overall = float((w * delta).sum())
+        var += float((w * (delta - overall) ** 2).sum()) / (n_control + n_experimental)
+    return float(var)
 
 
 def nan_array(n: int) -> np.ndarray:

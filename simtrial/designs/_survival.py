@@ -89,6 +89,8 @@ def build_spec(
         cuts=cuts,
         allocation=scenario.allocation,
         block_multiple=scenario.block_multiple,
+        randomisation=scenario.randomisation,
+        randomization_strata=scenario.randomisation_strata,
         analysis_strata=a.strata,
         subgroups=tuple(subgroups),
         fh_rho=a.fh_rho,
@@ -130,13 +132,7 @@ def constant_hazard_ratio(scenario: Scenario, categories=None, experimental: Arm
     between categories (then no closed-form power applies).
     """
     experimental = experimental or scenario.experimental
-    joint = scenario.population.joint_probabilities() if scenario.population.mix is not None else None
-    cats = categories
-    if cats is None:
-        cats = scenario.population.true_categories()
-    elif joint is not None:
-        # categories are assessed ones; their patients' true categories drive the hazards
-        cats = tuple(int(c) for c in np.flatnonzero(joint[:, list(cats)].sum(axis=1) > 0))
+    cats = scenario.population.true_categories() if categories is None else categories
     ratios = []
     times = np.array([0.5, 2.0, 6.0, 12.0, 24.0, 48.0])
     for cat in cats:

@@ -31,16 +31,9 @@ from simtrial.simulate import SimulationResult, simulate
 from simtrial.spec import Arm
 
 
-def _true_categories_of(scenario: Scenario, assessed: tuple[int, ...] | None) -> tuple[int, ...] | None:
-    """True categories whose patients can be assessed into ``assessed`` (None = all)."""
-    if assessed is None:
-        return None
-    pop = scenario.population
-    if pop.mix is None:
-        m = pop.classification_matrix()
-        return tuple(int(t) for t in np.flatnonzero(m[:, list(assessed)].sum(axis=1) > 0))
-    joint = pop.joint_probabilities()
-    return tuple(int(t) for t in np.flatnonzero(joint[:, list(assessed)].sum(axis=1) > 0))
+def _analysed_true_categories(scenario: Scenario) -> tuple[int, ...]:
+    """True categories of the patients in the primary analysis population."""
+    return scenario.population.true_categories(scenario.analysis.population)
 
 
 class TimeToEventDesign:
@@ -124,7 +117,7 @@ class TimeToEventDesign:
             result.stats[rows, stop, pop, layout.EVENTS_CONTROL] + result.stats[rows, stop, pop, layout.EVENTS_EXPERIMENTAL]
         )
         estimates = {"analysis_population_events": analysis_events, "z_efficacy_scale": z_eff[rows, stop], **estimates}
-        hr_true = constant_hazard_ratio(scenario, _true_categories_of(scenario, a.population), experimental)
+        hr_true = constant_hazard_ratio(scenario, _analysed_true_categories(scenario), experimental)
         final_events = float(np.nanmean(
             result.stats[:, -1, pop, layout.EVENTS_CONTROL] + result.stats[:, -1, pop, layout.EVENTS_EXPERIMENTAL]
         ))
@@ -193,7 +186,7 @@ class NonInferiorityDesign(TimeToEventDesign):
         if not null:
             return scenario.experimental
         # H0 at its boundary: HR = margin for every patient the NI population can hold
-        cats = _true_categories_of(scenario, scenario.analysis.population)
+        cats = _analysed_true_categories(scenario)
         return null_experimental_arm(scenario, self.ni_margin(scenario), cats)
 
 

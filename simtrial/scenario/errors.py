@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from simtrial.errors import InvalidInput
+
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "(missing)"})()
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -44,7 +46,7 @@ def show(value: Any) -> str:
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
 
 
-class ScenarioError(ValueError):
+class ScenarioError(InvalidInput):
     """A mistake in a scenario: ``<file>: <field path>: <problem>; got <value>; allowed: <allowed>``.
 
     ``line`` / ``column`` (1-based) are set when the value came from a YAML file.

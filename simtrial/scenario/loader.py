@@ -26,6 +26,9 @@ from simtrial.scenario._models import (
     response_spec,
     survival_spec,
 )
+from simtrial.scenario._randomisation import ALLOWED as RANDOMISATION_ALLOWED
+from simtrial.scenario._randomisation import randomisation as read_randomisation
+from simtrial.scenario._randomisation import randomisation_dict
 from simtrial.scenario._yaml import read_yaml_file
 from simtrial.scenario.errors import Node, ScenarioError, one_of
 from simtrial.scenario.model import DESIGNS, ENDPOINTS, SampleSizeSearch, Scenario, Simulation
@@ -40,6 +43,7 @@ TOP_FIELDS: dict[str, str] = {
     "arms": "control and experimental arms",
     "allocation": "{control: a, experimental: b}: randomisation ratio (positive whole numbers)",
     "block_multiple": "randomisation blocks hold block_multiple x (a + b) patients",
+    "randomisation": RANDOMISATION_ALLOWED + " (default permuted_blocks by_category)",
     "n_patients": "number of patients enrolled",
     "accrual": "{duration_months} or {rates_per_month, start_months}",
     "analysis": "how the trial is analysed and decided",
@@ -120,13 +124,6 @@ def _population(node: Node) -> Population:
         return Population(mix=mix, fixed_counts=counts, eligible=eligible, misclassification=matrix)
     except ValueError as err:
         raise node.error(str(err), allowed="see scenarios/README.md, population") from None
-
-
-def _assessable(pop: Population) -> tuple[int, ...]:
-    """Categories an enrolled patient can be *assessed* as (what analyses select on)."""
-    if pop.mix is not None:
-        return tuple(int(c) for c in np.flatnonzero(pop.joint_probabilities().sum(axis=0) > 0))
-    return tuple(sorted(c for c, n in pop.fixed_counts.items() if n > 0))
 
 
 def _population_dict(pop: Population) -> dict[str, Any]:
@@ -374,7 +371,7 @@ def _build(root: Node, path: str) -> Scenario:
     if design == "enrichment" and population.eligible is None:
         raise root.child("population").child("eligible").error(
             "design enrichment restricts enrolment by assessed category", allowed="a list of categories or groups")
-    an = analysis(root.child("analysis"), design=design, endpoint=endpoint, assessable=_assessable(population))
+    an = analysis(root.child("analysis"), design=design, endpoint=endpoint, assessable=population.assessed_categories())
 
     sample_size = _sample_size(root.child("sample_size"), endpoint) if root.get("sample_size") is not None else None
     if sample_size is not None and design == "simon_two_stage":
@@ -429,6 +426,9 @@ def _build(root: Node, path: str) -> Scenario:
     block_multiple = 2
     if root.get("block_multiple") is not None:
         block_multiple = root.child("block_multiple").integer(low=1)
+    rand_method, rand_strata = read_randomisation(
+        root.get("randomisation"), design=design, assessable=population.assessed_categories(),
+        block_multiple=root.get("block_multiple"))
     accrual = None
     if root.get("accrual") is not None:
         accrual = _accrual(root.child("accrual"))
@@ -449,7 +449,8 @@ def _build(root: Node, path: str) -> Scenario:
     scenario = Scenario(
         name=name, description=description, design=design, endpoint=endpoint, population=population,
         analysis=an, simulation=simulation, n_patients=n_patients, allocation=allocation,
-        block_multiple=block_multiple, accrual=accrual, sample_size=sample_size, path=path, **kwargs,
+        block_multiple=block_multiple, randomisation=rand_method, randomisation_strata=rand_strata,
+        accrual=accrual, sample_size=sample_size, path=path, **kwargs,
     )
 
     resolved: dict[str, Any] = {"name": name, "description": description, "design": design,
@@ -460,7 +461,10 @@ def _build(root: Node, path: str) -> Scenario:
     resolved["arms"]["experimental"] = _arm_dict(e_label, e_values, e_drop, endpoint)
     if two_arm:
         resolved["allocation"] = {"control": allocation[0], "experimental": allocation[1]}
-    resolved["block_multiple"] = block_multiple
+    if rand_method == "permuted_blocks":
+        resolved["block_multiple"] = block_multiple
+    if two_arm:
+        resolved["randomisation"] = randomisation_dict(rand_method, rand_strata)
     if n_patients is not None:
         resolved["n_patients"] = n_patients
     if accrual is not None:
