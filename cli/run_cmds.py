@@ -84,37 +84,127 @@ def common_options(fn):
     return fn
 
 
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _median_text(value, not_reached: float | None) -> str:
+    if value is None:
+        return f"not reached ({_pct(not_reached)} of trials)" if not_reached else "-"
+    text = fmt(value, 1)
+    return f"{text} (not reached in {_pct(not_reached)} of trials)" if not_reached else text
+
+
+def _analysis_rows(d: dict) -> list[tuple[str, str]]:
+    a = d.get("analysis") or {}
+    if not a:
+        return []
+    sided = "one-sided" if a.get("sided") == 1 else "two-sided"
+    rows = [("test", f"{a['test']}, alpha {fmt(a['alpha'], 4)} {sided}")]
+    if a.get("ni_margin") is not None:
+        rows.append(("non-inferiority margin", fmt(a["ni_margin"], 3)))
+    if a.get("population") is not None:
+        rows.append(("analysis population", a["population"]))
+    if a.get("strata") is not None:
+        strata = a["strata"]
+        rows.append(("strata", strata if isinstance(strata, str) else "; ".join(
+            f"{k}: {', '.join(v)}" for k, v in strata.items())))
+    if a.get("subgroups"):
+        rows.append(("subgroups", f"{', '.join(a['subgroups'])} ({a['multiplicity']}; tested after the primary)"
+                     if d["design"] != "biomarker" else f"{', '.join(a['subgroups'])} ({a['multiplicity']})"))
+    return rows
+
+
+def _per_arm_rows(d: dict) -> list[tuple[str, str]]:
+    arms = d.get("per_arm") or {}
+    if not arms:
+        return []
+    binary = d.get("target_events") is None and d.get("mean_duration_months") is None
+    what = "responders" if binary else "events"
+    rows = []
+    for arm, v in arms.items():
+        label = f" ({v['label']})" if v.get("label") and v["label"] != arm else ""
+        rows.append((f"{arm}{label}", f"patients {fmt(v['mean_patients'], 1)}, {what} {fmt(v['mean_events'], 1)} (means over trials)"))
+    return rows
+
+
+def _sequential_rows(d: dict) -> list[tuple[str, str]]:
+    gs = (d.get("details") or {}).get("group_sequential_design")
+    if not gs:
+        return []
+    planned = d.get("target_events")
+    rows = [("alpha spent per look", ", ".join(fmt(x, 4) for x in gs["alpha_spent"]))]
+    if planned:
+        rows.append(("expected events under H0 / H1 (design)",
+                     f"{fmt(gs['expected_information_h0'] * planned, 1)} / {fmt(gs['expected_information_h1'] * planned, 1)}"))
+    if gs.get("beta_spending") or any(z is not None for z in gs.get("z_futility") or []):
+        rows.append(("futility bounds built for beta", fmt(gs["beta"], 3)))
+    return rows
+
+
+def _simon_rows(d: dict) -> list[tuple[str, str]]:
+    s = (d.get("details") or {}).get("simon_design")
+    if not s:
+        return []
+    return [
+        ("Simon design", f"{s['kind']}: stage 1 r1/n1 = {s['r1']}/{s['n1']}, overall r/n = {s['r']}/{s['n']}"),
+        ("under H0: EN0 / PET0", f"{fmt(s['en0'], 2)} / {fmt(s['pet0'], 3)}"),
+    ]
+
+
 def _summary_rows(d: dict) -> list[tuple[str, str]]:
+    label = d.get("power_label") or ("type I error" if d.get("null") else "power")
     rows = [
         ("scenario", d["scenario"]),
         ("design", d["design"]),
         ("hypothesis", d["hypothesis"]),
+        *_analysis_rows(d),
         ("simulated trials", f"{d['n_sims']} (seed {d['seed']})"),
-        ("probability of success", f"{fmt(d['power'])}  (MC SE {fmt(d['power_mc_se'], 4)}, 95% CI {fmt(d['power_ci'][0])}-{fmt(d['power_ci'][1])})"),
+        (label, f"{fmt(d['power'])}  (MC SE {fmt(d['power_mc_se'], 4)}, 95% CI {fmt(d['power_ci'][0])}-{fmt(d['power_ci'][1])})"),
     ]
+    analytic_word = "type I error" if d.get("null") else "power"
+    details = d.get("details") or {}
     for name, value in (d.get("analytic_powers") or {}).items():
-        rows.append((f"analytic power ({name})", fmt(value)))
+        rows.append((f"analytic {analytic_word} ({name})", fmt(value)))
+    if details.get("analytic_power_note"):
+        rows.append(("analytic note", details["analytic_power_note"]))
     rows += [
         ("patients (planned)", fmt(d.get("n_patients"))),
         ("target events", fmt(d.get("target_events"))),
         ("mean responders" if d.get("target_events") is None and d.get("mean_duration_months") is None else "mean events", fmt(d["mean_events"], 1)),
+        *_per_arm_rows(d),
         ("mean duration (months)", fmt(d["mean_duration_months"], 1)),
         ("mean enrolled", fmt(d["mean_enrolled"], 1)),
     ]
     if d.get("hr_median") is not None:
-        rows.append(("hazard ratio, median [2.5%, 97.5%]", f"{fmt(d['hr_median'])} [{fmt(d['hr_p2_5'])}, {fmt(d['hr_p97_5'])}]"))
-    if d.get("median_control_months") is not None:
-        rows.append(("KM median control / experimental (months)", f"{fmt(d['median_control_months'], 1)} / {fmt(d['median_experimental_months'], 1)}"))
+        rows.append(("HR estimates across simulated trials", f"median {fmt(d['hr_median'])}, 2.5-97.5% of trials "
+                     f"[{fmt(d['hr_p2_5'])}, {fmt(d['hr_p97_5'])}] (spread of estimates, not a CI)"))
+    nr = d.get("median_not_reached_fraction") or {}
+    if nr:
+        rows.append(("KM median control (months, median over trials)", _median_text(d.get("median_control_months"), nr.get("control"))))
+        rows.append(("KM median experimental (months, median over trials)", _median_text(d.get("median_experimental_months"), nr.get("experimental"))))
     for name, v in (d.get("decisions") or {}).items():
         rows.append((f"P({name})", f"{fmt(v['probability'])}  (MC SE {fmt(v['mc_se'], 4)})"))
-    details = d.get("details") or {}
-    for key in ("expected_screened", "expected_screen_failures", "inflation_factor", "true_hazard_ratio"):
+    rows += _simon_rows(d)
+    rows += _sequential_rows(d)
+    for key in ("expected_screened", "expected_screen_failures", "inflation_factor", "true_hazard_ratio",
+                "events_weighted_mean_hazard_ratio"):
         if details.get(key) is not None:
             rows.append((key.replace("_", " "), fmt(details[key], 3)))
     flagged = {k: v for k, v in (d.get("flags") or {}).items() if v}
     if flagged:
         rows.append(("flagged trials", ", ".join(f"{k}: {v}" for k, v in flagged.items())))
     return rows
+
+
+def _landmarks_table(landmarks: list[dict]) -> str:
+    header = ["population", "arm", "months", "KM S(t) mean", "MC SE", "2.5%", "97.5%", "model S(t)", "not estimable"]
+    rows = [
+        [lm["population"], lm["arm"], fmt(lm["months"], 1), fmt(lm["mean"]), fmt(lm["mc_se"], 4), fmt(lm["p2_5"]),
+         fmt(lm["p97_5"]), fmt(lm["model"]), _pct(lm["not_estimable_fraction"])]
+        for lm in landmarks
+    ]
+    return grid(header, rows)
 
 
 def _looks_table(looks: list[dict]) -> str:
@@ -136,6 +226,9 @@ def _print(d: dict, fmt_: str, extra_rows: list[tuple[str, str]] | None = None) 
         return
     rows = list(extra_rows or []) + _summary_rows(d)
     click.echo(table(rows))
+    if d.get("landmarks"):
+        click.echo("\n  landmark survival (Kaplan-Meier at each landmark, over simulated trials)")
+        click.echo(_landmarks_table(d["landmarks"]))
     if d.get("looks"):
         click.echo("\n  group-sequential looks")
         click.echo(_looks_table(d["looks"]))

@@ -46,11 +46,68 @@ def _finite_stat(values: np.ndarray, fn) -> float | None:
 
 
 def _json_number(x):
-    if x is None:
-        return None
+    # JSON has no inf: a median not reached is null, with its share of trials reported beside it
     if isinstance(x, float) and not math.isfinite(x):
-        return None if math.isnan(x) else ("inf" if x > 0 else "-inf")
+        return None
     return x
+
+
+def _median_over_trials(values: np.ndarray) -> tuple[float | None, float]:
+    """(median over trials of a per-trial KM median, share of trials where it was not reached).
+
+    The median is None when it was not reached in half the trials or more.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return None, math.nan
+    not_reached = float(np.mean(np.isinf(v)))
+    m = float(np.median(v))
+    return (m if math.isfinite(m) else None), not_reached
+
+
+def _landmark_rows(outcomes: TrialOutcomes) -> list[dict]:
+    rows = []
+    for population, lm in outcomes.landmarks.items():
+        per_trial, model = lm["per_trial"], lm["model"]
+        for j, t in enumerate(outcomes.landmark_months):
+            for k, arm in enumerate(("control", "experimental")):
+                v = per_trial[:, j, k]
+                ok = v[~np.isnan(v)]
+                rows.append({
+                    "population": population,
+                    "arm": arm,
+                    "months": float(t),
+                    "mean": float(ok.mean()) if ok.size else None,
+                    "mc_se": float(ok.std(ddof=1) / math.sqrt(ok.size)) if ok.size > 1 else None,
+                    "p2_5": float(np.percentile(ok, 2.5)) if ok.size else None,
+                    "p97_5": float(np.percentile(ok, 97.5)) if ok.size else None,
+                    "model": float(model[j, k]),
+                    "not_estimable_fraction": float(np.mean(np.isnan(v))),
+                })
+    return rows
+
+
+def _arm_rows(scenario: Scenario, outcomes: TrialOutcomes) -> dict[str, dict]:
+    """Mean patients and events (responders for binary endpoints) per arm, in the analysis population."""
+    est = outcomes.estimates
+    labels = {"control": None, "experimental": None}
+    if scenario.control is not None:
+        labels["control"] = scenario.control.label
+    if scenario.experimental is not None:
+        labels["experimental"] = scenario.experimental.label
+    out = {}
+    for arm in ("control", "experimental"):
+        patients = est.get(f"patients_{arm}")
+        events = est.get(f"events_{arm}", est.get(f"responders_{arm}"))
+        if patients is None and events is None:
+            continue
+        out[arm] = {
+            "label": labels[arm],
+            "mean_patients": _finite_stat(patients, np.mean) if patients is not None else None,
+            "mean_events": _finite_stat(events, np.mean) if events is not None else None,
+        }
+    return out
 
 
 @dataclass(frozen=True)
@@ -79,6 +136,10 @@ class PowerResult:
     flags: dict[str, int]
     n_patients: int | None
     target_events: int | None
+    analysis: dict[str, Any] = field(default_factory=dict)
+    per_arm: dict[str, dict] = field(default_factory=dict)
+    landmarks: list[dict] = field(default_factory=list)
+    median_not_reached: dict[str, float] = field(default_factory=dict)
     resolved_scenario: dict[str, Any] = field(repr=False, default_factory=dict)
     versions: dict[str, str] = field(default_factory=dict)
     outcomes: TrialOutcomes | None = field(repr=False, default=None, compare=False)
@@ -92,6 +153,7 @@ class PowerResult:
             "seed": self.seed,
             "null": self.null,
             "hypothesis": "H0 (type I error)" if self.null else "H1 (power)",
+            "power_label": self.power_label,
             "power": self.power,
             "power_mc_se": self.power_mc_se,
             "power_ci": list(self.power_ci),
@@ -109,6 +171,10 @@ class PowerResult:
             "hr_p97_5": self.hr_percentiles[1],
             "median_control_months": self.median_control_months,
             "median_experimental_months": self.median_experimental_months,
+            "median_not_reached_fraction": self.median_not_reached or None,
+            "analysis": self.analysis,
+            "per_arm": self.per_arm,
+            "landmarks": self.landmarks or None,
             "decisions": self.decisions,
             "looks": self.looks,
             "details": self.details,
@@ -116,6 +182,14 @@ class PowerResult:
             "versions": self.versions,
         }
         return _clean(out)
+
+    @property
+    def power_label(self) -> str:
+        """What ``power`` is: the type I error under H0, the power under H1; two-sided says so."""
+        base = "type I error" if self.null else "power"
+        if self.analysis.get("sided") == 2:
+            return f"{base} (two-sided: rejection in either direction)"
+        return base
 
     def to_frame(self) -> pd.DataFrame:
         """Long format: one row per reported quantity, with its MC SE where one applies."""
@@ -133,6 +207,8 @@ class PowerResult:
         for look in self.looks or []:
             for key in ("p_stop_efficacy", "p_stop_futility", "cumulative_power"):
                 rows.append((f"look{look['look']}_{key}", look[key], None))
+        for lm in self.landmarks:
+            rows.append((f"survival_{lm['arm']}_at_{lm['months']:g}_months_{lm['population']}", lm["mean"], lm["mc_se"]))
         return pd.DataFrame(rows, columns=["quantity", "value", "mc_se"])
 
     def per_trial_frame(self) -> pd.DataFrame:
@@ -155,6 +231,31 @@ def _clean(obj):
     return obj
 
 
+_STRATIFIED_TESTS = ("stratified_logrank", "stratified_cox", "cmh")
+
+
+def analysis_summary(scenario: Scenario) -> dict[str, Any]:
+    """The analysis as a reader of the results needs it: test, level, sidedness and what applies."""
+    a = scenario.analysis
+    resolved = dict(scenario.resolved.get("analysis", {}))
+    out: dict[str, Any] = {"test": a.test, "alpha": a.alpha, "sided": a.sided}
+    out["rejection_rule"] = (
+        "one-sided: Z_eff >= z(1 - alpha), Z_eff > 0 favouring the experimental arm"
+        if a.sided == 1
+        else "two-sided: |Z_eff| >= z(1 - alpha/2), in either direction (reject_favourable: experimental better)"
+    )
+    if a.ni_margin is not None:
+        out["ni_margin"] = a.ni_margin
+    if scenario.design not in ("single_arm_binary", "simon_two_stage"):
+        out["population"] = a.population_name
+    if a.test in _STRATIFIED_TESTS:
+        out["strata"] = resolved.get("strata", "by_category")
+    if a.subgroups:
+        out["subgroups"] = [sub.name for sub in a.subgroups]
+        out["multiplicity"] = a.multiplicity
+    return out
+
+
 def summarize(scenario: Scenario, outcomes: TrialOutcomes) -> PowerResult:
     n = outcomes.n_sims
     success = np.asarray(outcomes.success, dtype=bool)
@@ -166,6 +267,9 @@ def summarize(scenario: Scenario, outcomes: TrialOutcomes) -> PowerResult:
         q = float(v.mean())
         decisions[name] = {"probability": q, "mc_se": math.sqrt(q * (1 - q) / n)}
     hr = np.asarray(outcomes.hazard_ratio, dtype=float)
+    median_c, nr_c = _median_over_trials(outcomes.median_control_months)
+    median_e, nr_e = _median_over_trials(outcomes.median_experimental_months)
+    not_reached = {k: v for k, v in (("control", nr_c), ("experimental", nr_e)) if not math.isnan(v)}
     return PowerResult(
         scenario=scenario.name,
         design=scenario.design,
@@ -181,14 +285,18 @@ def summarize(scenario: Scenario, outcomes: TrialOutcomes) -> PowerResult:
         mean_enrolled=float(np.mean(outcomes.enrolled)),
         hr_median=_finite_stat(hr, np.median),
         hr_percentiles=(_finite_stat(hr, lambda v: np.percentile(v, 2.5)), _finite_stat(hr, lambda v: np.percentile(v, 97.5))),
-        median_control_months=_finite_stat(outcomes.median_control_months, np.median),
-        median_experimental_months=_finite_stat(outcomes.median_experimental_months, np.median),
+        median_control_months=median_c,
+        median_experimental_months=median_e,
         decisions=decisions,
         looks=outcomes.details.get("looks"),
         details={"decision_rule": outcomes.design, **{k: v for k, v in outcomes.details.items() if k != "looks"}},
         flags=dict(outcomes.flags),
         n_patients=outcomes.n_patients,
         target_events=outcomes.target_events,
+        analysis=analysis_summary(scenario),
+        per_arm=_arm_rows(scenario, outcomes),
+        landmarks=_landmark_rows(outcomes),
+        median_not_reached=not_reached,
         resolved_scenario=dict(scenario.resolved),
         versions={"simtrial": __version__, "numba": numba.__version__, "numpy": np.__version__},
         outcomes=outcomes,

@@ -153,6 +153,19 @@ class Population:
         safe = np.where(col > 0, col, 1.0)
         return np.where(col[:, None] > 0, joint.T / safe[:, None], np.eye(N_CATEGORIES))
 
+    def true_weights(self, assessed: tuple[int, ...] | None = None) -> np.ndarray:
+        """``P(true = t)`` for an enrolled patient (assessed into ``assessed``, if given), float[6]."""
+        if self.fixed_counts is not None:
+            w = np.array([self.fixed_counts.get(c, 0) for c in range(N_CATEGORIES)], dtype=float)
+        else:
+            w = self.joint_probabilities().sum(axis=0)
+        if assessed is not None:
+            keep = np.zeros(N_CATEGORIES, dtype=bool)
+            keep[list(assessed)] = True
+            w = np.where(keep, w, 0.0)
+        total = w.sum()
+        return (w / total) @ self.true_given_assessed() if total > 0 else np.zeros(N_CATEGORIES)
+
     def true_categories(self, assessed: tuple[int, ...] | None = None) -> tuple[int, ...]:
         """True categories an enrolled patient can have (among those assessed into ``assessed``, if given).
 

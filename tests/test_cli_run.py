@@ -85,7 +85,7 @@ def test_run_table(runner: CliRunner, scenario_file: Path) -> None:
     assert result.exit_code == 0, result.output
     out = result.output
     assert "cli test" in out and "superiority" in out
-    assert "probability of success" in out and "MC SE" in out
+    assert "power" in out and "MC SE" in out
     assert "200 (seed 7)" in out
     assert "analytic power (schoenfeld)" in out
 

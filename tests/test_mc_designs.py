@@ -128,11 +128,18 @@ def test_superiority_type_one_error(test: str, seed: int) -> None:
 
 
 def test_superiority_two_sided_type_one_error() -> None:
-    """sided: 2 with alpha 0.05 rejects in the favourable direction with probability 0.025."""
+    """sided: 2, alpha 0.05: rejection in either direction has probability 0.05 under H0, each side 0.025,
+    and the Schoenfeld and Freedman figures are the same two-sided probability (alpha at HR 1)."""
     sc = scenario_from_dict(
         _two_arm(analysis={"alpha": 0.05, "sided": 2}, simulation={"n_sims": N_SIMS, "seed": 25})
     )
-    _assert_level(run(sc, null=True).power, 0.025, "two-sided, favourable side")
+    result = run(sc, null=True)
+    _assert_level(result.power, 0.05, "two-sided, either direction")
+    _assert_level(result.decisions["reject_favourable"]["probability"], 0.025, "two-sided, favourable side")
+    _assert_level(result.decisions["reject_unfavourable"]["probability"], 0.025, "two-sided, unfavourable side")
+    assert result.analytic_power["schoenfeld"] == pytest.approx(0.05, abs=1e-12)
+    assert result.analytic_power["freedman"] == pytest.approx(0.05, abs=1e-12)
+    assert "two-sided" in result.power_label and "type I error" in result.power_label
 
 
 # --- biomarker-stratified ------------------------------------------------------------------

@@ -50,6 +50,10 @@ class TrialOutcomes:
     flags: Mapping[str, int] = field(default_factory=dict)
     n_patients: int | None = None
     target_events: int | None = None
+    # per population name: {"per_trial": KM S(t) [n_sims, n_landmarks, 2 (control, experimental)],
+    # "model": S(t) of the arms' models [n_landmarks, 2]}; landmark times in the scenario's analysis
+    landmarks: Mapping[str, Mapping[str, np.ndarray]] = field(default_factory=dict)
+    landmark_months: tuple[float, ...] = ()
 
     def per_trial_frame(self) -> pd.DataFrame:
         columns = {
@@ -66,6 +70,11 @@ class TrialOutcomes:
             columns[f"decision_{name}"] = values
         for name, values in self.estimates.items():
             columns[name] = values
+        for population, lm in self.landmarks.items():
+            suffix = "" if population == "overall" else f"_{population}"
+            for j, t in enumerate(self.landmark_months):
+                for k, arm in enumerate(("control", "experimental")):
+                    columns[f"survival_{arm}_at_{t:g}_months{suffix}"] = lm["per_trial"][:, j, k]
         return pd.DataFrame(columns)
 
 

@@ -29,6 +29,14 @@ the analysis population), ``patients_control``, ``patients_experimental``;
 ``analytic_power["normal_approximation"]``: the large-sample power at the
 expected arm sizes and the population-averaged response rates (pooled-variance
 formula for chi-square and, as an approximation, for CMH; Wald variance for NI).
+For chi-square and NI the spread of the statistic is the risk difference's real
+variance under ``scenario.randomisation`` (permuted blocks within prognostic
+strata shrink it, which makes these unstratified tests conservative; see
+``risk_difference_variance``), so the figure agrees with the simulation.
+
+Arms are allocated as ``scenario.randomisation`` says: permuted blocks within
+``scenario.randomisation_strata`` (default: each assessed category) or simple
+randomisation (``_binary_cohort.allocate_arms``).
 """
 
 from __future__ import annotations
@@ -40,7 +48,7 @@ from scipy.stats import norm
 
 from simtrial.designs._binary_cohort import (
     BLOCK_TRIALS,
-    allocate_blocks,
+    allocate_arms,
     check_allocation,
     check_run_args,
     cohort_law,
@@ -48,6 +56,7 @@ from simtrial.designs._binary_cohort import (
     resolve_n_patients,
     response_given_assessed,
     response_vector,
+    risk_difference_variance,
     trial_blocks,
 )
 from simtrial.designs.base import Progress, TrialOutcomes
@@ -75,6 +84,7 @@ def normal_approximation_power(
     alpha: float,
     sided: int = 1,
     ni_margin: float | None = None,
+    variance: float | None = None,
 ) -> float:
     """Large-sample power of the two-proportion test (favourable direction only).
 
@@ -86,6 +96,17 @@ def normal_approximation_power(
     Non-inferiority (Wald variance)::
 
         power = Phi((d + margin) / sqrt(p0 q0/n0 + p1 q1/n1) - z_{1-alpha/sided})
+
+    ``variance``: the true large-sample variance of the observed risk difference
+    under the randomisation, when it differs from the mixture rates'
+    ``p0 q0/n0 + p1 q1/n1`` the test assumes (permuted blocks within prognostic
+    strata make it smaller; see ``risk_difference_variance``).  It replaces the
+    denominator only::
+
+        power = Phi((d - z sd_null) / sqrt(variance)),   Phi((d + margin - z sd_alt) / sqrt(variance))
+
+    so under H0 it gives the test's real size, below alpha when stratified
+    blocks meet an unstratified test.
     """
     p0, p1, n0, n1 = float(p_control), float(p_experimental), float(n_control), float(n_experimental)
     if n0 <= 0 or n1 <= 0:
@@ -93,14 +114,19 @@ def normal_approximation_power(
     z_a = norm.isf(alpha / sided)
     sd_alt = math.sqrt(p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1)
     d = p1 - p0
+    sd_true = math.sqrt(variance) if variance is not None else None
     if ni_margin is not None:
         if sd_alt <= 0:
             return float(d + ni_margin > 0)
+        if sd_true is not None and sd_true > 0:
+            return float(norm.cdf((d + ni_margin - z_a * sd_alt) / sd_true))
         return float(norm.cdf((d + ni_margin) / sd_alt - z_a))
     pbar = (n0 * p0 + n1 * p1) / (n0 + n1)
     sd_null = math.sqrt(pbar * (1 - pbar) * (1 / n0 + 1 / n1))
     if sd_alt <= 0:
         return float(d > 0 and sd_null > 0)
+    if sd_true is not None and sd_true > 0:
+        return float(norm.cdf((d - z_a * sd_null) / sd_true))
     return float(norm.cdf((d - z_a * sd_null) / sd_alt))
 
 
@@ -200,7 +226,9 @@ class TwoArmBinaryDesign:
         for start, stop, rng in trial_blocks(n_sims, seed, progress):
             size = stop - start
             counts = law.draw_assessed(rng, BLOCK_TRIALS)
-            patients = allocate_blocks(rng, counts, allocation[:2], allocation[2])  # [BLOCK_TRIALS, 6, 2]
+            patients = allocate_arms(  # [BLOCK_TRIALS, 6, 2]
+                rng, counts, allocation[:2], allocation[2], scenario.randomisation, scenario.randomisation_strata
+            )
             responders = rng.binomial(patients, q[None, :, :])[:size]
             patients = patients[:size]
             patients = np.where(in_analysis[None, :, None], patients, 0)
@@ -233,7 +261,12 @@ class TwoArmBinaryDesign:
         n0, n1 = n_analysed * ctrl / (ctrl + expt), n_analysed * expt / (ctrl + expt)
         pc = float((w * q[:, 0]).sum() / share)
         pe = float((w * q[:, 1]).sum() / share)
-        analytic = normal_approximation_power(pc, pe, n0, n1, alpha, sided, margin)
+        # the unstratified tests' real variance under the randomisation (CMH keeps the mixture formula)
+        variance = None if test == "cmh" else risk_difference_variance(
+            w / share, q, n0, n1, method=scenario.randomisation, strata=scenario.randomisation_strata,
+            fixed_counts=law.fixed_counts is not None,
+        )
+        analytic = normal_approximation_power(pc, pe, n0, n1, alpha, sided, margin, variance)
 
         nan = nan_array(n_sims)
         return TrialOutcomes(

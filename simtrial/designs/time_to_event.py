@@ -13,15 +13,18 @@ from dataclasses import replace
 import numpy as np
 from scipy.stats import norm
 
+from simtrial.designs._decisions import p_values, reject
 from simtrial.designs._survival import (
+    ANALYSIS_POPULATION,
     analytic_powers,
+    approximate_schoenfeld,
     build_spec,
     constant_hazard_ratio,
     efficacy_z,
     flag_totals,
+    model_survival,
     null_experimental_arm,
     primary_index,
-    z_critical,
 )
 from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.designs.sequential import analytic_sequential_power, apply_sequential, design_beta
@@ -34,6 +37,65 @@ from simtrial.spec import Arm
 def _analysed_true_categories(scenario: Scenario) -> tuple[int, ...]:
     """True categories of the patients in the primary analysis population."""
     return scenario.population.true_categories(scenario.analysis.population)
+
+
+def adjust(p: np.ndarray, level: float, rule: str) -> np.ndarray:
+    """Rejections [trial, hypothesis] of a family of p-values at family-wise ``level`` under ``rule``.
+
+    ``bonferroni``: p <= level / m.  ``holm``: step-down.  ``fixed_sequence``:
+    in the listed order at the full level, stopping at the first failure.  A
+    NaN p-value (statistic undefined) never rejects.
+    """
+    p = np.where(np.isnan(p), 1.0, p)
+    m = p.shape[1]
+    if rule == "bonferroni":
+        return p <= level / m
+    if rule == "fixed_sequence":
+        return np.cumprod(p <= level, axis=1).astype(bool)
+    if rule == "holm":
+        order = np.argsort(p, axis=1, kind="stable")
+        sorted_p = np.take_along_axis(p, order, axis=1)
+        passed = np.cumprod(sorted_p <= level / (m - np.arange(m)), axis=1).astype(bool)
+        out = np.zeros_like(passed)
+        np.put_along_axis(out, order, passed, axis=1)
+        return out
+    raise ValueError(f"analysis.multiplicity must be one of bonferroni, holm, fixed_sequence; got {rule!r}")
+
+
+def _landmarks(scenario, result: SimulationResult, stop: np.ndarray, experimental: Arm) -> dict:
+    """Per population: KM survival at each landmark per trial [n_sims, n_lm, 2] and the model's S(t).
+
+    A landmark later than a trial's analysis time cannot be estimated (no
+    patient has been followed that long): NaN, counted in the summary.
+    """
+    times = np.array(scenario.analysis.landmark_months, dtype=float)
+    if times.size == 0:
+        return {}
+    rows = np.arange(result.n_sims)
+    first = layout.N_FIXED_FIELDS
+    cut = result.cut_months[rows, stop]
+    beyond = times[None, :] > cut[:, None]
+    pop = scenario.population
+    out = {}
+    for j, name in enumerate(result.populations):
+        values = result.stats[rows, stop, j, first : first + 2 * times.size].reshape(result.n_sims, times.size, 2)
+        values = np.where(beyond[:, :, None], np.nan, values)
+        cats = None if j == 0 else _population_categories(scenario, result.spec, name)
+        weights = pop.true_weights(cats)
+        model = np.stack([model_survival(scenario.control, weights, times),
+                          model_survival(experimental, weights, times)], axis=-1)
+        shown = scenario.analysis.population_name if name == ANALYSIS_POPULATION else name
+        if shown in out:
+            continue  # the analysis population is also a declared subgroup
+        out[shown] = {"per_trial": values, "model": model}
+    return out
+
+
+def _population_categories(scenario, spec, name: str) -> tuple[int, ...]:
+    for sub in spec.subgroups:
+        if sub.name == name:
+            return sub.categories
+    raise KeyError(name)
 
 
 class TimeToEventDesign:
@@ -107,17 +169,28 @@ class TimeToEventDesign:
             details["looks"] = seq.looks
             details["inflation_factor"] = seq.design.inflation_factor
             details["group_sequential_design"] = seq.design.to_dict()
-        else:
-            z = z_eff[:, -1]
-            success = z >= z_critical(a.alpha, a.sided)
+        side_decisions: dict = {}
+        if plan is None:
+            success, side_decisions = reject(z_eff[:, -1], a.alpha, a.sided)
             stop = np.full(result.n_sims, result.n_looks - 1)
         rows = np.arange(result.n_sims)
-        decisions, estimates = self._extra(scenario, result, stop)
+        decisions, estimates = self._extra(scenario, result, stop, success)
+        decisions = {**side_decisions, **decisions}
         analysis_events = (
             result.stats[rows, stop, pop, layout.EVENTS_CONTROL] + result.stats[rows, stop, pop, layout.EVENTS_EXPERIMENTAL]
         )
-        estimates = {"analysis_population_events": analysis_events, "z_efficacy_scale": z_eff[rows, stop], **estimates}
-        hr_true = constant_hazard_ratio(scenario, _analysed_true_categories(scenario), experimental)
+        per_arm = {
+            "patients_control": result.stats[rows, stop, pop, layout.PATIENTS_CONTROL],
+            "patients_experimental": result.stats[rows, stop, pop, layout.PATIENTS_EXPERIMENTAL],
+            "events_control": result.stats[rows, stop, pop, layout.EVENTS_CONTROL],
+            "events_experimental": result.stats[rows, stop, pop, layout.EVENTS_EXPERIMENTAL],
+        }
+        estimates = {
+            "analysis_population_events": analysis_events, "z_efficacy_scale": z_eff[rows, stop],
+            **per_arm, **estimates,
+        }
+        categories = _analysed_true_categories(scenario)
+        hr_true = constant_hazard_ratio(scenario, categories, experimental)
         final_events = float(np.nanmean(
             result.stats[:, -1, pop, layout.EVENTS_CONTROL] + result.stats[:, -1, pop, layout.EVENTS_EXPERIMENTAL]
         ))
@@ -135,7 +208,16 @@ class TimeToEventDesign:
             analytic = {}
         details.update(self._details(scenario, result, spec))
         details["true_hazard_ratio"] = hr_true
-        if not analytic:
+        if hr_true is None and plan is None:
+            approx, mean_hr, reason = approximate_schoenfeld(
+                scenario, experimental, categories, spec.n_patients, float(np.nanmean(result.cut_months[:, -1])),
+                final_events, ni_margin=margin or 1.0,
+            )
+            if approx is not None:
+                analytic = {"schoenfeld_approximate": approx}
+                details["events_weighted_mean_hazard_ratio"] = mean_hr
+            details["analytic_power_note"] = reason
+        elif not analytic:
             details["analytic_power_note"] = (
                 "no closed form: the true hazard ratio is not one constant across the patients analysed"
             )
@@ -158,10 +240,35 @@ class TimeToEventDesign:
             flags=flag_totals(result, pop),
             n_patients=spec.n_patients,
             target_events=planned_events,
+            landmarks=_landmarks(scenario, result, stop, experimental),
+            landmark_months=tuple(a.landmark_months),
         )
 
-    def _extra(self, scenario, result, stop) -> tuple[dict, dict]:
-        return {}, {}
+    def _subgroup_z(self, scenario, result, index: int) -> np.ndarray:
+        """Z_eff of the design's own test in one population at the final look."""
+        return efficacy_z(result, scenario.analysis.test, index, look=-1, ni_margin=self.ni_margin(scenario))
+
+    def _extra(self, scenario, result, stop, success) -> tuple[dict, dict]:
+        """Subgroups as secondary hypotheses behind the primary one (serial gatekeeping).
+
+        Tested only in trials whose primary hypothesis was rejected, among
+        themselves under ``analysis.multiplicity`` at the full level: the
+        family-wise error over (primary, subgroups) stays at alpha in the
+        strong sense.  ``reject_any`` is any rejection at all (the FWER under H0).
+        """
+        a = scenario.analysis
+        if not a.subgroups:
+            return {}, {}
+        idx = [result.populations.index(s.name) for s in a.subgroups]
+        z = np.stack([self._subgroup_z(scenario, result, i) for i in idx], axis=1)
+        rejected = adjust(p_values(z, a.sided), a.alpha, a.multiplicity) & np.asarray(success, dtype=bool)[:, None]
+        decisions = {f"reject_{s.name}": rejected[:, j] for j, s in enumerate(a.subgroups)}
+        decisions["reject_any"] = np.asarray(success, dtype=bool) | rejected.any(axis=1)
+        estimates = {}
+        for j, (s, i) in enumerate(zip(a.subgroups, idx, strict=True)):
+            estimates[f"hr_{s.name}"] = np.exp(result.stats[:, -1, i, layout.LOG_HR])
+            estimates[f"z_{s.name}"] = z[:, j]
+        return decisions, estimates
 
     def _details(self, scenario, result, spec) -> dict:
         return {}
@@ -227,26 +334,6 @@ class BiomarkerDesign(TimeToEventDesign):
 
     name = "biomarker"
 
-    def _adjusted(self, scenario: Scenario, p_values: np.ndarray) -> np.ndarray:
-        alpha = scenario.analysis.alpha / scenario.analysis.sided
-        rule = scenario.analysis.multiplicity
-        n, m = p_values.shape
-        p = np.where(np.isnan(p_values), 1.0, p_values)
-        if rule == "bonferroni":
-            return p <= alpha / m
-        if rule == "fixed_sequence":
-            ok = p <= alpha
-            return np.cumprod(ok, axis=1).astype(bool)
-        if rule == "holm":
-            order = np.argsort(p, axis=1, kind="stable")
-            sorted_p = np.take_along_axis(p, order, axis=1)
-            thresholds = alpha / (m - np.arange(m))
-            passed = np.cumprod(sorted_p <= thresholds, axis=1).astype(bool)
-            out = np.zeros_like(passed)
-            np.put_along_axis(out, order, passed, axis=1)
-            return out
-        raise ValueError(f"analysis.multiplicity must be one of bonferroni, holm, fixed_sequence; got {rule!r}")
-
     def _outcomes(self, scenario, spec, result, null, experimental):
         if scenario.analysis.sequential is not None:
             raise ValueError("analysis.sequential is not supported for the biomarker design")
@@ -254,13 +341,12 @@ class BiomarkerDesign(TimeToEventDesign):
         # success: the overall hypothesis rejected after the multiplicity adjustment
         return replace(outcomes, success=outcomes.decisions["reject_overall"])
 
-    def _extra(self, scenario, result, stop):
+    def _extra(self, scenario, result, stop, success):
         a = scenario.analysis
         names = ["overall"] + [s.name for s in a.subgroups]
         idx = [0] + [result.populations.index(s.name) for s in a.subgroups]
         z = np.stack([efficacy_z(result, a.test, i, look=-1) for i in idx], axis=1)
-        p = norm.sf(z)
-        rejected = self._adjusted(scenario, p)
+        rejected = adjust(p_values(z, a.sided), a.alpha, a.multiplicity)
         decisions = {f"reject_{name}": rejected[:, j] for j, name in enumerate(names)}
         decisions["reject_any"] = rejected.any(axis=1)
         estimates = {}

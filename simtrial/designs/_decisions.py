@@ -1,0 +1,45 @@
+"""What "rejecting H0" means, in one place, for every design's Z statistic.
+
+Every decision uses Z_eff, positive when the experimental arm is better.
+
+- One-sided (``sided = 1``): reject when Z_eff >= z_{1-alpha}.
+- Two-sided (``sided = 2``): reject when |Z_eff| >= z_{1-alpha/2}, in either
+  direction; this is the probability reported as power (and, under H0, as the
+  type I error, which is then alpha).  Rejection in the favourable direction
+  alone (Z_eff >= z_{1-alpha/2}, what a sponsor calls success) and in the
+  unfavourable one are reported beside it as decisions ``reject_favourable``
+  and ``reject_unfavourable``.
+
+A NaN statistic (no events, an empty arm) never rejects.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import norm
+
+
+def critical_z(alpha: float, sided: int) -> float:
+    """The efficacy-scale critical value z_{1 - alpha / sided}."""
+    return float(norm.isf(alpha / sided))
+
+
+def reject(z_eff: np.ndarray, alpha: float, sided: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """``(rejected, side decisions)`` per trial; side decisions are empty for a one-sided test."""
+    z = np.asarray(z_eff, dtype=float)
+    crit = critical_z(alpha, sided)
+    with np.errstate(invalid="ignore"):
+        favourable = z >= crit
+        if sided == 1:
+            return favourable, {}
+        unfavourable = z <= -crit
+    return favourable | unfavourable, {"reject_favourable": favourable, "reject_unfavourable": unfavourable}
+
+
+def p_values(z_eff: np.ndarray, sided: int) -> np.ndarray:
+    """p-values of Z_eff: one-sided (favourable direction) or two-sided."""
+    z = np.asarray(z_eff, dtype=float)
+    return norm.sf(z) if sided == 1 else 2.0 * norm.sf(np.abs(z))
+
+
+__all__ = ["critical_z", "p_values", "reject"]
