@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from simtrial.her2 import CATEGORIES, GROUPS, N_CATEGORIES
@@ -54,6 +55,7 @@ SEQUENTIAL_FIELDS: dict[str, str] = {
     "futility_hr": "with futility hr: HR bounds for the interim looks in order (stop if the observed HR is above it)",
 }
 SINGLE_ARM = ("single_arm_binary", "simon_two_stage")
+STRATIFIED_TESTS = ("stratified_logrank", "stratified_cox", "cmh")
 
 
 def valid_tests(design: str, endpoint: str) -> tuple[str, ...]:
@@ -233,8 +235,9 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
         out["alpha"] = child.number(low=0.0, high=0.5, low_open=True, high_open=True)
     if (child := node.get("sided")) is not None:
         out["sided"] = child.integer(low=1, high=2)
-        if out["sided"] == 2 and (design in ("noninferiority", "simon_two_stage") or node.get("sequential")):
-            raise child.error("non-inferiority, Simon and group-sequential tests are one-sided", allowed="1")
+        if out["sided"] == 2 and (design in ("noninferiority", *SINGLE_ARM) or node.get("sequential")):
+            raise child.error("non-inferiority, single-arm (exact binomial, Simon) and group-sequential tests "
+                              "are one-sided", allowed="1")
     if (child := only("target_events", tte, "time-to-event endpoints")) is not None:
         out["target_events"] = child.integer(low=1)
     if (child := only("calendar_months", tte, "time-to-event endpoints")) is not None:
@@ -255,7 +258,8 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
             codes, name = _population(child)
             _check_reachable(child, codes, assessable)
             out["population"], out["population_name"] = codes, name
-    if (child := node.get("strata")) is not None:
+    if (child := only("strata", test in STRATIFIED_TESTS, f"stratified tests ({one_of(STRATIFIED_TESTS)}); "
+                      f"test {test} does not use analysis strata")) is not None:
         out["strata"] = _strata(child, assessable)
     if (child := node.get("subgroups")) is not None:
         subgroups = []
@@ -267,9 +271,9 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
         if len(set(names)) != len(names):
             raise child.error("subgroup names must be distinct", allowed="distinct names")
         out["subgroups"] = tuple(subgroups)
-    if (child := node.get("multiplicity")) is not None:
+    if (child := only("multiplicity", bool(out.get("subgroups")), "a family of subgroups (give subgroups)")) is not None:
         out["multiplicity"] = child.text(MULTIPLICITY)
-    if (child := only("interaction", design not in SINGLE_ARM, "two-arm designs")) is not None:
+    if (child := only("interaction", design == "biomarker", "design biomarker")) is not None:
         child.mapping(("groups",), "a mapping {groups: [A, B]}")
         groups = child.require("groups", "two groups, e.g. [HER2-positive, HER2-low]").elements()
         if len(groups) != 2:
@@ -312,6 +316,10 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
         out["beta"] = 0.2
     if (child := only("simon_kind", simon, "design simon_two_stage")) is not None:
         out["simon_kind"] = child.text(("optimal", "minimax"))
+    if node.get("sequential") is not None and out.get("subgroups"):
+        raise node.child("subgroups").error(
+            "subgroup tests are not defined for group-sequential designs (at which look would they be tested?)",
+            allowed="remove subgroups, or the sequential block")
     if (child := only("sequential", tte, "time-to-event endpoints")) is not None:
         out["sequential"] = _sequential(child, out.get("alpha", 0.025))
     return Analysis(**out)
@@ -323,6 +331,16 @@ def _check_reachable(node: Node, codes: tuple[int, ...], assessable: tuple[int, 
                          allowed="categories that can be enrolled: " + ", ".join(CATEGORIES[c] for c in assessable))
 
 
+def strata_dict(strata: Mapping[int, int] | None) -> str | dict[str, list[str]]:
+    """Strata (category -> stratum, None = each category) written out as ``_strata`` reads them back."""
+    if strata is None:
+        return "by_category"
+    by_index: dict[int, list[int]] = {}
+    for code, index in strata.items():
+        by_index.setdefault(index, []).append(code)
+    return {keys.codes_name(tuple(v)): keys.names(tuple(v)) for _, v in sorted(by_index.items())}
+
+
 def analysis_dict(a: Analysis) -> dict[str, Any]:
     """The analysis block written out in full (defaults filled, names canonical)."""
     out: dict[str, Any] = {"test": a.test, "alpha": a.alpha, "sided": a.sided}
@@ -331,15 +349,11 @@ def analysis_dict(a: Analysis) -> dict[str, Any]:
             out[name] = getattr(a, name)
     out["population"] = "overall" if a.population is None else {
         "name": a.population_name, "categories": keys.names(a.population)}
-    if a.strata is None:
-        out["strata"] = "by_category"
-    else:
-        by_index: dict[int, list[int]] = {}
-        for code, index in a.strata.items():
-            by_index.setdefault(index, []).append(code)
-        out["strata"] = {keys.codes_name(tuple(v)): keys.names(tuple(v)) for _, v in sorted(by_index.items())}
+    if a.test in STRATIFIED_TESTS:
+        out["strata"] = strata_dict(a.strata)
     out["subgroups"] = [{"name": s.name, "categories": keys.names(s.categories)} for s in a.subgroups]
-    out["multiplicity"] = a.multiplicity
+    if a.subgroups:
+        out["multiplicity"] = a.multiplicity
     if a.interaction is not None:
         out["interaction"] = {"groups": [{"name": s.name, "categories": keys.names(s.categories)}
                                          for s in a.interaction]}

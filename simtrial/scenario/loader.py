@@ -431,6 +431,9 @@ def _build(root: Node, path: str) -> Scenario:
         block_multiple=root.get("block_multiple"))
     accrual = None
     if root.get("accrual") is not None:
+        if not tte:
+            raise root.child("accrual").error("a binary endpoint has no time: accrual has no effect on it",
+                                              allowed="remove accrual")
         accrual = _accrual(root.child("accrual"))
     elif tte:
         raise root.child("accrual").error("required for a time-to-event endpoint",
