@@ -1,28 +1,52 @@
 """Engine throughput on the reference design, as ratios measured in the same run.
 
-    python benchmarks/bench_engine.py --json [--sims 10000] [--repeats 5]
+    python benchmarks/bench_engine.py --json [--sims 10000] [--repeats 5] [--check] [--target NAME=VALUE]
 
-Prints one JSON object: n_sims, n_patients, threads, compile_seconds (cold,
-fresh numba cache, in a subprocess), seconds (warm, median of repeats),
-trials_per_second, floor_seconds (numpy: one exponential draw per patient and
-a sort per trial, same volume) and floor_ratio, lifelines_speedup (lifelines
-``logrank_test`` per trial, timed on >= 100 trials and scaled), rpact_seconds
-and rpact_speedup (``rpact::getSimulationSurvival`` via Rscript, timed inside R,
-or null with the reason), peak_rss_mb_10k and peak_rss_mb_100k (separate
-processes).
+Prints one JSON object. Every timing is warm (a warm-up call loads or compiles
+the kernels first) and comes as wall seconds and process CPU seconds
+(``*_cpu_seconds``):
+
+- compile_seconds / compile_cpu_seconds: cold, in a child process with an empty
+  numba cache (``--no-compile`` skips it); warmup_seconds: this process's first
+  call (loading the cache), both kept out of every other figure.
+- seconds, cpu_seconds, trials_per_second: the engine at ``threads`` threads
+  (default: all numba threads); seconds_1_thread, cpu_seconds_1_thread: at one.
+  parallel_speedup = seconds_1_thread / seconds.
+- floor_seconds / floor_cpu_seconds: numpy, one exponential draw per patient
+  and a sort per trial, same volume, one thread. floor_ratio compares like with
+  like: engine CPU seconds at 1 thread over floor CPU seconds (median of
+  per-pair ratios, engine and floor timed alternately); floor_ratio_wall_1_thread
+  the same in wall seconds.
+- lifelines_seconds: lifelines ``logrank_test`` per trial, timed on
+  lifelines_scaled_from_trials trials and scaled to n_sims (lifelines_scaled);
+  lifelines_speedup = lifelines wall / engine wall at ``threads``;
+  lifelines_speedup_cpu = lifelines CPU / engine CPU at 1 thread.
+- rpact_seconds / rpact_cpu_seconds: ``rpact::getSimulationSurvival`` via
+  Rscript, timed inside R; rpact_speedup (wall, engine at ``threads``) and
+  rpact_speedup_cpu (CPU, engine at 1 thread); null with
+  rpact_unavailable_reason when R or rpact is missing.
+- peak_rss_mb_10k / peak_rss_mb_100k: peak RSS of a fresh child process running
+  the engine on 10,000 / 100,000 trials (``--rss-sims`` SMALL LARGE; the keys
+  keep their names), measured after a warm-up (the peak is reset after it where
+  Linux allows); rss holds each child's post-warm-up baseline and peak, and
+  rss_growth_bytes_per_trial = (growth of LARGE - growth of SMALL) / (LARGE -
+  SMALL), a growth being peak - baseline in one child.
+- machine: cores and load average before and after; targets: verdicts.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import gc
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,69 +54,137 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _harness import Target, add_arguments, clock, finish, machine, resolve, since, timed  # noqa: E402
 from _reference_design import N_PATIENTS, RPACT_CALL, Z_CRITICAL, reference_spec  # noqa: E402
 
+TARGETS = [
+    Target(
+        "floor_ratio", "<=", 8.0,
+        "per core (CPU s, 1 thread): engine within 8x the numpy floor of DESIGN.md (draw + sort per trial); "
+        "regression bound, ~6 measured on the development machine",
+    ),
+    Target(
+        "rss_growth_bytes_per_trial", "<=", 8.0 * N_PATIENTS,
+        "DESIGN.md: memory O(threads x patients), not O(sims x patients): peak RSS grows by less than "
+        "one float64 per patient per extra trial",
+    ),
+    Target(
+        "lifelines_speedup_cpu", ">=", 10.0,
+        "per core: at least 10x a per-trial lifelines logrank_test loop (the engine also fits Cox, KM, FH)",
+    ),
+    Target("rpact_speedup_cpu", ">=", 1.0, "README: faster than rpact getSimulationSurvival, per core"),
+]
 
-def _run_child(code: str, env: dict[str, str] | None = None) -> str:
+
+def _run_child(args: list[str], env: dict[str, str] | None = None) -> dict:
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        [sys.executable, *args], capture_output=True, text=True, check=True,
         env={**os.environ, **(env or {})}, cwd=str(HERE),
     )
-    return out.stdout.strip().splitlines()[-1]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def compile_seconds() -> float:
+def compile_seconds() -> dict:
     """First call in a fresh process with an empty numba cache: compilation dominates."""
     cache = tempfile.mkdtemp(prefix="simtrial-numba-")
     try:
         code = (
-            "import time; t = time.perf_counter();"
+            "import json, time; t = time.perf_counter(); c = time.process_time();"
             "from _reference_design import reference_spec; from simtrial.simulate import simulate;"
-            "simulate(reference_spec(), 1, 1); print(time.perf_counter() - t)"
+            "simulate(reference_spec(), 1, 1, threads=1);"
+            "print(json.dumps({'wall': time.perf_counter() - t, 'cpu': time.process_time() - c}))"
         )
-        return float(_run_child(code, {"NUMBA_CACHE_DIR": cache}))
+        return _run_child(["-c", code], {"NUMBA_CACHE_DIR": cache})
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 
 
-def peak_rss_mb(n_sims: int) -> float:
-    code = (
-        "import resource;"
-        "from _reference_design import reference_spec; from simtrial.simulate import simulate;"
-        f"r = simulate(reference_spec(), {n_sims}, 7);"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
-    )
-    return float(_run_child(code))
+def _ru_maxrss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
 
 
-def engine_seconds(n_sims: int, repeats: int) -> tuple[float, float]:
+def _reset_peak_rss() -> bool:
+    """Reset this process's RSS high-water mark (Linux >= 4.0), so the peak excludes the warm-up."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def rss_child(n_sims: int, threads: int) -> None:
+    """Run in a fresh process: warm up, reset the peak, run n_sims trials, print the peak RSS."""
     from simtrial.simulate import simulate
 
     spec = reference_spec()
-    simulate(spec, 64, 1)  # warm-up: load or compile kernels outside the timing
-    times = []
-    power = float("nan")
-    for r in range(repeats):
-        t = time.perf_counter()
-        result = simulate(spec, n_sims, 1000 + r)
-        times.append(time.perf_counter() - t)
-        power = float((result.field("logrank_z") < -Z_CRITICAL).mean())
-    return statistics.median(times), power
+    simulate(spec, 64, 1, threads=threads)  # warm-up: load the kernels, touch the scratch space
+    gc.collect()
+    reset = _reset_peak_rss()
+    baseline = _ru_maxrss_mb()
+    result = simulate(spec, n_sims, 7, threads=threads)
+    peak = _ru_maxrss_mb()
+    print(json.dumps({
+        "n_sims": n_sims, "threads": threads, "baseline_mb": round(baseline, 1), "peak_mb": round(peak, 1),
+        "peak_reset_after_warmup": reset, "result_mb": round(result.stats.nbytes / 2**20, 2),
+    }))
 
 
-def floor_seconds(n_sims: int, repeats: int) -> float:
+def peak_rss(n_sims: int, threads: int) -> dict:
+    return _run_child([str(Path(__file__).resolve()), "--rss-child", str(n_sims), "--threads", str(threads)])
+
+
+@functools.cache
+def _spec():
+    return reference_spec()
+
+
+def _simulate(n_sims: int, seed: int, threads: int):
+    from simtrial.simulate import simulate
+
+    return simulate(_spec(), n_sims, seed, threads=threads)
+
+
+def _floor(rng: np.random.Generator, n_sims: int) -> None:
+    for _ in range(n_sims):
+        x = rng.standard_exponential(N_PATIENTS)
+        x.sort()
+
+
+def warm_up(threads: int) -> tuple[float, float]:
+    """Load (or, with a stale cache, compile) the kernels; timed apart from everything else."""
+    start = clock()
+    _simulate(64, 1, threads)
+    _simulate(64, 1, 1)
+    return since(start)
+
+
+def engine_and_floor(n_sims: int, repeats: int, threads: int) -> dict:
+    """Engine at ``threads`` and at 1 thread, and the numpy floor (call ``warm_up`` first)."""
+    # like with like: engine at 1 thread and the (single-threaded) floor, timed alternately
     rng = np.random.default_rng(1)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        for _ in range(n_sims):
-            x = rng.standard_exponential(N_PATIENTS)
-            x.sort()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    pairs = []
+    for r in range(max(1, repeats)):
+        start = clock()
+        _simulate(n_sims, 1000 + r, 1)
+        engine = since(start)
+        start = clock()
+        _floor(rng, n_sims)
+        floor = since(start)
+        pairs.append((*engine, *floor, engine[0] / floor[0], engine[1] / floor[1] if floor[1] > 0 else float("nan")))
+    e1_wall, e1_cpu, f_wall, f_cpu, ratio_wall, ratio_cpu = (statistics.median(c) for c in zip(*pairs, strict=True))
+    seeds = iter(range(1000, 1000 + max(1, repeats)))
+    par = timed(lambda: _simulate(n_sims, next(seeds), threads), repeats)
+    power = float((par.out.field("logrank_z") < -Z_CRITICAL).mean())
+    return {
+        "wall": par.wall, "cpu": par.cpu, "wall_1": e1_wall, "cpu_1": e1_cpu,
+        "floor_wall": f_wall, "floor_cpu": f_cpu, "ratio_wall": ratio_wall, "ratio_cpu": ratio_cpu, "power": power,
+    }
 
 
-def lifelines_seconds_per_trial(n_trials: int = 200) -> float:
+def lifelines_per_trial(n_trials: int) -> tuple[float, float]:
+    """Wall and CPU seconds of one lifelines ``logrank_test``, averaged over n_trials trials."""
     from lifelines.statistics import logrank_test
 
     from simtrial.simulate import patient_data
@@ -109,69 +201,124 @@ def lifelines_seconds_per_trial(n_trials: int = 200) -> float:
         event = (enrolled.event == 1) & (enrolled.entry_months + enrolled.time_to_event_or_dropout_months <= cut)
         arm = enrolled.arm.to_numpy()
         data.append((time_obs.to_numpy(), event.to_numpy(), arm))
-    t = time.perf_counter()
+    time_obs, event, arm = data[0]
+    logrank_test(time_obs[arm == 1], time_obs[arm == 0], event[arm == 1], event[arm == 0])  # warm-up
+    start = clock()
     for time_obs, event, arm in data:
         logrank_test(time_obs[arm == 1], time_obs[arm == 0], event[arm == 1], event[arm == 0])
-    return (time.perf_counter() - t) / n_trials
+    wall, cpu = since(start)
+    return wall / n_trials, cpu / n_trials
 
 
-def rpact_seconds(n_sims: int) -> tuple[float | None, str | None]:
+def rpact_seconds(n_sims: int) -> tuple[float | None, float | None, str | None]:
+    """Elapsed and CPU (user + system) seconds of rpact's simulation, timed inside R."""
     rscript = shutil.which("Rscript")
     if rscript is None:
-        return None, "Rscript not found (install r-base-core r-cran-rpact)"
+        return None, None, "Rscript not found (install r-base-core r-cran-rpact)"
     code = (
         "suppressPackageStartupMessages(library(rpact));"
-        f"t <- system.time(x <- {RPACT_CALL.format(n_sims=n_sims)})[['elapsed']];"
-        "cat(t, '\\n')"
+        f"t <- system.time(x <- {RPACT_CALL.format(n_sims=n_sims)});"
+        "cat(t[['elapsed']], t[['user.self']] + t[['sys.self']], '\\n')"
     )
     try:
         out = subprocess.run([rscript, "-e", code], capture_output=True, text=True, timeout=900)
     except subprocess.TimeoutExpired:
-        return None, "rpact timed out after 900 s"
+        return None, None, "rpact timed out after 900 s"
     if out.returncode != 0:
-        return None, f"rpact failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'unknown'}"
-    return float(out.stdout.split()[-1]), None
+        return None, None, f"rpact failed: {out.stderr.strip().splitlines()[-1] if out.stderr.strip() else 'unknown'}"
+    elapsed, cpu = (float(x) for x in out.stdout.split()[-2:])
+    return elapsed, cpu, None
 
 
-def main() -> None:
+def _ratio(num: float | None, den: float, digits: int) -> float | None:
+    return None if num is None or den <= 0 else round(num / den, digits)
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", action="store_true", help="print one JSON object (default: also JSON)")
+    add_arguments(parser)
     parser.add_argument("--sims", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="engine threads (default: all numba threads)")
+    parser.add_argument("--lifelines-trials", type=int, default=200, help="trials lifelines is timed on (then scaled)")
+    parser.add_argument("--rss-sims", type=int, nargs=2, default=[10_000, 100_000], metavar=("SMALL", "LARGE"),
+                        help="trial counts of the two peak-RSS child processes")
     parser.add_argument("--no-rpact", action="store_true", help="skip the rpact comparison")
-    args = parser.parse_args()
-
+    parser.add_argument("--no-compile", action="store_true", help="skip the cold-compile measurement")
+    parser.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
     import numba
 
-    cold = compile_seconds()
-    seconds, power = engine_seconds(args.sims, args.repeats)
-    floor = floor_seconds(args.sims, args.repeats)
-    lifelines_per_trial = lifelines_seconds_per_trial()
+    threads = args.threads or numba.config.NUMBA_NUM_THREADS
+    if args.rss_child is not None:
+        rss_child(args.rss_child, threads)
+        return 0
+    small, large = sorted(args.rss_sims)
+    if not 0 < small < large:
+        parser.error("--rss-sims: two different positive trial counts")
+    targets = resolve(TARGETS, args.target, parser)
+    host = machine()
+    host["numba_threading_layer_requested"] = numba.config.THREADING_LAYER
+
+    # the warm-up also refreshes the numba cache, so that no RSS child compiles
+    warm = warm_up(threads)
+    cold = None if args.no_compile else compile_seconds()
+    rss = {n: peak_rss(n, threads) for n in (small, large)}
+    e = engine_and_floor(args.sims, args.repeats, threads)
+    host["numba_threading_layer"] = numba.threading_layer()
+    lifelines_trials = max(1, min(args.lifelines_trials, args.sims))
+    ll_wall, ll_cpu = lifelines_per_trial(lifelines_trials)
     if args.no_rpact:
-        rp, reason = None, "skipped (--no-rpact)"
+        rp, rp_cpu, reason = None, None, "skipped (--no-rpact)"
     else:
-        rp, reason = rpact_seconds(args.sims)
+        rp, rp_cpu, reason = rpact_seconds(args.sims)
+    lifelines_seconds = ll_wall * args.sims
+    # each child's growth over its own post-warm-up baseline, so their baselines need not agree
+    grown = {n: r["peak_mb"] - r["baseline_mb"] for n, r in rss.items()}
+    growth = (grown[large] - grown[small]) * 2**20 / (large - small)
     result = {
         "n_sims": args.sims,
         "n_patients": N_PATIENTS,
-        "threads": numba.get_num_threads(),
-        "compile_seconds": round(cold, 3),
-        "seconds": round(seconds, 4),
-        "trials_per_second": round(args.sims / seconds, 1),
-        "power": power,
-        "floor_seconds": round(floor, 4),
-        "floor_ratio": round(seconds / floor, 3),
-        "lifelines_seconds": round(lifelines_per_trial * args.sims, 3),
-        "lifelines_speedup": round(lifelines_per_trial * args.sims / seconds, 1),
+        "repeats": args.repeats,
+        "threads": threads,
+        "machine": host,
+        "compile_seconds": None if cold is None else round(cold["wall"], 3),
+        "compile_cpu_seconds": None if cold is None else round(cold["cpu"], 3),
+        "compile_skipped_reason": "skipped (--no-compile)" if cold is None else None,
+        "warmup_seconds": round(warm[0], 3),
+        "warmup_cpu_seconds": round(warm[1], 3),
+        "seconds": round(e["wall"], 4),
+        "cpu_seconds": round(e["cpu"], 4),
+        "trials_per_second": round(args.sims / e["wall"], 1),
+        "seconds_1_thread": round(e["wall_1"], 4),
+        "cpu_seconds_1_thread": round(e["cpu_1"], 4),
+        "trials_per_cpu_second_1_thread": round(args.sims / e["cpu_1"], 1),
+        "parallel_speedup": round(e["wall_1"] / e["wall"], 3),
+        "power": e["power"],
+        "floor_seconds": round(e["floor_wall"], 4),
+        "floor_cpu_seconds": round(e["floor_cpu"], 4),
+        "floor_ratio": round(e["ratio_cpu"], 3),
+        "floor_ratio_wall_1_thread": round(e["ratio_wall"], 3),
+        "lifelines_seconds": round(lifelines_seconds, 3),
+        "lifelines_cpu_seconds": round(ll_cpu * args.sims, 3),
+        "lifelines_scaled_from_trials": lifelines_trials,
+        "lifelines_scaled": lifelines_trials != args.sims,
+        "lifelines_speedup": round(lifelines_seconds / e["wall"], 1),
+        "lifelines_speedup_cpu": round(ll_cpu * args.sims / e["cpu_1"], 1),
         "rpact_seconds": None if rp is None else round(rp, 3),
-        "rpact_speedup": None if rp is None else round(rp / seconds, 2),
+        "rpact_cpu_seconds": None if rp_cpu is None else round(rp_cpu, 3),
+        "rpact_speedup": _ratio(rp, e["wall"], 2),
+        "rpact_speedup_cpu": _ratio(rp_cpu, e["cpu_1"], 2),
         "rpact_unavailable_reason": reason,
-        "peak_rss_mb_10k": round(peak_rss_mb(10_000), 1),
-        "peak_rss_mb_100k": round(peak_rss_mb(100_000), 1),
+        "rss_sims": [small, large],
+        "rss": {str(n): r for n, r in rss.items()},
+        "peak_rss_mb_10k": rss[small]["peak_mb"],
+        "peak_rss_mb_100k": rss[large]["peak_mb"],
+        "peak_rss_ratio_100k_over_10k": round(rss[large]["peak_mb"] / rss[small]["peak_mb"], 3),
+        "rss_growth_bytes_per_trial": round(growth, 1),
     }
-    result["peak_rss_ratio_100k_over_10k"] = round(result["peak_rss_mb_100k"] / result["peak_rss_mb_10k"], 3)
-    print(json.dumps(result, indent=None if args.json else 2))
+    return finish(result, targets, args, skipped={"rpact_speedup_cpu": reason or "rpact not measured"})
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,25 +1,27 @@
 """Cost of group-sequential looks: a 3-look design against the fixed design at 10,000 trials.
 
-    python benchmarks/bench_sequential.py --json
+    python benchmarks/bench_sequential.py --json [--check] [--target NAME=VALUE]
 
 The looks share one generated cohort and one sort per trial; each extra look
-costs a cut, a stream merge and the statistics.  Target (issue 5): ratio <= 1.5.
-Engine time (``simulate``) and whole-design time (``run``, boundaries and
-decisions included) are both reported.
+costs a cut, a stream merge and the statistics.  Target (issue 5): ratio <= 1.5,
+checked on both the engine ratio (``simulate``) and the whole-design ratio
+(``run``, boundaries and decisions included).  Ratios are medians of per-pair
+ratios, in wall seconds (``*_ratio``) and in process CPU seconds
+(``*_ratio_cpu``); both sides of a pair run at the same thread count.
+Warm-up (loading or compiling the kernels) is timed separately.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+from _harness import Target, add_arguments, clock, finish, machine, resolve, since  # noqa: E402
 from _reference_design import TARGET_EVENTS, reference_spec  # noqa: E402
 
 from simtrial.scenario import scenario_from_dict  # noqa: E402
@@ -27,6 +29,11 @@ from simtrial.simulate import simulate  # noqa: E402
 from simtrial.spec import Cut  # noqa: E402
 
 FRACTIONS = (0.5, 0.75, 1.0)
+TARGET_RATIO = 1.5
+TARGETS = [
+    Target("engine_ratio", "<=", TARGET_RATIO, "issue 5: 3 looks cost <= 1.5x the fixed design (engine, wall)"),
+    Target("design_ratio", "<=", TARGET_RATIO, "issue 5: 3 looks cost <= 1.5x the fixed design (run, wall)"),
+]
 
 
 def _scenario(sequential: bool):
@@ -48,58 +55,75 @@ def _scenario(sequential: bool):
     return scenario_from_dict(data)
 
 
-def paired_times(fixed, sequential, repeats: int) -> tuple[float, float, float]:
-    """Median seconds of each, and the median of per-pair ratios.
+def paired_times(fixed, sequential, repeats: int) -> dict[str, float]:
+    """Median wall and CPU seconds of each, and the medians of per-pair ratios.
 
     The two are timed alternately, so a load that comes and goes on a shared
     machine hits both sides of a pair alike.
     """
+    start = clock()
     fixed()  # warm-up: load or compile outside the timing
     sequential()
-    t_fixed, t_seq, ratios = [], [], []
-    for _ in range(repeats):
-        t = time.perf_counter()
+    warm_wall, warm_cpu = since(start)
+    rows = []
+    for _ in range(max(1, repeats)):
+        start = clock()
         fixed()
-        a = time.perf_counter() - t
-        t = time.perf_counter()
+        a = since(start)
+        start = clock()
         sequential()
-        b = time.perf_counter() - t
-        t_fixed.append(a)
-        t_seq.append(b)
-        ratios.append(b / a)
-    return statistics.median(t_fixed), statistics.median(t_seq), statistics.median(ratios)
+        b = since(start)
+        rows.append((a[0], a[1], b[0], b[1], b[0] / a[0], b[1] / a[1] if a[1] > 0 else float("nan")))
+    med = [statistics.median(col) for col in zip(*rows, strict=True)]
+    keys = ("fixed", "fixed_cpu", "seq", "seq_cpu", "ratio", "ratio_cpu")
+    return {"warmup": warm_wall, "warmup_cpu": warm_cpu, **dict(zip(keys, med, strict=True))}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--json", action="store_true")
+    add_arguments(parser)
     parser.add_argument("--sims", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=9)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    targets = resolve(TARGETS, args.target, parser)
+    host = machine()
+    import numba
+
     from simtrial.power import run
 
     fixed_spec = reference_spec()
     gs_spec = reference_spec(cuts=tuple(Cut(round(f * TARGET_EVENTS)) for f in FRACTIONS))
-    engine_fixed, engine_gs, engine_ratio = paired_times(
+    engine = paired_times(
         lambda: simulate(fixed_spec, args.sims, 3), lambda: simulate(gs_spec, args.sims, 3), args.repeats
     )
     fixed_sc, gs_sc = _scenario(False), _scenario(True)
-    design_fixed, design_gs, design_ratio = paired_times(
+    design = paired_times(
         lambda: run(fixed_sc, n_sims=args.sims, seed=3), lambda: run(gs_sc, n_sims=args.sims, seed=3), args.repeats
     )
     out = {
         "n_sims": args.sims,
+        "repeats": args.repeats,
+        "threads": numba.get_num_threads(),
+        "machine": host,
         "looks": list(FRACTIONS),
-        "engine_fixed_seconds": round(engine_fixed, 4),
-        "engine_3_look_seconds": round(engine_gs, 4),
-        "engine_ratio": round(engine_ratio, 3),
-        "design_fixed_seconds": round(design_fixed, 4),
-        "design_3_look_seconds": round(design_gs, 4),
-        "design_ratio": round(design_ratio, 3),
-        "target_ratio": 1.5,
+        "warmup_seconds": round(engine["warmup"] + design["warmup"], 3),
+        "warmup_cpu_seconds": round(engine["warmup_cpu"] + design["warmup_cpu"], 3),
+        "engine_fixed_seconds": round(engine["fixed"], 4),
+        "engine_fixed_cpu_seconds": round(engine["fixed_cpu"], 4),
+        "engine_3_look_seconds": round(engine["seq"], 4),
+        "engine_3_look_cpu_seconds": round(engine["seq_cpu"], 4),
+        "engine_ratio": round(engine["ratio"], 3),
+        "engine_ratio_cpu": round(engine["ratio_cpu"], 3),
+        "design_fixed_seconds": round(design["fixed"], 4),
+        "design_fixed_cpu_seconds": round(design["fixed_cpu"], 4),
+        "design_3_look_seconds": round(design["seq"], 4),
+        "design_3_look_cpu_seconds": round(design["seq_cpu"], 4),
+        "design_ratio": round(design["ratio"], 3),
+        "design_ratio_cpu": round(design["ratio_cpu"], 3),
+        "target_ratio": next(t.bound for t in targets if t.name == "engine_ratio"),
     }
-    print(json.dumps(out, indent=None if args.json else 2))
+    return finish(out, targets, args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

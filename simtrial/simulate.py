@@ -39,14 +39,6 @@ class KernelArgs:
     n_random_strata: int
 
 
-def _assessed_categories(spec: TrialSpec) -> np.ndarray:
-    """Categories an enrolled patient can be assessed as."""
-    pop = spec.population
-    if pop.mix is not None and pop.fixed_counts is None:
-        return np.flatnonzero(pop.joint_probabilities().sum(axis=0) > 0)
-    return np.array([c for c, v in pop.fixed_counts.items() if v > 0], dtype=np.int64)
-
-
 def _stratum_array(mapping, present: np.ndarray) -> tuple[np.ndarray, int]:
     """Dense stratum numbers 0..k-1 over the categories that can occur (others map to 0).
 
@@ -96,28 +88,23 @@ def to_kernel_args(spec: TrialSpec) -> KernelArgs:
         single_pair = -1
         fixed = np.array([pop.fixed_counts.get(c, 0) for c in range(N_CATEGORIES)], dtype=np.int64)
         identity = pop.misclassification is None
-        if identity:
-            true_given_assessed = np.eye(N_CATEGORIES).cumsum(axis=1)
-        else:
-            prior = np.array([pop.mix.get(c, 0.0) for c in range(N_CATEGORIES)])
-            joint = prior[:, None] * pop.classification_matrix()  # [true, assessed]
-            col = joint.sum(axis=0)
-            posterior = np.where(col > 0, joint / np.where(col > 0, col, 1.0), np.eye(N_CATEGORIES))
-            true_given_assessed = np.cumsum(posterior.T, axis=1)
-            true_given_assessed[:, -1] = 1.0
+        true_given_assessed = np.cumsum(pop.true_given_assessed(), axis=1)
+        true_given_assessed[:, -1] = 1.0
 
-    present = _assessed_categories(spec)
+    present = np.array(pop.assessed_categories(), dtype=np.int64)
     rand_stratum, n_random_strata = _stratum_array(spec.randomization_strata, present)
     ctrl, expt = spec.allocation
     template = np.array([0] * ctrl + [1] * expt, dtype=np.int64)
     block_template = np.tile(template, spec.block_multiple)
+    # simple randomisation: P(experimental) per patient; < 0 selects permuted blocks (simtrial.engine.cohort)
+    p_simple = expt / (ctrl + expt) if spec.randomisation == "simple" else -1.0
     breaks, cum = spec.accrual.entry_law(spec.n_patients)
     dropout = np.array([a.dropout_hazard_per_month for a in spec.arms], dtype=np.float64)
     cohort = (
         spec.n_patients, N_CATEGORIES, pair_cum.astype(np.float64), single_pair, fixed,
         np.ascontiguousarray(true_given_assessed, dtype=np.float64), identity, rand_stratum,
         block_template, breaks.astype(np.float64), cum.astype(np.float64), model_code, model_params,
-        *competing_exponentials(model_code, model_params, dropout), dropout,
+        *competing_exponentials(model_code, model_params, dropout), dropout, float(p_simple),
     )
     look_events = np.array([c.target_events or 0 for c in spec.cuts], dtype=np.int64)
     look_calendar = np.array(

@@ -11,7 +11,6 @@ import math
 from dataclasses import replace
 
 import numpy as np
-from scipy.stats import norm
 
 from simtrial.engine import layout
 from simtrial.scenario.model import Scenario

@@ -16,6 +16,12 @@ Random draws per patient: one Exp(1) for the entry spacing, one for the event,
 one for the dropout (or, when both are exponential, one Exp(1) for the first of
 the two and one uniform for which it was), one uniform for the category pair (skipped when only one
 pair is possible) and about one for the permuted block.
+
+Randomisation: ``p_simple < 0`` allocates by permuted blocks of ``block_template``
+within randomisation strata (``randomization_stratum[assessed category]``);
+``p_simple`` in (0, 1) is simple randomisation instead: each patient is
+experimental with probability ``p_simple``, from one uniform of its own (which
+replaces the block draws, so the permuted-block stream is untouched).
 """
 
 from __future__ import annotations
@@ -99,6 +105,24 @@ def _segment(accrual_breaks, accrual_cum, seg):
 
 
 @kernel
+def _block_arm(state, rs, block_template, block_state, block_pos):
+    """The next arm of randomisation stratum ``rs``'s permuted block (a fresh shuffled block when used up)."""
+    block_size = block_template.shape[0]
+    if block_pos[rs] >= block_size:
+        for j in range(block_size):
+            block_state[rs, j] = block_template[j]
+        for j in range(block_size - 1, 0, -1):
+            m = randint(state, j + 1)
+            tmp = block_state[rs, j]
+            block_state[rs, j] = block_state[rs, m]
+            block_state[rs, m] = tmp
+        block_pos[rs] = 0
+    arm = block_state[rs, block_pos[rs]]
+    block_pos[rs] += 1
+    return arm
+
+
+@kernel
 def generate_cohort(
     state,
     n,
@@ -112,6 +136,7 @@ def generate_cohort(
     block_template,
     block_state,
     block_pos,
+    p_simple,
     accrual_breaks,
     accrual_cum,
     model_code,
@@ -160,18 +185,10 @@ def generate_cohort(
             assessed = pair & (PAIR_STRIDE - 1)
 
         true_category[i] = true_cat
-        rs = randomization_stratum[assessed]
-        if block_pos[rs] >= block_size:
-            for j in range(block_size):
-                block_state[rs, j] = block_template[j]
-            for j in range(block_size - 1, 0, -1):
-                m = randint(state, j + 1)
-                tmp = block_state[rs, j]
-                block_state[rs, j] = block_state[rs, m]
-                block_state[rs, m] = tmp
-            block_pos[rs] = 0
-        arm = block_state[rs, block_pos[rs]]
-        block_pos[rs] += 1
+        if p_simple >= 0.0:
+            arm = np.int64(uniform(state) < p_simple)
+        else:
+            arm = _block_arm(state, randomization_stratum[assessed], block_template, block_state, block_pos)
 
         hazard = dropout_hazard[arm]
         inv_total = competing_inv_total[true_cat, arm]

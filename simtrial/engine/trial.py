@@ -170,7 +170,7 @@ def simulate_trial(state, cohort, looks, analysis, scratch, out_stats, out_cut, 
     (n, n_categories, pair_cum, single_pair, fixed_assessed, true_given_assessed_cum,
      identity_classification, randomization_stratum, block_template,
      accrual_breaks, accrual_cum, model_code, model_params, competing_inv_total, competing_p_event,
-     dropout_hazard) = cohort
+     dropout_hazard, p_simple) = cohort
     look_events, look_calendar = looks
     code_in_pop, code_stratum, n_strata, fh_rho, fh_gamma, landmarks = analysis
     (entry, x, pcode, sorted_x, sorted_idx, assessed, calendar, stream_time, stream_code,
@@ -178,7 +178,7 @@ def simulate_trial(state, cohort, looks, analysis, scratch, out_stats, out_cut, 
 
     generate_cohort(
         state, n, n_categories, pair_cum, single_pair, fixed_assessed, true_given_assessed_cum,
-        identity_classification, randomization_stratum, block_template, block_state, block_pos,
+        identity_classification, randomization_stratum, block_template, block_state, block_pos, p_simple,
         accrual_breaks, accrual_cum, model_code, model_params, competing_inv_total, competing_p_event,
         dropout_hazard,
         entry, x, pcode, true_category, assessed,
@@ -215,7 +215,7 @@ def generate_one_cohort(seed, trial, cohort, n_random_strata):
     seed_stream(state, seed, trial)
     generate_cohort(
         state, n, cohort[1], cohort[2], cohort[3], cohort[4], cohort[5], cohort[6], cohort[7], cohort[8],
-        block_state, block_pos, cohort[9], cohort[10], cohort[11], cohort[12], cohort[13], cohort[14], cohort[15],
+        block_state, block_pos, cohort[16], cohort[9], cohort[10], cohort[11], cohort[12], cohort[13], cohort[14], cohort[15],
         entry, x, pcode, true_category, assessed,
     )
     return entry, x, pcode, true_category

@@ -115,6 +115,8 @@ class Scenario:
     experimental_response: Mapping[int, float] | None = None
     allocation: tuple[int, int] = (1, 1)
     block_multiple: int = 2
+    randomisation: str = "permuted_blocks"  # or "simple" (see simtrial.scenario._randomisation)
+    randomisation_strata: Mapping[int, int] | None = None  # permuted-block strata by category; None = each category
     accrual: Accrual | None = None
     sample_size: SampleSizeSearch | None = None
     # Where the scenario came from and its plain-dict form: not part of what the trial *is*,
