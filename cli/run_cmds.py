@@ -18,6 +18,7 @@ from simtrial_cli.output import (
     table,
 )
 
+from simtrial.errors import BudgetExhausted
 from simtrial.power import PowerResult, run
 from simtrial.samplesize import SampleSizeResult, sample_size
 from simtrial.scenario import Scenario, ScenarioError, load_scenario
@@ -261,37 +262,66 @@ def run_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, null):
 @common_options
 @click.option("--power", "target_power", type=float, default=None, help="Target power (default: the scenario's, else 0.8).")
 @click.option("--solve-for", type=click.Choice(["n_patients", "events"]), default=None, help="What to solve for (default: the scenario's).")
+@click.option("--precision", type=float, default=0.02, show_default=True,
+              help="95% Monte-Carlo half-width of the answer, as a fraction of it.")
+@click.option("--max-sims", type=int, default=None, callback=_positive,
+              help="Budget: simulated trials in the whole search (exit 1 if it runs out before confirmation).")
+@click.option("--max-seconds", type=float, default=None, help="Budget: seconds for the whole search (exit 1 if exceeded).")
 @_guard
-def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, target_power, solve_for):
-    """Smallest N (or number of events) for SCENARIO to reach the target power."""
+def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, target_power, solve_for, precision,
+                       max_sims, max_seconds):
+    """Smallest N (or number of events) for SCENARIO to reach the target power, confirmed by an independent run."""
     if target_power is not None and not 0.0 < target_power < 1.0:
         raise click.BadParameter(f"must be in (0, 1), got {target_power}", param_hint="--power")
+    if not 0.0 < precision < 1.0:
+        raise click.BadParameter(f"must be a fraction in (0, 1), e.g. 0.02, got {precision}", param_hint="--precision")
+    if max_seconds is not None and not max_seconds > 0:
+        raise click.BadParameter(f"must be > 0, got {max_seconds}", param_hint="--max-seconds")
     sc = _load(scenario)
     with staged_output(out_dir) as write:
-        with progress_bar(40, "searching", quiet) as update:
-            result: SampleSizeResult = sample_size(
-                sc, target_power=target_power, solve_for=solve_for, n_sims=sims, seed=seed, threads=threads,
-                progress=update,
-            )
+        try:
+            with progress_bar(30, "searching", quiet) as update:
+                result: SampleSizeResult = sample_size(
+                    sc, target_power=target_power, solve_for=solve_for, n_sims=sims, seed=seed, threads=threads,
+                    progress=update, precision=precision, max_sims=max_sims, max_seconds=max_seconds,
+                )
+        except BudgetExhausted as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
         summary = result.to_dict()
         if write is not None:
-            _write_outputs(write, summary, result.confirmation, sc)
+            write("summary.json", dump_json(summary))
+            write("trials.csv", result.confirmation.per_trial_frame().to_csv(index=False))
+            write("scenario.resolved.yaml", dump_yaml(result.resolved_scenario()))
             write("power_curve.csv", result.to_frame().to_csv(index=False))
+    key = summary["solve_for"]
+    answer = summary["events_required"] if key == "events" else summary["n_required"]
+    unc = summary.get("uncertainty")
+    rel = summary.get("uncertainty_relative")
     extra = [
         ("target power", fmt(summary["target_power"])),
-        ("solved for", summary["solve_for"]),
-        ("patients required", fmt(summary["n_required"])),
-        ("events required", fmt(summary["events_required"])),
-        ("Monte-Carlo uncertainty of the answer", f"± {fmt((summary.get('search') or {}).get('mc_uncertainty'), 1)}"),
-        ("achieved power (independent run)", f"{fmt(summary['achieved_power'])} (MC SE {fmt(summary['achieved_power_mc_se'], 4)})"),
+        ("solved for", key),
+        (f"{'events' if key == 'events' else 'patients'} required",
+         f"{fmt(answer)}" + (f"  (Monte-Carlo uncertainty ± {fmt(unc, 1)}, {100 * rel:.1f}%, 95%)" if unc and rel else "")),
+        ("patients required" if key == "events" else "events required",
+         fmt(summary["n_required"] if key == "events" else summary["events_required"])),
+        ("confirmation (independent run)",
+         f"power {fmt(summary['achieved_power'])} (MC SE {fmt(summary['achieved_power_mc_se'], 4)}, "
+         f"{summary['n_sims']} trials, seed {summary['seed']})"),
+        ("confirmed", "yes: the independent run reaches the target" if summary["confirmed"] else "NO"),
         ("analytic events (Schoenfeld)", fmt(summary["analytic_events"], 1)),
-        ("points evaluated", str(len(summary["power_curve"]))),
+        ("points evaluated", f"{len(summary['power_curve'])} + {len(summary.get('confirmations') or [])} confirmation(s)"),
     ]
     _print(summary, fmt_, extra)
     if fmt_ == "table" and summary["power_curve"]:
-        key = summary["solve_for"]
-        click.echo("\n  power curve (common random numbers)")
-        click.echo(grid([key, "power", "mc_se"], [[str(p[key]), fmt(p["power"]), fmt(p["mc_se"], 4)] for p in summary["power_curve"]]))
+        click.echo("\n  power curve (per stage: one seed, common random numbers; 'monotone' is the isotonic fit,")
+        click.echo("  since true power never decreases while each stage's raw points wiggle by MC error)")
+        rows = [[p["stage"], str(p[key]), str(p.get("n_sims", "-")), fmt(p["power"]), fmt(p["mc_se"], 4),
+                 fmt(p.get("power_monotone"))] for p in summary["power_curve"]]
+        click.echo(grid(["stage", key, "trials", "power", "mc_se", "monotone"], rows))
+        for c in summary.get("confirmations") or []:
+            verdict = "reaches target" if c["reached_target"] else "short of target: answer moved up"
+            click.echo(f"  confirmation at {c[key]}: power {fmt(c['power'])} (MC SE {fmt(c['mc_se'], 4)}), {verdict}")
 
 
 @click.command("validate")

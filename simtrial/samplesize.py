@@ -1,17 +1,37 @@
 """Sample-size search: the smallest N (or number of events) whose simulated power reaches a target.
 
-Monte-Carlo power is noisy, so the search (1) starts from the analytic answer
-(Schoenfeld events, inflated for group-sequential designs) where one exists,
-(2) brackets and bisects on integers with *common random numbers* - every
-candidate is simulated with the same seed, so trial i of one candidate and of
-the next share their random streams and the power curve is nearly monotone -
-and (3) confirms the answer with an independent run (a different seed) whose
-power and Monte-Carlo SE are reported with every point the search evaluated.
+Monte-Carlo power is noisy, so the answer is found in three stages, each with
+its own seed, and every simulated point is reported:
+
+1. **coarse**: from the analytic answer (Schoenfeld events, inflated for
+   group-sequential designs) where one exists, bracket and bisect on integers
+   with *common random numbers* (every candidate simulated with one seed, so
+   trial i of neighbouring candidates shares its random stream);
+2. **refine**: around the coarse answer, a grid of candidates with enough
+   simulations per point that the answer's own Monte-Carlo uncertainty (95%)
+   is within ``precision`` (default 2%) of the answer; the crossing of the
+   target comes from a probit fit of power on sqrt(x), the shape of
+   Schoenfeld's formula, over the grid;
+3. **confirm**: an independent run (a fresh seed) at the answer.  If its power
+   falls short of the target, the answer moves up and is confirmed again with
+   a new seed, so the printed answer is one whose independent confirmation
+   reaches the target.
+
+A simulation budget (``max_sims``, total simulated trials) or a time limit
+(``max_seconds``) that stops the search before a confirmation raises
+``BudgetExhausted``.  Single-arm exact binomial designs scan the exact power
+(a saw-tooth in N) instead; Simon's design fixes its own N.
+
+Power is not strictly monotone in N even with common random numbers (a larger
+N redraws every trial's cohort, and more events change every trial's
+statistic), so each stage's points also carry ``power_monotone``: the
+isotonic (pool-adjacent-violators) fit, since the true power never decreases.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,11 +40,16 @@ from scipy.stats import norm
 
 from simtrial.designs._survival import constant_hazard_ratio
 from simtrial.designs.base import Progress
+from simtrial.errors import BudgetExhausted, InvalidInput, check_n_sims, check_seed, derive_seed
 from simtrial.power import PowerResult, _clean, run
 from simtrial.scenario.model import Scenario
 from simtrial.stats.analytic import schoenfeld_events
 
-CONFIRMATION_SEED_OFFSET = 7919
+DEFAULT_PRECISION = 0.02
+MAX_SIMS_PER_POINT = 400_000
+_GRID = (-3, -2, -1, 0, 1, 2, 3)  # refine grid, in units of precision x answer / 1.5
+_MAX_CONFIRMATIONS = 12
+_Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -40,9 +65,16 @@ class SampleSizeResult:
     confirmed: bool
     analytic_events: float | None
     start_value: int | None
-    curve: list[dict[str, float]]
+    curve: list[dict[str, Any]]
     confirmation: PowerResult = field(repr=False)
     details: dict[str, Any] = field(default_factory=dict)
+    uncertainty: float | None = None  # 95% Monte-Carlo half-width of the answer, in its unit
+    precision: float | None = None  # requested: uncertainty / answer
+    confirmations: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def answer(self) -> int | None:
+        return self.events_required if self.solve_for == "events" else self.n_required
 
     def to_dict(self) -> dict[str, Any]:
         c = self.confirmation.to_dict()
@@ -55,6 +87,12 @@ class SampleSizeResult:
             "achieved_power": self.achieved_power,
             "achieved_power_mc_se": self.achieved_power_mc_se,
             "confirmed": self.confirmed,
+            "uncertainty": self.uncertainty,
+            "uncertainty_relative": (
+                self.uncertainty / self.answer if self.uncertainty is not None and self.answer else None
+            ),
+            "precision_requested": self.precision,
+            "confirmations": self.confirmations,
             "analytic_events": self.analytic_events,
             "start_value": self.start_value,
             "power_curve": self.curve,
@@ -66,6 +104,91 @@ class SampleSizeResult:
         import pandas as pd
 
         return pd.DataFrame(self.curve)
+
+    def resolved_scenario(self) -> dict[str, Any]:
+        """The scenario with the answer written in: running it repeats the confirmation run exactly."""
+        resolved = {k: (dict(v) if isinstance(v, dict) else v) for k, v in self.confirmation.resolved_scenario.items()}
+        if self.n_required is not None:
+            resolved["n_patients"] = int(self.n_required)
+        analysis = dict(resolved.get("analysis", {}))
+        if self.events_required is not None and resolved.get("design") != "simon_two_stage":
+            has_events = "target_events" in analysis or self.solve_for == "events" or (
+                (resolved.get("sample_size") or {}).get("events_per_patient") is not None
+            )
+            if has_events:
+                analysis["target_events"] = int(self.events_required)
+        if analysis:
+            resolved["analysis"] = analysis
+        resolved["simulation"] = {"n_sims": self.confirmation.n_sims, "seed": self.confirmation.seed}
+        return resolved
+
+
+class _Budget:
+    """Total simulated trials and wall time a search may use."""
+
+    def __init__(self, max_sims: int | None, max_seconds: float | None) -> None:
+        self.max_sims = max_sims
+        self.max_seconds = max_seconds
+        self.used = 0
+        self.start = time.monotonic()
+
+    def spend(self, n: int, what: str) -> None:
+        elapsed = time.monotonic() - self.start
+        if self.max_sims is not None and self.used + n > self.max_sims:
+            raise BudgetExhausted(
+                f"sample size: the simulation budget (--max-sims {self.max_sims:,}) would be exceeded by {what} "
+                f"({self.used:,} trials simulated so far, {n:,} more needed); no confirmed answer"
+            )
+        if self.max_seconds is not None and elapsed > self.max_seconds:
+            raise BudgetExhausted(
+                f"sample size: the time limit (--max-seconds {self.max_seconds:g}) was reached after {elapsed:.1f} s "
+                f"before {what}; no confirmed answer"
+            )
+        self.used += n
+
+
+def isotonic(values: list[float], weights: list[float] | None = None) -> list[float]:
+    """Non-decreasing least-squares fit (pool adjacent violators)."""
+    w = list(weights) if weights is not None else [1.0] * len(values)
+    blocks: list[list[float]] = []  # [mean, weight, count]
+    for v, wt in zip(values, w, strict=True):
+        blocks.append([float(v), float(wt), 1])
+        while len(blocks) > 1 and blocks[-2][0] > blocks[-1][0]:
+            m2, w2, c2 = blocks.pop()
+            m1, w1, c1 = blocks.pop()
+            blocks.append([(m1 * w1 + m2 * w2) / (w1 + w2), w1 + w2, c1 + c2])
+    out: list[float] = []
+    for m, _, c in blocks:
+        out += [m] * c
+    return out
+
+
+def _probit_fit(points: dict[int, tuple[float, float]], n_sims: int) -> tuple[float, float] | None:
+    """(intercept, slope) of probit(power) = a + b sqrt(x), weighted by the binomial variance."""
+    xs = np.array(sorted(points), dtype=float)
+    ps = np.array([points[int(x)][0] for x in xs])
+    lo, hi = 0.5 / n_sims, 1.0 - 0.5 / n_sims
+    ps = np.clip(ps, lo, hi)
+    if xs.size < 2 or np.ptp(xs) == 0:
+        return None
+    z = norm.ppf(ps)
+    w = norm.pdf(z) ** 2 / (ps * (1 - ps))  # 1 / var(probit p-hat), up to n
+    b, a = np.polyfit(np.sqrt(xs), z, 1, w=np.sqrt(w))
+    if not b > 0:
+        return None
+    return float(a), float(b)
+
+
+def _slope_at(fit: tuple[float, float], x: float) -> float:
+    """d power / dx of the probit fit at x."""
+    a, b = fit
+    return float(norm.pdf(a + b * math.sqrt(x)) * b / (2.0 * math.sqrt(x)))
+
+
+def _crossing(fit: tuple[float, float], target: float) -> float:
+    a, b = fit
+    root = (norm.ppf(target) - a) / b
+    return float(root * root) if root > 0 else 0.0
 
 
 def _analytic_events(scenario: Scenario, target_power: float) -> float | None:
@@ -83,26 +206,6 @@ def _analytic_events(scenario: Scenario, target_power: float) -> float | None:
 
         events *= planned_design(a.sequential, a.alpha / a.sided, 1.0 - target_power).inflation_factor
     return float(events)
-
-
-def _mc_uncertainty(curve: dict[int, tuple[float, float]], answer: int, power_se: float) -> float | None:
-    """About how far (in the solved-for unit) the answer could move from Monte-Carlo error alone.
-
-    Common random numbers make neighbouring points agree, but the whole curve
-    shares one seed's error (one power SE); that shifts the crossing by
-    SE / slope.  The slope comes from a probit-linear fit in sqrt(x), the shape
-    Schoenfeld's formula gives; reported as 2 SE / slope.
-    """
-    xs = np.array([k for k, (p, _) in curve.items() if 0.0 < p < 1.0], dtype=float)
-    ps = np.array([p for k, (p, _) in curve.items() if 0.0 < p < 1.0], dtype=float)
-    if xs.size < 2 or np.ptp(xs) == 0:
-        return None
-    slope_probit, intercept = np.polyfit(np.sqrt(xs), norm.ppf(ps), 1)
-    fitted = norm.cdf(intercept + slope_probit * math.sqrt(answer))
-    slope = slope_probit * norm.pdf(norm.ppf(fitted)) / (2.0 * math.sqrt(answer))
-    if not slope > 0:
-        return None
-    return float(2.0 * power_se / slope)
 
 
 def _bracket_and_bisect(power_at, start, target, lo_bound, hi_bound, solve_for, curve) -> int:
@@ -176,6 +279,62 @@ def _exact_binomial_scan(
     return first, (stable if stable <= window_end else None)
 
 
+class _Stage:
+    """One seed's power curve: every candidate simulated with the same seed (common random numbers)."""
+
+    def __init__(self, name, scenario, solve_for, n_sims, seed, threads, budget, progress) -> None:
+        self.name, self.scenario, self.solve_for = name, scenario, solve_for
+        self.n_sims, self.seed, self.threads = n_sims, seed, threads
+        self.budget, self.progress = budget, progress
+        self.points: dict[int, tuple[float, float]] = {}
+        self.results: dict[int, PowerResult] = {}
+
+    def power_at(self, x: int) -> float:
+        if x not in self.points:
+            self.budget.spend(self.n_sims, f"the {self.name} run at {self.solve_for} = {x}")
+            kwargs = {"target_events": x} if self.solve_for == "events" else {"n_patients": x}
+            r = run(self.scenario, n_sims=self.n_sims, seed=self.seed, threads=self.threads, **kwargs)
+            self.points[x] = (r.power, r.power_mc_se)
+            self.results[x] = r
+            if self.progress is not None:
+                self.progress(1)
+        return self.points[x][0]
+
+    def rows(self) -> list[dict[str, Any]]:
+        xs = sorted(self.points)
+        mono = isotonic([self.points[x][0] for x in xs])
+        return [
+            {"stage": self.name, self.solve_for: int(x), "n_sims": self.n_sims, "seed": self.seed,
+             "power": self.points[x][0], "mc_se": self.points[x][1], "power_monotone": m}
+            for x, m in zip(xs, mono, strict=True)
+        ]
+
+
+def _refine(stage: _Stage, centre: int, precision: float, lo_bound: int, hi_bound: int, target: float,
+            fallback_slope: float | None) -> tuple[float, float | None, tuple[float, float] | None]:
+    """Evaluate a grid around ``centre``; (crossing, slope there, fit).  Recentres up to 4 times."""
+    fit = None
+    crossing = float(centre)
+    for _ in range(5):
+        step = max(1.0, precision * centre / 1.5)
+        grid = sorted({int(min(max(round(centre + k * step), lo_bound), hi_bound)) for k in _GRID})
+        for x in grid:
+            stage.power_at(x)
+        window = {x: stage.points[x] for x in grid}
+        fit = _probit_fit(window, stage.n_sims)
+        if fit is None:
+            break
+        crossing = _crossing(fit, target)
+        if grid[0] <= crossing <= grid[-1] or (crossing < grid[0] and grid[0] == lo_bound) or (
+            crossing > grid[-1] and grid[-1] == hi_bound
+        ):
+            break
+        centre = int(min(max(round(crossing), lo_bound), hi_bound))
+    if fit is None:
+        return crossing, fallback_slope, None
+    return min(max(crossing, lo_bound), hi_bound), _slope_at(fit, max(crossing, 1.0)), fit
+
+
 def sample_size(
     scenario: Scenario,
     *,
@@ -187,29 +346,46 @@ def sample_size(
     maximum: int | None = None,
     threads: int | None = None,
     progress: Progress | None = None,
+    precision: float = DEFAULT_PRECISION,
+    max_sims: int | None = None,
+    max_seconds: float | None = None,
 ) -> SampleSizeResult:
-    """Smallest N (``solve_for="n_patients"``) or event count (``"events"``) reaching ``target_power``."""
+    """Smallest N (``solve_for="n_patients"``) or event count (``"events"``) reaching ``target_power``.
+
+    ``n_sims`` is the per-point count of the coarse stage (default: the
+    scenario's); the refine and confirmation stages choose theirs from
+    ``precision`` (the 95% Monte-Carlo half-width of the answer, relative to
+    it).  ``max_sims`` / ``max_seconds`` bound the whole search; exceeding
+    either before a confirmed answer raises ``BudgetExhausted``.
+    """
     search = scenario.sample_size
     target = target_power if target_power is not None else (search.target_power if search else 0.8)
     if not 0.0 < target < 1.0:
-        raise ValueError(f"target power must be in (0, 1), got {target!r}")
+        raise InvalidInput(f"target power must be in (0, 1), got {target!r}")
+    if not (isinstance(precision, float | int) and 0.0 < precision < 1.0):
+        raise InvalidInput(f"precision must be a fraction in (0, 1), e.g. 0.02, got {precision!r}")
+    if max_sims is not None and (isinstance(max_sims, bool) or not isinstance(max_sims, int) or max_sims < 1):
+        raise InvalidInput(f"max_sims must be a whole number >= 1 (simulated trials in all), got {max_sims!r}")
+    if max_seconds is not None and not max_seconds > 0:
+        raise InvalidInput(f"max_seconds must be > 0, got {max_seconds!r}")
     solve_for = solve_for or (search.solve_for if search else "n_patients")
     if solve_for not in ("n_patients", "events"):
-        raise ValueError(f"solve_for must be n_patients or events, got {solve_for!r}")
-    n_sims = n_sims or scenario.simulation.n_sims
-    seed = scenario.simulation.seed if seed is None else seed
+        raise InvalidInput(f"solve_for must be n_patients or events, got {solve_for!r}")
+    n_sims = check_n_sims(n_sims if n_sims is not None else scenario.simulation.n_sims)
+    seed = check_seed(scenario.simulation.seed if seed is None else seed)
+    budget = _Budget(max_sims, max_seconds)
     if scenario.design == "simon_two_stage":
+        budget.spend(n_sims, "the Simon run")
         result = run(scenario, n_sims=n_sims, seed=seed, threads=threads, progress=progress)
         n = int(result.details.get("n", 0)) or None
         return SampleSizeResult(
             scenario.name, scenario.design, "n_patients", target, n, None, result.power, result.power_mc_se,
             True, None, n, [], result, {"note": "Simon's design fixes N (stage 1 + stage 2); no search needed"},
+            uncertainty=0.0,
         )
     tte = scenario.endpoint == "time_to_event"
     if solve_for == "events" and not tte:
-        raise ValueError("solve_for: events applies to time-to-event designs only")
-    if tte and solve_for == "n_patients" and scenario.analysis.target_events is None:
-        pass  # calendar-time analysis: N alone drives the events
+        raise InvalidInput("solve_for: events applies to time-to-event designs only")
     lo_bound = minimum if minimum is not None else (search.minimum if search and search.minimum else None)
     hi_bound = maximum if maximum is not None else (search.maximum if search and search.maximum else None)
     n_now = scenario.n_patients or 100
@@ -218,7 +394,7 @@ def sample_size(
         events_per_patient = search.events_per_patient
     elif tte and scenario.analysis.target_events:
         if solve_for == "n_patients" and scenario.n_patients is None:
-            raise ValueError(
+            raise InvalidInput(
                 "sample_size: solving for n_patients with analysis.target_events needs n_patients "
                 "(whose events ratio is kept) or sample_size.events_per_patient"
             )
@@ -230,7 +406,7 @@ def sample_size(
         lo_bound = max(lo_bound or 10, 2)
         hi_bound = hi_bound or max(20 * n_now, 5000)
     if lo_bound > hi_bound:
-        raise ValueError(f"sample_size: minimum ({lo_bound}) is above maximum ({hi_bound})")
+        raise InvalidInput(f"sample_size: minimum ({lo_bound}) is above maximum ({hi_bound})")
 
     analytic = _analytic_events(scenario, target)
     if analytic is not None:
@@ -239,52 +415,95 @@ def sample_size(
         start = scenario.analysis.target_events if (solve_for == "events" and tte) else n_now
     start = int(min(max(round(start or lo_bound), lo_bound), hi_bound))
 
-    curve: dict[int, tuple[float, float]] = {}
+    if scenario.design == "single_arm_binary":
+        return _exact_search(scenario, target, lo_bound, hi_bound, n_sims, seed, threads, budget, analytic, start)
 
-    def power_at(x: int) -> float:
-        if x not in curve:
-            kwargs = {"target_events": x} if solve_for == "events" else {"n_patients": x}
-            r = run(scenario, n_sims=n_sims, seed=seed, threads=threads, **kwargs)
-            curve[x] = (r.power, r.power_mc_se)
-            if progress is not None:
-                progress(1)
-        return curve[x][0]
+    coarse = _Stage("coarse", scenario, solve_for, n_sims, seed, threads, budget, progress)
+    x0 = _bracket_and_bisect(coarse.power_at, start, target, lo_bound, hi_bound, solve_for, coarse.points)
+    coarse_fit = _probit_fit(coarse.points, n_sims)
+    slope = _slope_at(coarse_fit, x0) if coarse_fit is not None else None
 
-    exact = scenario.design == "single_arm_binary"
-    if exact:
-        answer, stable = _exact_binomial_scan(scenario, target, lo_bound, hi_bound, curve, seed)
+    def needed_sims(slope_: float | None, answer: float) -> int:
+        if not slope_ or not slope_ > 0:
+            return max(n_sims, 10_000)
+        se_needed = precision * answer * slope_ / _Z95
+        # 1.2: the slope is estimated from the coarse stage; aim a little past the precision asked for
+        return int(min(max(math.ceil(1.2 * target * (1 - target) / se_needed**2), n_sims), MAX_SIMS_PER_POINT))
+
+    refine_sims = needed_sims(slope, x0)
+    stages = [coarse]
+    crossing, fit = float(x0), None
+    for attempt in range(2):
+        refine = _Stage("refine" if attempt == 0 else f"refine{attempt + 1}", scenario, solve_for, refine_sims,
+                        derive_seed(seed, 1 + attempt), threads, budget, progress)
+        stages.append(refine)
+        crossing, slope_r, fit = _refine(refine, x0, precision, lo_bound, hi_bound, target, slope)
+        slope = slope_r or slope
+        se_p = math.sqrt(target * (1 - target) / refine_sims)
+        uncertainty = _Z95 * se_p / slope if slope else None
+        if uncertainty is None or uncertainty <= 1.1 * precision * max(crossing, 1.0) or refine_sims >= MAX_SIMS_PER_POINT:
+            break
+        refine_sims = needed_sims(slope, crossing)
+        x0 = int(round(crossing))
+    answer = int(min(max(math.ceil(crossing - 1e-9), lo_bound), hi_bound))
+    if fit is None:
+        # no usable fit (power 0 or 1 across the grid): the smallest refine point reaching the target
+        reached = [x for x, (p, _) in sorted(stages[-1].points.items()) if p >= target]
+        answer = reached[0] if reached else hi_bound
+
+    confirmations: list[dict[str, Any]] = []
+    confirmation: PowerResult | None = None
+    for k in range(_MAX_CONFIRMATIONS):
+        budget.spend(refine_sims, f"the confirmation run at {solve_for} = {answer}")
+        conf_seed = derive_seed(seed, 100 + k)
+        kwargs = {"target_events": answer} if solve_for == "events" else {"n_patients": answer}
+        confirmation = run(scenario, n_sims=refine_sims, seed=conf_seed, threads=threads, **kwargs)
+        if progress is not None:
+            progress(1)
+        confirmations.append({solve_for: answer, "n_sims": refine_sims, "seed": conf_seed,
+                              "power": confirmation.power, "mc_se": confirmation.power_mc_se,
+                              "reached_target": confirmation.power >= target})
+        if confirmation.power >= target:
+            break
+        if answer >= hi_bound:
+            raise BudgetExhausted(
+                f"sample size: the confirmation at the search maximum {solve_for} = {hi_bound} gives power "
+                f"{confirmation.power:.3f} < {target}; raise sample_size.maximum"
+            )
+        shortfall = target - confirmation.power + confirmation.power_mc_se
+        step = max(1, math.ceil(shortfall / slope)) if slope else max(1, math.ceil(0.01 * answer))
+        answer = int(min(answer + step, hi_bound))
     else:
-        answer = _bracket_and_bisect(power_at, start, target, lo_bound, hi_bound, solve_for, curve)
+        raise BudgetExhausted(
+            f"sample size: {_MAX_CONFIRMATIONS} independent confirmation runs did not reach power {target} "
+            f"(last: {solve_for} = {answer}, power {confirmation.power:.3f}); no confirmed answer"
+        )
 
-    kwargs = {"target_events": answer} if solve_for == "events" else {"n_patients": answer}
-    confirmation = run(scenario, n_sims=n_sims, seed=seed + CONFIRMATION_SEED_OFFSET, threads=threads, **kwargs)
-    confirmed = confirmation.power + 2.0 * confirmation.power_mc_se >= target
     if solve_for == "events":
-        n_required = confirmation.n_patients
-        events_required = answer
+        n_required, events_required = confirmation.n_patients, answer
     else:
-        n_required = answer
-        events_required = confirmation.target_events
+        n_required, events_required = answer, confirmation.target_events
+    se_p = math.sqrt(target * (1 - target) / refine_sims)
+    uncertainty = _Z95 * se_p / slope if slope else None
     details = {
-        "mc_uncertainty": 0.0 if exact else _mc_uncertainty(curve, answer, confirmation.power_mc_se),
-        "n_sims_per_point": n_sims,
-        "seed": seed,
-        "confirmation_seed": seed + CONFIRMATION_SEED_OFFSET,
         "method": (
-            "scan of the exact binomial power (a saw-tooth in N), then a simulated confirmation run"
-            if exact
-            else "bracket and bisect with common random numbers, then an independent confirmation run"
+            "coarse bracket-and-bisect with common random numbers, a probit fit over a refine grid with enough "
+            "simulations for the requested precision, then independent confirmation runs"
         ),
+        "n_sims_coarse": n_sims,
+        "n_sims_refine": refine_sims,
+        "seed": seed,
+        "refine_crossing": crossing,
+        "slope_power_per_unit": slope,
+        "simulated_trials_total": budget.used,
+        "seconds": time.monotonic() - budget.start,
         "bounds": [lo_bound, hi_bound],
+        "mc_uncertainty": uncertainty,
     }
-    if exact:
-        details["n_from_which_every_larger_n_reaches_target"] = stable
     if "expected_screened" in confirmation.details:
         details["expected_screened"] = confirmation.details["expected_screened"]
         details["expected_screen_failures"] = confirmation.details["expected_screen_failures"]
-    points = [
-        {solve_for: int(k), "power": v[0], "mc_se": v[1]} for k, v in sorted(curve.items())
-    ]
+    curve = [row for st in stages for row in st.rows()]
     return SampleSizeResult(
         scenario=scenario.name,
         design=scenario.design,
@@ -294,13 +513,51 @@ def sample_size(
         events_required=events_required,
         achieved_power=confirmation.power,
         achieved_power_mc_se=confirmation.power_mc_se,
-        confirmed=bool(confirmed),
+        confirmed=True,
         analytic_events=analytic,
         start_value=start,
-        curve=points,
+        curve=curve,
         confirmation=confirmation,
         details=details,
+        uncertainty=uncertainty,
+        precision=precision,
+        confirmations=confirmations,
     )
 
 
-__all__ = ["SampleSizeResult", "sample_size"]
+def _exact_search(scenario, target, lo_bound, hi_bound, n_sims, seed, threads, budget, analytic, start):
+    """Single-arm exact binomial: the exact power decides; a simulated run checks the engine agrees."""
+    curve: dict[int, tuple[float, float]] = {}
+    answer, stable = _exact_binomial_scan(scenario, target, lo_bound, hi_bound, curve, seed)
+    budget.spend(n_sims, f"the confirmation run at n_patients = {answer}")
+    conf_seed = derive_seed(seed, 100)
+    confirmation = run(scenario, n_sims=n_sims, seed=conf_seed, threads=threads, n_patients=answer)
+    exact = float(confirmation.analytic_power["exact_binomial"])
+    agrees = abs(confirmation.power - exact) <= 4 * math.sqrt(exact * (1 - exact) / n_sims) + 1e-12
+    details = {
+        "method": "scan of the exact binomial power (a saw-tooth in N), then a simulated confirmation run",
+        "exact_power": exact,
+        "simulation_agrees_with_exact": agrees,
+        "n_from_which_every_larger_n_reaches_target": stable,
+        "seed": seed,
+        "bounds": [lo_bound, hi_bound],
+        "mc_uncertainty": 0.0,
+        "note": "the exact power is a saw-tooth in N: a larger N can have lower power; "
+                "n_from_which_every_larger_n_reaches_target is the safe choice",
+    }
+    points = [
+        {"stage": "exact", "n_patients": int(k), "power": v[0], "mc_se": 0.0, "power_monotone": None}
+        for k, v in sorted(curve.items())
+    ]
+    return SampleSizeResult(
+        scenario=scenario.name, design=scenario.design, solve_for="n_patients", target_power=target,
+        n_required=answer, events_required=None, achieved_power=confirmation.power,
+        achieved_power_mc_se=confirmation.power_mc_se, confirmed=bool(exact >= target and agrees),
+        analytic_events=analytic, start_value=start, curve=points, confirmation=confirmation, details=details,
+        uncertainty=0.0, precision=None,
+        confirmations=[{"n_patients": answer, "n_sims": n_sims, "seed": conf_seed, "power": confirmation.power,
+                        "mc_se": confirmation.power_mc_se, "exact_power": exact, "reached_target": exact >= target}],
+    )
+
+
+__all__ = ["DEFAULT_PRECISION", "SampleSizeResult", "isotonic", "sample_size"]

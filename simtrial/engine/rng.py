@@ -17,6 +17,7 @@ _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _TRIAL_SALT = np.uint64(0xD1B54A32D192ED03)
 _TO_UNIT = 1.0 / 9007199254740992.0  # 2 ** -53
+_BELOW_ONE = 1.0 - _TO_UNIT  # 1 - 2 ** -53, the largest double below 1
 
 
 @kernel
@@ -65,9 +66,22 @@ def next_u64(state):
 
 
 @kernel
+def _to_unit(x):
+    """The uint64 ``x`` as a double in the open interval (0, 1).
+
+    ``k = x >> 11`` (53 bits) maps to ``(k + 0.5) * 2**-53``; the smallest value is
+    ``2**-54``.  For ``k >= 2**52`` the sum ``k + 0.5`` is not representable and
+    rounds half to even, which for the one odd ``k = 2**53 - 1`` gives ``2**53``,
+    i.e. exactly 1.0.  Every other ``k`` stays at most ``1 - 2**-52``, so clamping to
+    ``1 - 2**-53`` changes that single case and no other output (``minsd``, no branch).
+    """
+    return min((np.float64(x >> np.uint64(11)) + 0.5) * _TO_UNIT, _BELOW_ONE)
+
+
+@kernel
 def uniform(state):
     """A double in the open interval (0, 1): safe to take its log."""
-    return (np.float64(next_u64(state) >> np.uint64(11)) + 0.5) * _TO_UNIT
+    return _to_unit(next_u64(state))
 
 
 @kernel
@@ -78,6 +92,16 @@ def standard_exponential(state):
 
 
 @kernel
+def _scale_below(u, n):
+    """``int(u * n)`` for ``u`` in (0, 1), clamped into [0, n) (n >= 1).
+
+    With ``u <= 1 - 2**-53`` and ``n <= 2**53`` the rounded product is already below
+    ``n``; the clamp guards larger ``n``, for which ``float(n)`` itself may round up.
+    """
+    return min(np.int64(u * n), n - 1)
+
+
+@kernel
 def randint(state, n):
-    """Uniform integer in [0, n) (n small; the bias of the multiply-shift is < n / 2**53)."""
-    return np.int64(uniform(state) * n)
+    """Uniform integer in [0, n), n >= 1 (n small; the bias of the multiply-shift is < n / 2**53)."""
+    return _scale_below(uniform(state), n)
