@@ -18,10 +18,10 @@ from simtrial_cli.output import (
     table,
 )
 
-from simtrial.errors import BudgetExhausted
+from simtrial.errors import BudgetExhausted, InvalidInput, check_n_sims, check_seed
 from simtrial.power import PowerResult, run
 from simtrial.samplesize import SampleSizeResult, sample_size
-from simtrial.scenario import Scenario, ScenarioError, load_scenario
+from simtrial.scenario import Scenario, load_scenario
 
 
 class UserError(click.ClickException):
@@ -43,9 +43,8 @@ def _guard(fn):
             # the reader (e.g. `| head`) went away: not an error of ours or the user's
             sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
             sys.exit(0)
-        except (ScenarioError, OutputError) as exc:
-            raise UserError(str(exc)) from None
-        except ValueError as exc:
+        except (InvalidInput, OutputError) as exc:
+            # only validation errors are the user's; any other ValueError is a bug of ours (exit 1)
             raise UserError(str(exc)) from None
         except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
             click.echo(f"Error: internal error ({type(exc).__name__}): {exc}", err=True)
@@ -64,16 +63,28 @@ def _positive(ctx, param, value):
     return value
 
 
+def _n_sims(ctx, param, value):
+    if value is None:
+        return value
+    try:
+        return check_n_sims(value, "--sims")
+    except InvalidInput as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 def _seed(ctx, param, value):
-    if value is not None and not 0 <= value < 2**63:
-        raise click.BadParameter(f"must be an integer in [0, 2**63), got {value}")
-    return value
+    if value is None:
+        return value
+    try:
+        return check_seed(value, "--seed")
+    except InvalidInput as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def common_options(fn):
     options = [
         click.argument("scenario", type=click.Path(dir_okay=False)),
-        click.option("--sims", type=int, default=None, callback=_positive, help="Simulated trials (default: the scenario's n_sims)."),
+        click.option("--sims", type=int, default=None, callback=_n_sims, help="Simulated trials (default: the scenario's n_sims)."),
         click.option("--seed", type=int, default=None, callback=_seed, help="Random seed (default: the scenario's seed)."),
         click.option("--threads", type=int, default=None, callback=_positive, help="Worker threads (results do not depend on it)."),
         click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Directory for summary JSON, per-trial CSV and the resolved scenario."),
@@ -169,12 +180,13 @@ def _summary_rows(d: dict) -> list[tuple[str, str]]:
         rows.append((f"analytic {analytic_word} ({name})", fmt(value)))
     if details.get("analytic_power_note"):
         rows.append(("analytic note", details["analytic_power_note"]))
+    timed = d.get("target_events") is not None or d.get("mean_duration_months") is not None
     rows += [
         ("patients (planned)", fmt(d.get("n_patients"))),
-        ("target events", fmt(d.get("target_events"))),
-        ("mean responders" if d.get("target_events") is None and d.get("mean_duration_months") is None else "mean events", fmt(d["mean_events"], 1)),
+        *([("target events", fmt(d.get("target_events")))] if d.get("target_events") is not None else []),
+        ("mean events" if timed else "mean responders", fmt(d["mean_events"], 1)),
         *_per_arm_rows(d),
-        ("mean duration (months)", fmt(d["mean_duration_months"], 1)),
+        *([("mean duration (months)", fmt(d["mean_duration_months"], 1))] if timed else []),
         ("mean enrolled", fmt(d["mean_enrolled"], 1)),
     ]
     if d.get("hr_median") is not None:

@@ -10,6 +10,8 @@ import re
 
 import numpy as np
 
+from simtrial.errors import InvalidInput
+
 CATEGORIES: tuple[str, ...] = (
     "IHC 0",
     "ultralow",
@@ -106,14 +108,14 @@ def _category_key(text: str) -> str:
 def parse_category(text: str) -> int:
     """The category code (index into CATEGORIES) for a spelling such as "IHC 2+/FISH+" or "3+"."""
     if not isinstance(text, str):
-        raise ValueError(f"a HER2 category must be text, got {text!r}")
+        raise InvalidInput(f"a HER2 category must be text, got {text!r}")
     code = _CATEGORY_KEYS.get(_category_key(text))
     if code is None:
         hint = ""
         if _category_key(text) in ("2+", "2"):
             # IHC 2+ is HER2-positive or HER2-low depending on ISH: refuse to guess.
             hint = " IHC 2+ needs its ISH result (2+/ISH+ or 2+/ISH-)."
-        raise ValueError(
+        raise InvalidInput(
             f"unknown HER2 category {text!r}.{hint} Accepted: " + "; ".join(_CATEGORY_EXAMPLES)
         )
     return code
@@ -122,9 +124,9 @@ def parse_category(text: str) -> int:
 def category_name(code: int) -> str:
     """The canonical name of a category code, e.g. 5 -> "IHC 3+"."""
     if isinstance(code, bool) or not isinstance(code, int | np.integer):
-        raise ValueError(f"a HER2 category code must be an integer, got {code!r}")
+        raise InvalidInput(f"a HER2 category code must be an integer, got {code!r}")
     if not 0 <= int(code) < N_CATEGORIES:
-        raise ValueError(
+        raise InvalidInput(
             f"unknown HER2 category code {code!r}; codes are 0..{N_CATEGORIES - 1}: "
             + ", ".join(f"{i}={name}" for i, name in enumerate(CATEGORIES))
         )
@@ -134,7 +136,7 @@ def category_name(code: int) -> str:
 def parse_group(text: str) -> tuple[int, ...]:
     """Category codes of a group ("HER2-low", "her2 low") or of a single category ("IHC 3+")."""
     if not isinstance(text, str):
-        raise ValueError(f"a HER2 group or category must be text, got {text!r}")
+        raise InvalidInput(f"a HER2 group or category must be text, got {text!r}")
     key = _fold(text)
     stripped = re.sub(r"^her-?2[-_:]?", "", key)
     if stripped != key:  # "her2 low", "HER2-positive": a group word follows the HER2 prefix
@@ -150,7 +152,7 @@ def parse_group(text: str) -> tuple[int, ...]:
         hint = (
             " IHC 2+ needs its ISH result (2+/ISH+ or 2+/ISH-)." if "ISH result" in str(err) else ""
         )
-    raise ValueError(
+    raise InvalidInput(
         f"unknown HER2 group or category {text!r}.{hint} Accepted groups: "
         + ", ".join(
             f"{name} ({', '.join(CATEGORIES[c] for c in codes)})" for name, codes in GROUPS.items()

@@ -21,6 +21,7 @@ import pandas as pd
 from simtrial import __version__
 from simtrial.designs import get_design
 from simtrial.designs.base import Progress, TrialOutcomes
+from simtrial.errors import InvalidInput, check_n_sims, check_seed
 from simtrial.scenario.model import Scenario
 
 Z95 = 1.959963984540054
@@ -213,7 +214,7 @@ class PowerResult:
 
     def per_trial_frame(self) -> pd.DataFrame:
         if self.outcomes is None:
-            raise ValueError("per-trial outcomes were not kept for this result")
+            raise InvalidInput("per-trial outcomes were not kept for this result")
         return self.outcomes.per_trial_frame()
 
 
@@ -317,10 +318,8 @@ def run(
     """Simulate the scenario's design and summarise it (``null=True``: under H0, for type I error)."""
     n_sims = scenario.simulation.n_sims if n_sims is None else n_sims
     seed = scenario.simulation.seed if seed is None else seed
-    if not isinstance(n_sims, int | np.integer) or n_sims < 1:
-        raise ValueError(f"n_sims must be an integer >= 1, got {n_sims!r}")
-    if not isinstance(seed, int | np.integer) or not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be an integer in [0, 2**63), got {seed!r}")
+    n_sims = check_n_sims(n_sims)
+    seed = check_seed(seed)
     design = get_design(scenario.design, scenario.endpoint)
     outcomes = design.run(
         scenario, n_sims=int(n_sims), seed=int(seed), null=null, n_patients=n_patients,

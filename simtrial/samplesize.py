@@ -237,7 +237,7 @@ def _bracket_and_bisect(power_at, start, target, lo_bound, hi_bound, solve_for, 
                 break
             lo = y
         if hi is None:
-            raise ValueError(
+            raise InvalidInput(
                 f"sample_size: even {solve_for} = {hi_bound} (the search maximum) gives power "
                 f"{curve[hi_bound if hi_bound in curve else lo][0]:.3f} < {target}; raise sample_size.maximum"
             )
@@ -267,7 +267,7 @@ def _exact_binomial_scan(
 
     first = next((n for n in range(lo_bound, hi_bound + 1) if exact_power(n) >= target), None)
     if first is None:
-        raise ValueError(
+        raise InvalidInput(
             f"sample_size: even n_patients = {hi_bound} (the search maximum) gives exact power "
             f"{curve[hi_bound][0]:.3f} < {target}; raise sample_size.maximum"
         )

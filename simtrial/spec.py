@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from simtrial.errors import InvalidInput
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.survival import SurvivalModel
 
@@ -27,7 +28,7 @@ def _category_name(code: int) -> str:
 
 def _check_category(name: str, code: int) -> int:
     if not isinstance(code, int | np.integer) or not 0 <= int(code) < N_CATEGORIES:
-        raise ValueError(f"{name}: HER2 category code must be an integer in 0..{N_CATEGORIES - 1}, got {code!r}")
+        raise InvalidInput(f"{name}: HER2 category code must be an integer in 0..{N_CATEGORIES - 1}, got {code!r}")
     return int(code)
 
 
@@ -50,49 +51,49 @@ class Population:
 
     def __post_init__(self) -> None:
         if self.mix is None and self.fixed_counts is None:
-            raise ValueError("population: give a prevalence mix or fixed_counts (both empty)")
+            raise InvalidInput("population: give a prevalence mix or fixed_counts (both empty)")
         if self.mix is not None and self.fixed_counts is not None and self.misclassification is None:
-            raise ValueError(
+            raise InvalidInput(
                 "population: give either mix or fixed_counts, not both "
                 "(both only with a misclassification matrix, where mix is the prior of true categories)"
             )
         if self.mix is not None:
             mix = {_check_category("population.mix", k): float(v) for k, v in dict(self.mix).items()}
             if not mix:
-                raise ValueError("population.mix is empty: give at least one HER2 category with prevalence > 0")
+                raise InvalidInput("population.mix is empty: give at least one HER2 category with prevalence > 0")
             for k, v in mix.items():
                 if not (0.0 <= v <= 1.0):
-                    raise ValueError(f"population.mix[{_category_name(k)}] must be in [0, 1], got {v!r}")
+                    raise InvalidInput(f"population.mix[{_category_name(k)}] must be in [0, 1], got {v!r}")
             total = sum(mix.values())
             if abs(total - 1.0) > 1e-6:
-                raise ValueError(f"population.mix must sum to 1, got {total:.6g}")
+                raise InvalidInput(f"population.mix must sum to 1, got {total:.6g}")
             object.__setattr__(self, "mix", mix)
         if self.fixed_counts is not None:
             counts = {_check_category("population.fixed_counts", k): v for k, v in dict(self.fixed_counts).items()}
             for k, v in counts.items():
                 if not isinstance(v, int | np.integer) or v < 0:
-                    raise ValueError(
+                    raise InvalidInput(
                         f"population.fixed_counts[{_category_name(k)}] must be an integer >= 0, got {v!r}"
                     )
             if sum(counts.values()) == 0:
-                raise ValueError("population.fixed_counts is empty: at least one patient is needed")
+                raise InvalidInput("population.fixed_counts is empty: at least one patient is needed")
             object.__setattr__(self, "fixed_counts", {k: int(v) for k, v in counts.items()})
         if self.eligible is not None:
             eligible = tuple(sorted({_check_category("population.eligible", c) for c in self.eligible}))
             if not eligible:
-                raise ValueError("population.eligible is empty: at least one HER2 category must be enrolled")
+                raise InvalidInput("population.eligible is empty: at least one HER2 category must be enrolled")
             object.__setattr__(self, "eligible", eligible)
         if self.misclassification is not None:
             m = np.asarray(self.misclassification, dtype=float)
             if m.shape != (N_CATEGORIES, N_CATEGORIES):
-                raise ValueError(
+                raise InvalidInput(
                     f"population.misclassification must be {N_CATEGORIES} x {N_CATEGORIES}, got shape {m.shape}"
                 )
             if (m < 0).any() or (m > 1).any() or np.abs(m.sum(axis=1) - 1.0).max() > 1e-6:
-                raise ValueError("population.misclassification rows must be probabilities in [0, 1] summing to 1")
+                raise InvalidInput("population.misclassification rows must be probabilities in [0, 1] summing to 1")
             object.__setattr__(self, "misclassification", tuple(tuple(float(v) for v in row) for row in m))
         if self.fixed_counts is not None and self.misclassification is not None and self.mix is None:
-            raise ValueError(
+            raise InvalidInput(
                 "population: fixed_counts with a misclassification matrix needs mix, the prevalence of "
                 "the true categories (P(true | assessed) comes from mix x misclassification)"
             )
@@ -100,14 +101,14 @@ class Population:
             reachable = np.array([self.mix.get(c, 0.0) for c in range(N_CATEGORIES)]) @ self.classification_matrix()
             for c, v in sorted(self.fixed_counts.items()):
                 if v > 0 and not reachable[c] > 0:
-                    raise ValueError(
+                    raise InvalidInput(
                         f"population.fixed_counts[{_category_name(c)}]: no patient can be assessed as "
                         f"{_category_name(c)} under population.mix and population.misclassification"
                     )
         if self.fixed_counts is not None and self.eligible is not None:
-            raise ValueError("population: eligible applies to a screened mix, not to fixed_counts")
+            raise InvalidInput("population: eligible applies to a screened mix, not to fixed_counts")
         if self.mix is not None and self.joint_probabilities().sum() <= 1e-9:
-            raise ValueError("population: no screened patient can be eligible (mix x eligible is empty)")
+            raise InvalidInput("population: no screened patient can be eligible (mix x eligible is empty)")
 
     def classification_matrix(self) -> np.ndarray:
         if self.misclassification is None:
@@ -192,11 +193,11 @@ class Arm:
         models = {_check_category(f"arm {self.label!r} models", k): v for k, v in dict(self.models).items()}
         for k, model in models.items():
             if not hasattr(model, "to_kernel"):
-                raise ValueError(f"arm {self.label!r}: the model for {_category_name(k)} is not a survival model")
+                raise InvalidInput(f"arm {self.label!r}: the model for {_category_name(k)} is not a survival model")
         object.__setattr__(self, "models", models)
         h = float(self.dropout_hazard_per_month)
         if not (h >= 0.0 and math.isfinite(h)):
-            raise ValueError(f"arm {self.label!r}: dropout_hazard_per_month must be >= 0, got {h!r}")
+            raise InvalidInput(f"arm {self.label!r}: dropout_hazard_per_month must be >= 0, got {h!r}")
         object.__setattr__(self, "dropout_hazard_per_month", h)
 
 
@@ -205,9 +206,9 @@ def dropout_hazard(probability: float, by_months: float) -> float:
     p = float(probability)
     t = float(by_months)
     if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
+        raise InvalidInput(f"dropout probability must be in [0, 1), got {p!r}")
     if not (t > 0.0 and math.isfinite(t)):
-        raise ValueError(f"dropout time (months) must be > 0, got {t!r}")
+        raise InvalidInput(f"dropout time (months) must be > 0, got {t!r}")
     return -math.log1p(-p) / t
 
 
@@ -226,24 +227,24 @@ class Accrual:
 
     def __post_init__(self) -> None:
         if (self.duration_months is None) == (self.rates_per_month is None):
-            raise ValueError("accrual: give exactly one of duration_months or rates_per_month")
+            raise InvalidInput("accrual: give exactly one of duration_months or rates_per_month")
         if self.duration_months is not None:
             d = float(self.duration_months)
             if not (d >= 0.0 and math.isfinite(d)):
-                raise ValueError(f"accrual.duration_months must be >= 0, got {d!r}")
+                raise InvalidInput(f"accrual.duration_months must be >= 0, got {d!r}")
             object.__setattr__(self, "duration_months", d)
         else:
             rates = tuple(float(r) for r in self.rates_per_month)
             starts = tuple(float(s) for s in (self.start_months or (0.0,) * (len(rates) == 1)))
             if not rates or len(starts) != len(rates):
-                raise ValueError("accrual: rates_per_month and start_months must be non-empty and of equal length")
+                raise InvalidInput("accrual: rates_per_month and start_months must be non-empty and of equal length")
             if starts[0] != 0.0 or any(b <= a for a, b in zip(starts, starts[1:], strict=False)):
-                raise ValueError(f"accrual.start_months must start at 0 and increase, got {starts!r}")
+                raise InvalidInput(f"accrual.start_months must start at 0 and increase, got {starts!r}")
             for j, r in enumerate(rates):
                 if not (r >= 0.0 and math.isfinite(r)):
-                    raise ValueError(f"accrual.rates_per_month[{j}] must be >= 0, got {r!r}")
+                    raise InvalidInput(f"accrual.rates_per_month[{j}] must be >= 0, got {r!r}")
             if rates[-1] <= 0.0:
-                raise ValueError("accrual: the last rate_per_month must be > 0, or enrolment never completes")
+                raise InvalidInput("accrual: the last rate_per_month must be > 0, or enrolment never completes")
             object.__setattr__(self, "rates_per_month", rates)
             object.__setattr__(self, "start_months", starts)
 
@@ -280,15 +281,15 @@ class Cut:
 
     def __post_init__(self) -> None:
         if self.target_events is None and self.calendar_months is None:
-            raise ValueError("cut: give target_events, calendar_months or both")
+            raise InvalidInput("cut: give target_events, calendar_months or both")
         if self.target_events is not None:
             if not isinstance(self.target_events, int | np.integer) or self.target_events < 1:
-                raise ValueError(f"cut.target_events must be an integer >= 1, got {self.target_events!r}")
+                raise InvalidInput(f"cut.target_events must be an integer >= 1, got {self.target_events!r}")
             object.__setattr__(self, "target_events", int(self.target_events))
         if self.calendar_months is not None:
             c = float(self.calendar_months)
             if not (c > 0.0 and math.isfinite(c)):
-                raise ValueError(f"cut.calendar_months must be > 0, got {c!r}")
+                raise InvalidInput(f"cut.calendar_months must be > 0, got {c!r}")
             object.__setattr__(self, "calendar_months", c)
 
 
@@ -302,7 +303,7 @@ class Subgroup:
     def __post_init__(self) -> None:
         cats = tuple(sorted({_check_category(f"subgroup {self.name!r}", c) for c in self.categories}))
         if not cats:
-            raise ValueError(f"subgroup {self.name!r} has no categories")
+            raise InvalidInput(f"subgroup {self.name!r} has no categories")
         object.__setattr__(self, "categories", cats)
 
 
@@ -334,38 +335,38 @@ class TrialSpec:
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_patients, int | np.integer) or self.n_patients < 2:
-            raise ValueError(f"n_patients must be an integer >= 2, got {self.n_patients!r}")
+            raise InvalidInput(f"n_patients must be an integer >= 2, got {self.n_patients!r}")
         object.__setattr__(self, "n_patients", int(self.n_patients))
         if self.population.fixed_counts is not None and sum(self.population.fixed_counts.values()) != self.n_patients:
-            raise ValueError(
+            raise InvalidInput(
                 f"population.fixed_counts sum to {sum(self.population.fixed_counts.values())}, "
                 f"but n_patients is {self.n_patients}"
             )
         alloc = tuple(self.allocation)
         if len(alloc) != 2 or any(not isinstance(a, int | np.integer) or a <= 0 for a in alloc):
-            raise ValueError(
+            raise InvalidInput(
                 f"allocation must be two positive integers (control, experimental), e.g. (1, 2), got {self.allocation!r}"
             )
         object.__setattr__(self, "allocation", (int(alloc[0]), int(alloc[1])))
         if not isinstance(self.block_multiple, int | np.integer) or self.block_multiple < 1:
-            raise ValueError(f"block_multiple must be an integer >= 1, got {self.block_multiple!r}")
+            raise InvalidInput(f"block_multiple must be an integer >= 1, got {self.block_multiple!r}")
         if self.randomisation not in RANDOMISATION_METHODS:
-            raise ValueError(
+            raise InvalidInput(
                 f"randomisation must be one of {', '.join(RANDOMISATION_METHODS)}, got {self.randomisation!r}"
             )
         if self.randomisation == "simple" and self.randomization_strata is not None:
-            raise ValueError(
+            raise InvalidInput(
                 "randomization_strata apply to permuted_blocks randomisation; simple randomisation has no strata"
             )
         cuts = tuple(self.cuts)
         if not 1 <= len(cuts) <= 64:
-            raise ValueError(f"cuts: between 1 and 64 analyses (looks) are allowed, got {len(cuts)}")
+            raise InvalidInput(f"cuts: between 1 and 64 analyses (looks) are allowed, got {len(cuts)}")
         targets = [c.target_events for c in cuts if c.target_events is not None]
         if any(b < a for a, b in zip(targets, targets[1:], strict=False)):
-            raise ValueError(f"cuts: target_events must not decrease from look to look, got {targets}")
+            raise InvalidInput(f"cuts: target_events must not decrease from look to look, got {targets}")
         for c in cuts:
             if c.target_events is not None and c.target_events > self.n_patients:
-                raise ValueError(
+                raise InvalidInput(
                     f"cut.target_events ({c.target_events}) exceeds n_patients ({self.n_patients}): "
                     "at most one event per patient"
                 )
@@ -374,24 +375,24 @@ class TrialSpec:
             if mapping is not None:
                 clean = {_check_category(name, k): int(v) for k, v in dict(mapping).items()}
                 if set(clean) != set(ALL_CATEGORIES):
-                    raise ValueError(f"{name} must give a stratum for every HER2 category")
+                    raise InvalidInput(f"{name} must give a stratum for every HER2 category")
                 if min(clean.values()) < 0:
-                    raise ValueError(f"{name}: stratum numbers must be >= 0")
+                    raise InvalidInput(f"{name}: stratum numbers must be >= 0")
                 object.__setattr__(self, name, clean)
         for name in ("fh_rho", "fh_gamma"):
             v = float(getattr(self, name))
             if not (v >= 0.0 and math.isfinite(v)):
-                raise ValueError(f"{name} must be >= 0, got {v!r}")
+                raise InvalidInput(f"{name} must be >= 0, got {v!r}")
             object.__setattr__(self, name, v)
         lms = tuple(sorted(float(t) for t in self.landmark_months))
         if any(not (t > 0 and math.isfinite(t)) for t in lms):
-            raise ValueError(f"landmark_months must be > 0, got {lms!r}")
+            raise InvalidInput(f"landmark_months must be > 0, got {lms!r}")
         object.__setattr__(self, "landmark_months", lms)
         object.__setattr__(self, "subgroups", tuple(self.subgroups))
         for arm in (self.control, self.experimental):
             for cat in self.population.true_categories():
                 if cat not in arm.models:
-                    raise ValueError(
+                    raise InvalidInput(
                         f"arm {arm.label!r} has no event-time model for {_category_name(cat)}, "
                         "which the population can contain"
                     )

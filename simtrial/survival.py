@@ -25,6 +25,7 @@ from simtrial.engine.models import (
     MODEL_WEIBULL,
     pack_model_params,
 )
+from simtrial.errors import InvalidInput
 
 LOG2 = math.log(2.0)
 
@@ -32,7 +33,7 @@ LOG2 = math.log(2.0)
 def _check_positive(name: str, value: float) -> float:
     value = float(value)
     if not (value > 0.0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        raise InvalidInput(f"{name} must be a finite number > 0, got {value!r}")
     return value
 
 
@@ -41,7 +42,7 @@ def _check_probability(name: str, value: float, *, open_upper: bool = False) -> 
     upper_ok = value < 1.0 if open_upper else value <= 1.0
     if not (value >= 0.0 and upper_ok):
         allowed = "[0, 1)" if open_upper else "[0, 1]"
-        raise ValueError(f"{name} must be a probability in {allowed}, got {value!r}")
+        raise InvalidInput(f"{name} must be a probability in {allowed}, got {value!r}")
     return value
 
 
@@ -73,19 +74,19 @@ class PiecewiseExponential:
         starts = tuple(float(s) for s in self.start_months)
         rates = tuple(float(r) for r in self.hazard_per_month)
         if len(starts) == 0 or len(starts) != len(rates):
-            raise ValueError(
+            raise InvalidInput(
                 "start_months and hazard_per_month must be non-empty and of equal length, "
                 f"got {len(starts)} and {len(rates)}"
             )
         if starts[0] != 0.0:
-            raise ValueError(f"start_months must begin at 0, got {starts[0]!r}")
+            raise InvalidInput(f"start_months must begin at 0, got {starts[0]!r}")
         if any(b <= a for a, b in zip(starts, starts[1:], strict=False)):
-            raise ValueError(f"start_months must be strictly increasing, got {starts!r}")
+            raise InvalidInput(f"start_months must be strictly increasing, got {starts!r}")
         for j, r in enumerate(rates):
             if not (r >= 0.0 and math.isfinite(r)):
-                raise ValueError(f"hazard_per_month[{j}] must be a finite number >= 0, got {r!r}")
+                raise InvalidInput(f"hazard_per_month[{j}] must be a finite number >= 0, got {r!r}")
         if rates[-1] <= 0.0:
-            raise ValueError("the last hazard_per_month must be > 0 (use a cure mixture for a plateau)")
+            raise InvalidInput("the last hazard_per_month must be > 0 (use a cure mixture for a plateau)")
         object.__setattr__(self, "start_months", starts)
         object.__setattr__(self, "hazard_per_month", rates)
 
@@ -137,7 +138,7 @@ class PiecewiseExponential:
 def Exponential(*, median_months: float | None = None, hazard_per_month: float | None = None) -> PiecewiseExponential:  # noqa: N802
     """An exponential model, from its median (months) or its hazard (per month)."""
     if (median_months is None) == (hazard_per_month is None):
-        raise ValueError("give exactly one of median_months or hazard_per_month")
+        raise InvalidInput("give exactly one of median_months or hazard_per_month")
     if median_months is not None:
         rate = LOG2 / _check_positive("median_months", median_months)
     else:
@@ -198,7 +199,7 @@ class CureMixture:
         )
         object.__setattr__(self, "hazard_ratio", _check_positive("hazard_ratio", self.hazard_ratio))
         if not isinstance(self.uncured, PiecewiseExponential | Weibull):
-            raise ValueError("uncured must be a PiecewiseExponential/Exponential or Weibull model")
+            raise InvalidInput("uncured must be a PiecewiseExponential/Exponential or Weibull model")
 
     def survival(self, t_months):
         c = self.cure_fraction

@@ -114,8 +114,11 @@ def test_chi_square_type_one_error_at_alpha():
 def test_two_sided_alpha_is_split():
     sc = scenario(n_patients=1000, analysis=Analysis(test="chi_square", alpha=0.05, sided=2))
     out = TwoArmBinaryDesign().run(sc, n_sims=N_SIMS, seed=13, null=True)
-    # success = significant in favour of experimental: alpha / 2
-    assert abs(out.success.mean() - 0.025) < mc_tol(0.025)
+    # two-sided: rejection in either direction has probability alpha, each direction alpha / 2
+    assert abs(out.success.mean() - 0.05) < mc_tol(0.05)
+    assert abs(out.decisions["reject_favourable"].mean() - 0.025) < mc_tol(0.025)
+    assert abs(out.decisions["reject_unfavourable"].mean() - 0.025) < mc_tol(0.025)
+    assert out.analytic_power["normal_approximation"] == pytest.approx(0.05, abs=1e-9)
 
 
 @pytest.mark.mc

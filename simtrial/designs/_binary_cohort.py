@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simtrial.errors import InvalidInput, check_n_sims, check_seed
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.spec import Population
 
@@ -45,11 +46,7 @@ BLOCK_TRIALS = 1024
 
 
 def check_run_args(n_sims: int, seed: int) -> tuple[int, int]:
-    if isinstance(n_sims, bool) or not isinstance(n_sims, int | np.integer) or n_sims < 1:
-        raise ValueError(f"n_sims must be an integer >= 1, got {n_sims!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
-    return int(n_sims), int(seed)
+    return check_n_sims(n_sims), check_seed(seed)
 
 
 def trial_blocks(
@@ -111,12 +108,12 @@ def resolve_n_patients(scenario_n: int | None, override: int | None, population:
     fixed_total = sum(population.fixed_counts.values()) if population.fixed_counts is not None else None
     if n is None:
         if fixed_total is None:
-            raise ValueError(f"n_patients: design {design!r} needs n_patients (none given in the scenario)")
+            raise InvalidInput(f"n_patients: design {design!r} needs n_patients (none given in the scenario)")
         n = fixed_total
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-        raise ValueError(f"n_patients must be an integer >= 1, got {n!r}")
+        raise InvalidInput(f"n_patients must be an integer >= 1, got {n!r}")
     if fixed_total is not None and n != fixed_total:
-        raise ValueError(
+        raise InvalidInput(
             f"n_patients: population.fixed_counts sum to {fixed_total}, but n_patients is {n}"
         )
     return int(n)
@@ -157,20 +154,20 @@ def response_vector(response: Mapping[int, float] | None, law: CohortLaw, field:
     Categories no enrolled patient can have are NaN (never used).
     """
     if response is None:
-        raise ValueError(f"{field}: the response probability per HER2 category is missing")
+        raise InvalidInput(f"{field}: the response probability per HER2 category is missing")
     p = np.full(N_CATEGORIES, np.nan)
     for key, value in dict(response).items():
         if isinstance(key, bool) or not isinstance(key, int | np.integer) or not 0 <= int(key) < N_CATEGORIES:
-            raise ValueError(f"{field}: keys must be HER2 category codes 0..{N_CATEGORIES - 1}, got {key!r}")
+            raise InvalidInput(f"{field}: keys must be HER2 category codes 0..{N_CATEGORIES - 1}, got {key!r}")
         try:
             v = float(value)
         except (TypeError, ValueError):
-            raise ValueError(f"{field}[{CATEGORIES[int(key)]}] must be a probability, got {value!r}") from None
+            raise InvalidInput(f"{field}[{CATEGORIES[int(key)]}] must be a probability, got {value!r}") from None
         if not 0.0 <= v <= 1.0:
-            raise ValueError(f"{field}[{CATEGORIES[int(key)]}] must be a probability in [0, 1], got {value!r}")
+            raise InvalidInput(f"{field}[{CATEGORIES[int(key)]}] must be a probability in [0, 1], got {value!r}")
         p[int(key)] = v
     for t in np.flatnonzero(law.possible_true & np.isnan(p)):
-        raise ValueError(
+        raise InvalidInput(
             f"{field}[{CATEGORIES[t]}] is missing: the population enrols patients whose true category is "
             f"{CATEGORIES[t]}"
         )
@@ -188,11 +185,11 @@ def check_allocation(allocation: tuple[int, int], block_multiple: int) -> tuple[
     try:
         ctrl, expt = (int(a) for a in allocation)
     except (TypeError, ValueError):
-        raise ValueError(f"allocation must be two integers (control, experimental), got {allocation!r}") from None
+        raise InvalidInput(f"allocation must be two integers (control, experimental), got {allocation!r}") from None
     if ctrl < 1 or expt < 1 or (ctrl, expt) != tuple(allocation):
-        raise ValueError(f"allocation must be two integers >= 1 (control, experimental), got {allocation!r}")
+        raise InvalidInput(f"allocation must be two integers >= 1 (control, experimental), got {allocation!r}")
     if isinstance(block_multiple, bool) or not isinstance(block_multiple, int | np.integer) or block_multiple < 1:
-        raise ValueError(f"block_multiple must be an integer >= 1, got {block_multiple!r}")
+        raise InvalidInput(f"block_multiple must be an integer >= 1, got {block_multiple!r}")
     return ctrl, expt, int(block_multiple)
 
 
@@ -215,7 +212,7 @@ def stratum_index(strata: Mapping[int, int] | None) -> np.ndarray:
         return np.arange(N_CATEGORIES, dtype=np.int64)
     missing = [CATEGORIES[c] for c in range(N_CATEGORIES) if c not in strata]
     if missing:
-        raise ValueError(f"randomisation_strata: no stratum given for {', '.join(missing)}")
+        raise InvalidInput(f"randomisation_strata: no stratum given for {', '.join(missing)}")
     _, dense = np.unique(np.asarray([strata[c] for c in range(N_CATEGORIES)]), return_inverse=True)
     return dense.astype(np.int64)
 
@@ -237,11 +234,11 @@ def allocate_arms(
     ctrl, expt = allocation
     if method == "simple":
         if strata is not None:
-            raise ValueError("randomisation_strata: simple randomisation has no strata")
+            raise InvalidInput("randomisation_strata: simple randomisation has no strata")
         n_exp = rng.binomial(counts, expt / (ctrl + expt))
         return np.stack([counts - n_exp, n_exp], axis=-1)
     if method != "permuted_blocks":
-        raise ValueError(f"randomisation must be permuted_blocks or simple, got {method!r}")
+        raise InvalidInput(f"randomisation must be permuted_blocks or simple, got {method!r}")
     if strata is None:
         return allocate_blocks(rng, counts, allocation, block_multiple)
     index = stratum_index(strata)

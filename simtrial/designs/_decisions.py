@@ -18,6 +18,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import norm
 
+from simtrial.errors import InvalidInput
+
 
 def critical_z(alpha: float, sided: int) -> float:
     """The efficacy-scale critical value z_{1 - alpha / sided}."""
@@ -42,4 +44,27 @@ def p_values(z_eff: np.ndarray, sided: int) -> np.ndarray:
     return norm.sf(z) if sided == 1 else 2.0 * norm.sf(np.abs(z))
 
 
-__all__ = ["critical_z", "p_values", "reject"]
+def adjust(p: np.ndarray, level: float, rule: str) -> np.ndarray:
+    """Rejections [trial, hypothesis] of a family of p-values at family-wise ``level`` under ``rule``.
+
+    ``bonferroni``: p <= level / m.  ``holm``: step-down.  ``fixed_sequence``:
+    in the listed order at the full level, stopping at the first failure.  A
+    NaN p-value (statistic undefined) never rejects.
+    """
+    p = np.where(np.isnan(p), 1.0, p)
+    m = p.shape[1]
+    if rule == "bonferroni":
+        return p <= level / m
+    if rule == "fixed_sequence":
+        return np.cumprod(p <= level, axis=1).astype(bool)
+    if rule == "holm":
+        order = np.argsort(p, axis=1, kind="stable")
+        sorted_p = np.take_along_axis(p, order, axis=1)
+        passed = np.cumprod(sorted_p <= level / (m - np.arange(m)), axis=1).astype(bool)
+        out = np.zeros_like(passed)
+        np.put_along_axis(out, order, passed, axis=1)
+        return out
+    raise InvalidInput(f"analysis.multiplicity must be one of bonferroni, holm, fixed_sequence; got {rule!r}")
+
+
+__all__ = ["adjust", "critical_z", "p_values", "reject"]

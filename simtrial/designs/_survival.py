@@ -13,6 +13,7 @@ from dataclasses import replace
 import numpy as np
 
 from simtrial.engine import layout
+from simtrial.errors import InvalidInput
 from simtrial.scenario.model import Scenario
 from simtrial.simulate import SimulationResult
 from simtrial.spec import Arm, Cut, Subgroup, TrialSpec
@@ -47,7 +48,7 @@ def build_spec(
     """
     a = scenario.analysis
     if n_patients is None and scenario.n_patients is None:
-        raise ValueError("n_patients: the scenario gives no n_patients; search it with sample_size (simtrial samplesize)")
+        raise InvalidInput("n_patients: the scenario gives no n_patients; search it with sample_size (simtrial samplesize)")
     n = int(n_patients if n_patients is not None else scenario.n_patients)
     events = target_events if target_events is not None else a.target_events
     if n_patients is not None and target_events is None:
@@ -60,7 +61,7 @@ def build_spec(
     if events is not None:
         events = min(int(events), n)
     if look_fractions is not None and events is None:
-        raise ValueError(
+        raise InvalidInput(
             "analysis.target_events: group-sequential looks are fractions of target_events, "
             "which this run does not have (give target_events, or run `simtrial samplesize` to find it)"
         )
@@ -116,7 +117,7 @@ def efficacy_z(result: SimulationResult, test: str, population: int, look=slice(
         return -stats[..., layout.LOG_HR] / stats[..., layout.LOG_HR_SE]
     if test == "stratified_cox":
         return -stats[..., layout.STRATIFIED_LOG_HR] / stats[..., layout.STRATIFIED_LOG_HR_SE]
-    raise ValueError(f"analysis.test {test!r} is not a time-to-event test")
+    raise InvalidInput(f"analysis.test {test!r} is not a time-to-event test")
 
 
 def constant_hazard_ratio(scenario: Scenario, categories=None, experimental: Arm | None = None) -> float | None:

@@ -9,10 +9,12 @@ Tests (``scenario.analysis.test``):
 * ``risk_difference_ni`` — non-inferiority on the response-rate difference,
   H0: ``p_exp - p_ctrl <= -ni_margin`` (Farrington-Manning score test).
 
-Decision: the trial succeeds (rejects H0 in favour of the experimental arm)
-when the one-sided p-value is below ``alpha / sided``; with ``sided = 2``
-this is the two-sided test at level ``alpha`` that also points the right way.
-A trial whose statistic is undefined (an empty arm, nobody or everybody
+Decision (see ``simtrial.designs._decisions``): one-sided, H0 is rejected in
+favour of the experimental arm when the one-sided p-value is below ``alpha``;
+two-sided, when |Z| >= z_{1-alpha/2} in either direction, with the
+favourable and unfavourable rejections reported beside.  ``subgroups`` are
+secondary hypotheses tested behind the primary one under
+``analysis.multiplicity``.  A trial whose statistic is undefined (an empty arm, nobody or everybody
 responding) does not succeed and is counted in ``flags["undefined_statistic"]``.
 
 ``analysis.population`` (assessed categories), when given, restricts the
@@ -59,7 +61,9 @@ from simtrial.designs._binary_cohort import (
     risk_difference_variance,
     trial_blocks,
 )
+from simtrial.designs._decisions import adjust, p_values, reject
 from simtrial.designs.base import Progress, TrialOutcomes
+from simtrial.errors import InvalidInput
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.scenario.model import Scenario
 from simtrial.stats.binary import cmh_test, risk_difference_ni_test, two_proportion_test
@@ -69,10 +73,10 @@ TWO_ARM_TESTS = ("chi_square", "cmh", "risk_difference_ni")
 
 def _check_alpha_sided(alpha: float, sided: int) -> tuple[float, int]:
     if sided not in (1, 2):
-        raise ValueError(f"analysis.sided must be 1 or 2, got {sided!r}")
+        raise InvalidInput(f"analysis.sided must be 1 or 2, got {sided!r}")
     alpha = float(alpha)
     if not 0.0 < alpha < 1.0:
-        raise ValueError(f"analysis.alpha must be in (0, 1), got {alpha!r}")
+        raise InvalidInput(f"analysis.alpha must be in (0, 1), got {alpha!r}")
     return alpha, int(sided)
 
 
@@ -86,7 +90,7 @@ def normal_approximation_power(
     ni_margin: float | None = None,
     variance: float | None = None,
 ) -> float:
-    """Large-sample power of the two-proportion test (favourable direction only).
+    """Large-sample power of the two-proportion test (both directions when ``sided = 2``).
 
     Superiority (pooled variance under H0, as the chi-square test)::
 
@@ -125,9 +129,11 @@ def normal_approximation_power(
     sd_null = math.sqrt(pbar * (1 - pbar) * (1 / n0 + 1 / n1))
     if sd_alt <= 0:
         return float(d > 0 and sd_null > 0)
-    if sd_true is not None and sd_true > 0:
-        return float(norm.cdf((d - z_a * sd_null) / sd_true))
-    return float(norm.cdf((d - z_a * sd_null) / sd_alt))
+    sd = sd_true if sd_true is not None and sd_true > 0 else sd_alt
+    power = norm.cdf((d - z_a * sd_null) / sd)
+    if sided == 2:
+        power += norm.cdf((-d - z_a * sd_null) / sd)  # rejection in the other direction counts too
+    return float(power)
 
 
 def _analysis_mask(population: tuple[int, ...] | None) -> np.ndarray:
@@ -137,7 +143,7 @@ def _analysis_mask(population: tuple[int, ...] | None) -> np.ndarray:
         return mask
     for c in population:
         if isinstance(c, bool) or not isinstance(c, int | np.integer) or not 0 <= int(c) < N_CATEGORIES:
-            raise ValueError(f"analysis.population: HER2 category codes 0..{N_CATEGORIES - 1}, got {c!r}")
+            raise InvalidInput(f"analysis.population: HER2 category codes 0..{N_CATEGORIES - 1}, got {c!r}")
         mask[int(c)] = True
     return mask
 
@@ -149,7 +155,7 @@ def _strata_index(strata) -> tuple[np.ndarray, int]:
     raw = []
     for c in range(N_CATEGORIES):
         if c not in strata:
-            raise ValueError(f"analysis.strata: no stratum given for category {CATEGORIES[c]} (code {c})")
+            raise InvalidInput(f"analysis.strata: no stratum given for category {CATEGORIES[c]} (code {c})")
         raw.append(strata[c])
     _, dense = np.unique(np.asarray(raw), return_inverse=True)
     return dense.astype(np.int64), int(dense.max()) + 1
@@ -177,18 +183,18 @@ class TwoArmBinaryDesign:
         a = scenario.analysis
         test = a.test
         if test not in TWO_ARM_TESTS:
-            raise ValueError(f"analysis.test must be one of {TWO_ARM_TESTS} for design 'binary', got {test!r}")
+            raise InvalidInput(f"analysis.test must be one of {TWO_ARM_TESTS} for design 'binary', got {test!r}")
         alpha, sided = _check_alpha_sided(a.alpha, a.sided)
         margin = None
         if test == "risk_difference_ni":
             if a.ni_margin is None or not 0.0 < float(a.ni_margin) < 1.0:
-                raise ValueError(
+                raise InvalidInput(
                     f"analysis.ni_margin must be a risk difference in (0, 1) for risk_difference_ni, got {a.ni_margin!r}"
                 )
             margin = float(a.ni_margin)
         n = resolve_n_patients(scenario.n_patients, n_patients, scenario.population, self.name)
         if n < 2:
-            raise ValueError(f"n_patients must be >= 2 for a two-arm trial, got {n}")
+            raise InvalidInput(f"n_patients must be >= 2 for a two-arm trial, got {n}")
         allocation = check_allocation(scenario.allocation, scenario.block_multiple)
         law = cohort_law(scenario.population, n)
         p_ctrl = response_vector(scenario.control_response, law, "control_response")
@@ -200,7 +206,7 @@ class TwoArmBinaryDesign:
                 low = law.possible_true & (p_exp < 0)
                 if low.any():
                     t = int(np.flatnonzero(low)[0])
-                    raise ValueError(
+                    raise InvalidInput(
                         f"analysis.ni_margin ({margin}) exceeds control_response[{CATEGORIES[t]}] "
                         f"({p_ctrl[t]}): the null response rate would be negative"
                     )
@@ -210,12 +216,24 @@ class TwoArmBinaryDesign:
 
         in_analysis = _analysis_mask(a.population)
         if not (in_analysis & law.possible_assessed).any():
-            raise ValueError("analysis.population: no enrolled patient can belong to the analysis population")
+            raise InvalidInput("analysis.population: no enrolled patient can belong to the analysis population")
         onehot = None
         if test == "cmh":
             stratum, n_strata = _strata_index(a.strata)
             onehot = np.zeros((N_CATEGORIES, n_strata), dtype=np.int64)
             onehot[np.arange(N_CATEGORIES), stratum] = 1
+
+        def run_test(responders: np.ndarray, patients: np.ndarray):
+            tot_r, tot_n = responders.sum(axis=1), patients.sum(axis=1)
+            if test == "chi_square":
+                return two_proportion_test(tot_r, tot_n)
+            if test == "risk_difference_ni":
+                return risk_difference_ni_test(tot_r, tot_n, margin)
+            return cmh_test(np.einsum("sca,ck->ska", responders, onehot), np.einsum("sca,ck->ska", patients, onehot))
+
+        sub_masks = [_analysis_mask(sub.categories) for sub in a.subgroups]
+        z_sub = np.full((n_sims, len(sub_masks)), np.nan)
+        resp_arm = np.zeros((n_sims, 2), dtype=np.int64)
 
         success = np.zeros(n_sims, dtype=bool)
         responders_out = np.zeros(n_sims, dtype=np.int64)
@@ -229,23 +247,22 @@ class TwoArmBinaryDesign:
             patients = allocate_arms(  # [BLOCK_TRIALS, 6, 2]
                 rng, counts, allocation[:2], allocation[2], scenario.randomisation, scenario.randomisation_strata
             )
-            responders = rng.binomial(patients, q[None, :, :])[:size]
-            patients = patients[:size]
-            patients = np.where(in_analysis[None, :, None], patients, 0)
-            responders = np.where(in_analysis[None, :, None], responders, 0)
+            responders_all = rng.binomial(patients, q[None, :, :])[:size]
+            patients_all = patients[:size]
+            for j, mask in enumerate(sub_masks):
+                z_sub[start:stop, j] = run_test(np.where(mask[None, :, None], responders_all, 0),
+                                                np.where(mask[None, :, None], patients_all, 0)).z
+            patients = np.where(in_analysis[None, :, None], patients_all, 0)
+            responders = np.where(in_analysis[None, :, None], responders_all, 0)
             tot_r = responders.sum(axis=1)  # [size, 2]
             tot_n = patients.sum(axis=1)
-            if test == "chi_square":
-                result = two_proportion_test(tot_r, tot_n)
-            elif test == "risk_difference_ni":
-                result = risk_difference_ni_test(tot_r, tot_n, margin)
+            result = run_test(responders, patients)
+            if sided == 1:
+                success[start:stop] = np.nan_to_num(result.p_value_one_sided, nan=1.0) < alpha
             else:
-                st_r = np.einsum("sca,ck->ska", responders, onehot)
-                st_n = np.einsum("sca,ck->ska", patients, onehot)
-                result = cmh_test(st_r, st_n)
-            p_one = result.p_value_one_sided
-            success[start:stop] = np.nan_to_num(p_one, nan=1.0) < alpha / sided
+                success[start:stop] = reject(result.z, alpha, sided)[0]
             z_all[start:stop] = result.z
+            resp_arm[start:stop] = tot_r
             responders_out[start:stop] = tot_r.sum(axis=1)
             analysed[start:stop] = tot_n.sum(axis=1)
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -268,6 +285,16 @@ class TwoArmBinaryDesign:
         )
         analytic = normal_approximation_power(pc, pe, n0, n1, alpha, sided, margin, variance)
 
+        decisions = dict(reject(z_all, alpha, sided)[1])
+        sub_estimates = {}
+        if a.subgroups:
+            # secondary hypotheses behind the primary (serial gatekeeping), as in the time-to-event designs
+            rejected = adjust(p_values(z_sub, sided), alpha, a.multiplicity) & success[:, None]
+            for j, sub in enumerate(a.subgroups):
+                decisions[f"reject_{sub.name}"] = rejected[:, j]
+                sub_estimates[f"z_{sub.name}"] = z_sub[:, j]
+            decisions["reject_any"] = success | rejected.any(axis=1)
+
         nan = nan_array(n_sims)
         return TrialOutcomes(
             design=self.name,
@@ -289,7 +316,11 @@ class TwoArmBinaryDesign:
                 "analysed": analysed,
                 "patients_control": n_arm[:, 0],
                 "patients_experimental": n_arm[:, 1],
+                "responders_control": resp_arm[:, 0],
+                "responders_experimental": resp_arm[:, 1],
+                **sub_estimates,
             },
+            decisions=decisions,
             analytic_power={"normal_approximation": analytic},
             details={
                 "test": test,

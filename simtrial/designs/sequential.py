@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import norm
 
+from simtrial.errors import InvalidInput
 from simtrial.scenario.model import SequentialPlan
 from simtrial.sequential import efficacy_bounds_from_information, group_sequential_design
 
@@ -66,7 +67,7 @@ def planned_design(plan: SequentialPlan, alpha: float, beta: float):
     efficacy, _ = _masks(plan, len(fractions))
     if plan.futility == "beta_spending":
         if not efficacy.all():
-            raise ValueError(
+            raise InvalidInput(
                 "analysis.sequential: beta-spending futility needs efficacy testing at every look; "
                 "use futility: z or hr for futility-only looks"
             )

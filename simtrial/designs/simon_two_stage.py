@@ -38,6 +38,7 @@ from simtrial.designs._binary_cohort import (
 )
 from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.designs.single_arm import check_one_sided_alpha, check_p0
+from simtrial.errors import InvalidInput
 from simtrial.scenario.model import Scenario
 from simtrial.stats.simon import (
     SimonDesign,
@@ -54,20 +55,20 @@ def design_for(scenario: Scenario) -> SimonDesign:
     a = scenario.analysis
     p0 = check_p0(a.p0)
     if a.p1 is None:
-        raise ValueError("analysis.p1: the target response rate p1 is needed for a Simon two-stage design")
+        raise InvalidInput("analysis.p1: the target response rate p1 is needed for a Simon two-stage design")
     p1 = float(a.p1)
     if not p0 < p1 < 1.0:
-        raise ValueError(f"analysis.p1 must be in (p0={p0}, 1), got {a.p1!r}")
+        raise InvalidInput(f"analysis.p1 must be in (p0={p0}, 1), got {a.p1!r}")
     if a.beta is None:
-        raise ValueError("analysis.beta: 1 - power is needed for a Simon two-stage design")
+        raise InvalidInput("analysis.beta: 1 - power is needed for a Simon two-stage design")
     beta = float(a.beta)
     if not 0.0 < beta < 0.5:
-        raise ValueError(f"analysis.beta must be in (0, 0.5), got {a.beta!r}")
+        raise InvalidInput(f"analysis.beta must be in (0, 0.5), got {a.beta!r}")
     if a.simon_kind not in SIMON_KINDS:
-        raise ValueError(f"analysis.simon_kind must be one of {SIMON_KINDS}, got {a.simon_kind!r}")
+        raise InvalidInput(f"analysis.simon_kind must be one of {SIMON_KINDS}, got {a.simon_kind!r}")
     level = check_one_sided_alpha(a.alpha, a.sided)
     if not level < 0.5:
-        raise ValueError(f"analysis.alpha / sided must be < 0.5 for a Simon design, got {level!r}")
+        raise InvalidInput(f"analysis.alpha / sided must be < 0.5 for a Simon design, got {level!r}")
     return simon_design(p0, p1, level, beta, kind=a.simon_kind)
 
 
@@ -93,7 +94,7 @@ class SimonTwoStageDesign:
         design = design_for(scenario)
         for given, field in ((n_patients, "n_patients (override)"), (scenario.n_patients, "n_patients")):
             if given is not None and given != design.n:
-                raise ValueError(
+                raise InvalidInput(
                     f"{field}: a Simon two-stage design fixes the sample size at n={design.n} "
                     f"(r1={design.r1}, n1={design.n1}, r={design.r}), got {given!r}"
                 )

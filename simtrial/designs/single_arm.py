@@ -32,26 +32,27 @@ from simtrial.designs._binary_cohort import (
     trial_blocks,
 )
 from simtrial.designs.base import Progress, TrialOutcomes
+from simtrial.errors import InvalidInput
 from simtrial.scenario.model import Scenario
 from simtrial.stats.binary import binomial_critical_value, exact_binomial_test
 
 
 def check_p0(p0: float | None, field: str = "analysis.p0") -> float:
     if p0 is None:
-        raise ValueError(f"{field}: the uninteresting response rate p0 is needed")
+        raise InvalidInput(f"{field}: the uninteresting response rate p0 is needed")
     p0 = float(p0)
     if not 0.0 < p0 < 1.0:
-        raise ValueError(f"{field} must be a probability in (0, 1), got {p0!r}")
+        raise InvalidInput(f"{field} must be a probability in (0, 1), got {p0!r}")
     return p0
 
 
 def check_one_sided_alpha(alpha: float, sided: int) -> float:
     """The one-sided level ``alpha / sided`` of a single-arm test."""
     if sided not in (1, 2):
-        raise ValueError(f"analysis.sided must be 1 or 2, got {sided!r}")
+        raise InvalidInput(f"analysis.sided must be 1 or 2, got {sided!r}")
     alpha = float(alpha)
     if not 0.0 < alpha < 1.0:
-        raise ValueError(f"analysis.alpha must be in (0, 1), got {alpha!r}")
+        raise InvalidInput(f"analysis.alpha must be in (0, 1), got {alpha!r}")
     return alpha / sided
 
 
@@ -89,7 +90,7 @@ class SingleArmBinaryDesign:
         n_sims, seed = check_run_args(n_sims, seed)
         a = scenario.analysis
         if a.test != "exact_binomial":
-            raise ValueError(f"analysis.test must be 'exact_binomial' for design 'single_arm_binary', got {a.test!r}")
+            raise InvalidInput(f"analysis.test must be 'exact_binomial' for design 'single_arm_binary', got {a.test!r}")
         level = check_one_sided_alpha(a.alpha, a.sided)
         p0 = check_p0(a.p0)
         n = resolve_n_patients(scenario.n_patients, n_patients, scenario.population, self.name)

@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 from scipy.stats import norm
 
-from simtrial.designs._decisions import p_values, reject
+from simtrial.designs._decisions import adjust, p_values, reject
 from simtrial.designs._survival import (
     ANALYSIS_POPULATION,
     analytic_powers,
@@ -29,6 +29,7 @@ from simtrial.designs._survival import (
 from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.designs.sequential import analytic_sequential_power, apply_sequential, design_beta
 from simtrial.engine import layout
+from simtrial.errors import InvalidInput
 from simtrial.scenario.model import Scenario
 from simtrial.simulate import SimulationResult, simulate
 from simtrial.spec import Arm
@@ -37,29 +38,6 @@ from simtrial.spec import Arm
 def _analysed_true_categories(scenario: Scenario) -> tuple[int, ...]:
     """True categories of the patients in the primary analysis population."""
     return scenario.population.true_categories(scenario.analysis.population)
-
-
-def adjust(p: np.ndarray, level: float, rule: str) -> np.ndarray:
-    """Rejections [trial, hypothesis] of a family of p-values at family-wise ``level`` under ``rule``.
-
-    ``bonferroni``: p <= level / m.  ``holm``: step-down.  ``fixed_sequence``:
-    in the listed order at the full level, stopping at the first failure.  A
-    NaN p-value (statistic undefined) never rejects.
-    """
-    p = np.where(np.isnan(p), 1.0, p)
-    m = p.shape[1]
-    if rule == "bonferroni":
-        return p <= level / m
-    if rule == "fixed_sequence":
-        return np.cumprod(p <= level, axis=1).astype(bool)
-    if rule == "holm":
-        order = np.argsort(p, axis=1, kind="stable")
-        sorted_p = np.take_along_axis(p, order, axis=1)
-        passed = np.cumprod(sorted_p <= level / (m - np.arange(m)), axis=1).astype(bool)
-        out = np.zeros_like(passed)
-        np.put_along_axis(out, order, passed, axis=1)
-        return out
-    raise ValueError(f"analysis.multiplicity must be one of bonferroni, holm, fixed_sequence; got {rule!r}")
 
 
 def _landmarks(scenario, result: SimulationResult, stop: np.ndarray, experimental: Arm) -> dict:
@@ -113,10 +91,10 @@ class TimeToEventDesign:
 
     def _check(self, scenario: Scenario) -> None:
         if scenario.endpoint != "time_to_event" or scenario.control is None or scenario.experimental is None:
-            raise ValueError(f"design {self.name!r} needs a time-to-event endpoint with control and experimental arms")
+            raise InvalidInput(f"design {self.name!r} needs a time-to-event endpoint with control and experimental arms")
         derived = scenario.sample_size is not None and scenario.sample_size.events_per_patient is not None
         if scenario.analysis.target_events is None and scenario.analysis.calendar_months is None and not derived:
-            raise ValueError("analysis: give target_events or calendar_months for a time-to-event design")
+            raise InvalidInput("analysis: give target_events or calendar_months for a time-to-event design")
 
     def run(
         self,
@@ -286,7 +264,7 @@ class NonInferiorityDesign(TimeToEventDesign):
     def ni_margin(self, scenario: Scenario) -> float:
         margin = scenario.analysis.ni_margin
         if margin is None or not margin > 1.0:
-            raise ValueError(f"analysis.ni_margin must be a hazard ratio > 1 for non-inferiority, got {margin!r}")
+            raise InvalidInput(f"analysis.ni_margin must be a hazard ratio > 1 for non-inferiority, got {margin!r}")
         return float(margin)
 
     def experimental_arm(self, scenario: Scenario, null: bool) -> Arm:
@@ -305,7 +283,7 @@ class EnrichmentDesign(TimeToEventDesign):
     def _check(self, scenario: Scenario) -> None:
         super()._check(scenario)
         if scenario.population.eligible is None:
-            raise ValueError("population.eligible: an enrichment design needs the enrolled HER2 categories")
+            raise InvalidInput("population.eligible: an enrichment design needs the enrolled HER2 categories")
 
     def _details(self, scenario, result, spec) -> dict:
         p = scenario.population.eligible_fraction
@@ -336,7 +314,7 @@ class BiomarkerDesign(TimeToEventDesign):
 
     def _outcomes(self, scenario, spec, result, null, experimental):
         if scenario.analysis.sequential is not None:
-            raise ValueError("analysis.sequential is not supported for the biomarker design")
+            raise InvalidInput("analysis.sequential is not supported for the biomarker design")
         outcomes = super()._outcomes(scenario, spec, result, null, experimental)
         # success: the overall hypothesis rejected after the multiplicity adjustment
         return replace(outcomes, success=outcomes.decisions["reject_overall"])

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from simtrial.errors import InvalidInput
 from simtrial.her2 import parse_group
 
 DEFAULT_PATH = Path(__file__).with_name("her2_review.csv")
@@ -140,14 +141,14 @@ class UnknownEvidenceId(KeyError):
 def _parse_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError("not a finite number")
+        raise InvalidInput("not a finite number")
     return value
 
 
 def _parse_int(text: str) -> int:
     value = float(text)
     if not value.is_integer():
-        raise ValueError("not a whole number")
+        raise InvalidInput("not a whole number")
     return int(value)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from simtrial.calibrate import effect_map
+from simtrial.errors import MAX_SEED, MAX_SIMS
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.scenario import _her2keys as keys
 from simtrial.scenario._analysis import SINGLE_ARM, analysis, analysis_dict
@@ -316,9 +317,9 @@ def _simulation(node: Node) -> Simulation:
     node.mapping(SIMULATION_FIELDS)
     out: dict[str, int] = {}
     if node.get("n_sims") is not None:
-        out["n_sims"] = node.child("n_sims").integer(low=1, high=10_000_000)
+        out["n_sims"] = node.child("n_sims").integer(low=1, high=MAX_SIMS)
     if node.get("seed") is not None:
-        out["seed"] = node.child("seed").integer(low=0, high=2**63 - 1)
+        out["seed"] = node.child("seed").integer(low=0, high=MAX_SEED)
     return Simulation(**out)
 
 
