@@ -92,11 +92,11 @@ def _landmark_rows(outcomes: TrialOutcomes) -> list[dict]:
 def _arm_rows(scenario: Scenario, outcomes: TrialOutcomes) -> dict[str, dict]:
     """Mean patients and events (responders for binary endpoints) per arm, in the analysis population."""
     est = outcomes.estimates
-    labels = {"control": None, "experimental": None}
-    if scenario.control is not None:
-        labels["control"] = scenario.control.label
-    if scenario.experimental is not None:
-        labels["experimental"] = scenario.experimental.label
+    arms = scenario.resolved.get("arms") or {}
+    labels = {arm: (arms.get(arm) or {}).get("label") for arm in ("control", "experimental")}
+    if scenario.design in ("single_arm_binary", "simon_two_stage"):
+        return {"experimental": {"label": labels["experimental"], "mean_patients": float(np.mean(outcomes.enrolled)),
+                                 "mean_events": float(np.mean(outcomes.events))}}
     out = {}
     for arm in ("control", "experimental"):
         patients = est.get(f"patients_{arm}")

@@ -317,7 +317,13 @@ class BiomarkerDesign(TimeToEventDesign):
             raise InvalidInput("analysis.sequential is not supported for the biomarker design")
         outcomes = super()._outcomes(scenario, spec, result, null, experimental)
         # success: the overall hypothesis rejected after the multiplicity adjustment
-        return replace(outcomes, success=outcomes.decisions["reject_overall"])
+        overall = outcomes.decisions["reject_overall"]
+        decisions = dict(outcomes.decisions)
+        if scenario.analysis.sided == 2:
+            z = outcomes.estimates["z_overall"]
+            decisions["reject_favourable"] = overall & (z > 0)
+            decisions["reject_unfavourable"] = overall & (z < 0)
+        return replace(outcomes, success=overall, decisions=decisions)
 
     def _extra(self, scenario, result, stop, success):
         a = scenario.analysis

@@ -198,6 +198,9 @@ def _sequential(node: Node, alpha: float) -> SequentialPlan:
                               allowed=f"a list of 1 to {k - 1} numbers")
         fut_z, fut_hr = (values, None) if futility == "z" else (None, values)
     futility_looks = _flags(node.child("futility_looks"), k) if node.get("futility_looks") else None
+    if futility_looks is not None and futility_looks[-1]:
+        raise node.child("futility_looks").error("the final look tests efficacy only: a futility stop there has no "
+                                                 "effect", allowed="last value false")
     binding = node.child("binding_futility").boolean() if node.get("binding_futility") is not None else False
     del alpha
     return SequentialPlan(
@@ -251,7 +254,8 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
     elif is_ni:
         allowed = "a hazard ratio > 1, e.g. 1.3" if tte else "a risk difference in (0, 1), e.g. 0.1"
         raise node.child("ni_margin").error("design noninferiority needs ni_margin", allowed=allowed)
-    if (child := node.get("population")) is not None:
+    if (child := only("population", design not in SINGLE_ARM, "two-arm designs (a single-arm design analyses "
+                      "everyone it enrols)")) is not None:
         if isinstance(child.value, str) and child.value.strip().lower() in ("overall", "all"):
             pass
         else:

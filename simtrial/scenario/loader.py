@@ -238,6 +238,10 @@ def _arm(
             return survival_spec(child, control=ref, allow_relative=experimental)
 
         models = _by_category(surv, resolve, base) if surv is not None else base
+        if emap is not None and surv is not None and all(
+                code not in base or models[code] is not base[code] for code in needed):
+            raise emap.error("survival gives a model for every category the population can contain, so the "
+                             "effect map is never used", allowed="remove effect_map, or survival keys it should not cover")
         _check_needed(surv or node.child("effect_map"), models, needed, "survival model", direction_only)
         h = 0.0
         if (drop := node.get("dropout")) is not None:
@@ -369,12 +373,24 @@ def _build(root: Node, path: str) -> Scenario:
 
     population = _population(root.require("population", "{mix: {category: prevalence}, ...}"))
     needed = population.true_categories()
+    if design == "simon_two_stage" and population.fixed_counts is not None:
+        raise root.child("population").child("fixed_counts").error(
+            "Simon's design chooses its own stage sizes; fixed_counts would fix the enrolled numbers",
+            allowed="population: {mix: ...}")
+    if design == "enrichment" and population.fixed_counts is not None:
+        raise root.child("population").child("fixed_counts").error(
+            "design enrichment screens a prevalence mix and enrols the eligible; fixed_counts fixes who is enrolled",
+            allowed="population: {mix: ..., eligible: [...]}")
     if design == "enrichment" and population.eligible is None:
         raise root.child("population").child("eligible").error(
             "design enrichment restricts enrolment by assessed category", allowed="a list of categories or groups")
     an = analysis(root.child("analysis"), design=design, endpoint=endpoint, assessable=population.assessed_categories())
 
     sample_size = _sample_size(root.child("sample_size"), endpoint) if root.get("sample_size") is not None else None
+    if an.sequential is not None and an.sequential.futility == "beta_spending" and an.beta is None:
+        # the futility bounds are built for 1 - power at the design alternative: written out, so the
+        # resolved scenario (and the printed table) say which beta they came from
+        an = replace(an, beta=1.0 - sample_size.target_power if sample_size is not None else 0.2)
     if sample_size is not None and design == "simon_two_stage":
         raise root.child("sample_size").error("Simon's design chooses its own sample size", allowed="remove it")
     n_patients = None
@@ -426,6 +442,9 @@ def _build(root: Node, path: str) -> Scenario:
         allocation = _allocation(root.child("allocation"))
     block_multiple = 2
     if root.get("block_multiple") is not None:
+        if not two_arm:
+            raise root.child("block_multiple").error("a single-arm design randomises nobody: block_multiple has "
+                                                     "no effect", allowed="remove it")
         block_multiple = root.child("block_multiple").integer(low=1)
     rand_method, rand_strata = read_randomisation(
         root.get("randomisation"), design=design, assessable=population.assessed_categories(),
