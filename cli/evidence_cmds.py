@@ -1,8 +1,7 @@
 """`simtrial evidence` and `simtrial calibrate`: show the review's figures and check their models.
 
-Registered by cli/main.py with ``main.add_command(evidence_command)`` and
-``main.add_command(calibrate_command)``.  No statistics here: parse, call the
-API, print.
+Listed in cli/main.py's ``COMMANDS``, which imports this module only when one
+of these commands runs.  No statistics here: parse, call the API, print.
 """
 
 from __future__ import annotations

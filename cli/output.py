@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
@@ -94,12 +95,62 @@ def show_progress(quiet: bool) -> bool:
     return not quiet and sys.stderr.isatty()
 
 
+def _kernels_cached() -> bool:
+    """Whether the simulation kernels are in numba's disk cache (a seam for tests)."""
+    from simtrial.engine.warm import kernels_cached
+
+    return kernels_cached()
+
+
+def compile_notice() -> str:
+    from simtrial.engine.warm import COMPILE_SECONDS
+
+    return f"compiling simulation kernels, once: about {COMPILE_SECONDS} s"
+
+
+def _eta_after_compilation(bar) -> Callable[[int], None]:
+    """``bar.update``, but the ETA ignores the time before the first update (kernel compilation).
+
+    The first update only moves the bar (no ETA yet).  At the second, click's
+    start time is moved back so that the first chunk counts at the rate of the
+    second; from then on click's own estimate (elapsed / done) is unbiased.
+    """
+    first: list[float] = []  # [time of the first update, trials it reported]
+
+    def update(n_steps: int) -> None:
+        # click's ProgressBar: start, avg (rolling s/trial), last_eta (no new ETA within 1 s of it);
+        # should a click release rename them, these assignments do nothing and click's ETA stands
+        now = time.time()
+        if not first:
+            first[:] = [now, n_steps]
+            bar.last_eta = now
+        elif len(first) == 2:
+            t1, k1 = first
+            first.append(now)
+            if n_steps > 0 and now > t1:
+                bar.start = t1 - (now - t1) / n_steps * k1
+                bar.avg = []
+                bar.last_eta = 0.0
+        bar.update(n_steps)
+
+    return update
+
+
 @contextmanager
-def progress_bar(length: int, label: str, quiet: bool):
-    """A click progress bar on stderr when it is a terminal; a no-op callback otherwise."""
+def progress_bar(length: int, label: str, quiet: bool, *, compiles: bool = True):
+    """A click progress bar on stderr when it is a terminal; a no-op callback (None) otherwise.
+
+    Unless ``quiet``, a cold numba cache is announced with one line on stderr
+    (terminal or not) before the kernels compile; the bar's ETA starts after.
+    ``compiles=False`` (work that never reaches the numba driver) skips the check.
+    """
+    if quiet:
+        yield None
+        return
+    if compiles and not _kernels_cached():
+        click.echo(compile_notice(), err=True)
     if not show_progress(quiet):
         yield None
         return
     with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
-        update: Callable[[int], None] = bar.update
-        yield update
+        yield _eta_after_compilation(bar)

@@ -262,7 +262,7 @@ def run_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, null):
     sc = _load(scenario)
     with staged_output(out_dir) as write:
         n = sims or sc.simulation.n_sims
-        with progress_bar(n, "simulating", quiet) as update:
+        with progress_bar(n, "simulating", quiet, compiles=sc.endpoint == "time_to_event") as update:
             result = run(sc, n_sims=sims, seed=seed, null=null, threads=threads, progress=update)
         summary = result.to_dict()
         if write is not None:
@@ -292,7 +292,7 @@ def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, targ
     sc = _load(scenario)
     with staged_output(out_dir) as write:
         try:
-            with progress_bar(30, "searching", quiet) as update:
+            with progress_bar(30, "searching", quiet, compiles=sc.endpoint == "time_to_event") as update:
                 result: SampleSizeResult = sample_size(
                     sc, target_power=target_power, solve_for=solve_for, n_sims=sims, seed=seed, threads=threads,
                     progress=update, precision=precision, max_sims=max_sims, max_seconds=max_seconds,

@@ -1,3 +1,63 @@
-"""simtrial: in-silico trials of HER2-targeted breast-cancer therapy, stratified by HER2 IHC."""
+"""simtrial: in-silico trials of HER2-targeted breast-cancer therapy, stratified by HER2 IHC.
 
-__version__ = "0.1.0"
+``import simtrial as st`` gives the public API::
+
+    scenario = st.load_scenario("scenarios/ihc3_deescalation_ni.yaml")
+    result = st.run(scenario, n_sims=2000, seed=1)          # PowerResult
+    size = st.sample_size(scenario, target_power=0.85)      # SampleSizeResult, confirmed
+    stats = st.analyze(time, event, arm)                    # TwoArmAnalysis on your own data
+
+and the trial as data (``st.Population``, ``st.Arm``, ``st.Accrual``, ``st.Exponential``, ...,
+``st.Scenario``, ``st.Analysis``) to build a trial without a scenario file.  Names load on
+first use, so ``import simtrial`` (and ``simtrial --version``) stays cheap.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from simtrial._version import __version__
+
+_EXPORTS: dict[str, str] = {
+    "load_scenario": "simtrial.scenario",
+    "scenario_from_dict": "simtrial.scenario",
+    "ScenarioError": "simtrial.scenario",
+    "run": "simtrial.power",
+    "PowerResult": "simtrial.power",
+    "sample_size": "simtrial.samplesize",
+    "SampleSizeResult": "simtrial.samplesize",
+    "analyze": "simtrial.analysis",
+    "TwoArmAnalysis": "simtrial.analysis",
+    "InvalidInput": "simtrial.errors",
+    "BudgetExhausted": "simtrial.errors",
+    "Population": "simtrial.spec",
+    "Arm": "simtrial.spec",
+    "Accrual": "simtrial.spec",
+    "Subgroup": "simtrial.spec",
+    "Exponential": "simtrial.survival",
+    "Weibull": "simtrial.survival",
+    "PiecewiseExponential": "simtrial.survival",
+    "CureMixture": "simtrial.survival",
+    "Scenario": "simtrial.scenario.model",
+    "Analysis": "simtrial.scenario.model",
+    "SequentialPlan": "simtrial.scenario.model",
+    "Simulation": "simtrial.scenario.model",
+    "SampleSizeSearch": "simtrial.scenario.model",
+    "CATEGORIES": "simtrial.her2",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'simtrial' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -8,12 +8,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from simtrial.evidence import get_row, load_evidence
 from simtrial.survival import CureMixture, Exponential, PiecewiseExponential, Weibull
 
-Z_975 = float(stats.norm.ppf(0.975))  # 1.959964...
+Z_975 = 1.959963984540054  # float(scipy.stats.norm.ppf(0.975)), bit for bit; a literal keeps scipy out of the import
 LOG2 = math.log(2.0)
 
 PH_ASSUMPTION = (

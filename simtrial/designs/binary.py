@@ -46,7 +46,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.stats import norm
 
 from simtrial.designs._binary_cohort import (
     BLOCK_TRIALS,
@@ -112,6 +111,7 @@ def normal_approximation_power(
     so under H0 it gives the test's real size, below alpha when stratified
     blocks meet an unstratified test.
     """
+    from scipy.stats import norm
     p0, p1, n0, n1 = float(p_control), float(p_experimental), float(n_control), float(n_experimental)
     if n0 <= 0 or n1 <= 0:
         return float("nan")

@@ -18,7 +18,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
 
 from simtrial.errors import InvalidInput
 from simtrial.scenario.model import SequentialPlan
@@ -123,6 +122,7 @@ def apply_sequential(
     planned_events: int | None = None,
 ) -> SequentialOutcome:
     """Decide every simulated trial from its per-look Z_eff [n_sims, n_looks]."""
+    from scipy.stats import norm
     n_sims, n_looks = z_eff.shape
     efficacy, futility = _masks(plan, n_looks)
     design = planned_design(plan, alpha, beta)

@@ -18,7 +18,6 @@ fixed counts, so it is exact in both cases).
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import binom
 
 from simtrial.designs._binary_cohort import (
     BLOCK_TRIALS,
@@ -58,6 +57,7 @@ def check_one_sided_alpha(alpha: float, sided: int) -> float:
 
 def responder_distribution(law: CohortLaw, q: np.ndarray) -> np.ndarray:
     """Exact pmf of the total responders (length n + 1) with P(response | assessed = c) = q[c]."""
+    from scipy.stats import binom
     n = law.n_patients
     if law.fixed_counts is None:
         qbar = float((law.assessed_probs * q).sum())
@@ -87,6 +87,7 @@ class SingleArmBinaryDesign:
         progress: Progress | None = None,
     ) -> TrialOutcomes:
         """Simulate ``n_sims`` trials; ``target_events`` and ``threads`` do not apply and are ignored."""
+        from scipy.stats import binom
         n_sims, seed = check_run_args(n_sims, seed)
         a = scenario.analysis
         if a.test != "exact_binomial":

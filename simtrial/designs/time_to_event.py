@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-from scipy.stats import norm
 
 from simtrial.designs._decisions import adjust, p_values, reject
 from simtrial.designs._survival import (
@@ -326,6 +325,7 @@ class BiomarkerDesign(TimeToEventDesign):
         return replace(outcomes, success=overall, decisions=decisions)
 
     def _extra(self, scenario, result, stop, success):
+        from scipy.stats import norm
         a = scenario.analysis
         names = ["overall"] + [s.name for s in a.subgroups]
         idx = [0] + [result.populations.index(s.name) for s in a.subgroups]

@@ -254,8 +254,12 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
     elif is_ni:
         allowed = "a hazard ratio > 1, e.g. 1.3" if tte else "a risk difference in (0, 1), e.g. 0.1"
         raise node.child("ni_margin").error("design noninferiority needs ni_margin", allowed=allowed)
-    if (child := only("population", design not in SINGLE_ARM, "two-arm designs (a single-arm design analyses "
-                      "everyone it enrols)")) is not None:
+    child = node.get("population")
+    is_overall = child is not None and isinstance(child.value, str) and child.value.strip().lower() in ("overall", "all")
+    if child is not None and not is_overall:
+        only("population", design not in SINGLE_ARM, "two-arm designs (a single-arm design analyses everyone it "
+             "enrols)")
+    if child is not None:
         if isinstance(child.value, str) and child.value.strip().lower() in ("overall", "all"):
             pass
         else:

@@ -19,7 +19,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import ndtr
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -84,6 +83,7 @@ def _args(stage: Stage | None, t: float, drift: float, bound: float) -> np.ndarr
 
 def prob_above(stage: Stage | None, t: float, drift: float, bound: float) -> float:
     """P(continued up to the previous look and Z at t >= bound)."""
+    from scipy.special import ndtr
     if bound == math.inf:
         return 0.0
     if stage is None:
@@ -93,6 +93,7 @@ def prob_above(stage: Stage | None, t: float, drift: float, bound: float) -> flo
 
 def prob_below(stage: Stage | None, t: float, drift: float, bound: float) -> float:
     """P(continued up to the previous look and Z at t <= bound)."""
+    from scipy.special import ndtr
     if bound == -math.inf:
         return 0.0
     if stage is None:

@@ -32,8 +32,6 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
-from scipy.optimize import brentq
-from scipy.special import ndtr, ndtri
 
 from simtrial.sequential._integration import (
     Stage,
@@ -187,6 +185,7 @@ def _check_grid_r(grid_r: int) -> None:
 
 def _solve_upper(stage: Stage | None, t: float, drift: float, target: float, lower: float) -> float:
     """Bound b >= lower with P(continue so far, Z_t >= b) = target."""
+    from scipy.optimize import brentq
     if target <= 0.0:
         return math.inf
     lo = lower if math.isfinite(lower) else -_Z_FAR
@@ -198,6 +197,7 @@ def _solve_upper(stage: Stage | None, t: float, drift: float, target: float, low
 
 def _solve_lower(stage: Stage | None, t: float, drift: float, target: float, upper: float) -> float:
     """Bound a <= upper with P(continue so far, Z_t <= a) = target."""
+    from scipy.optimize import brentq
     if target <= 0.0:
         return -math.inf
     hi = upper if math.isfinite(upper) else _Z_FAR
@@ -223,6 +223,7 @@ def _spending_bounds(t: np.ndarray, cum_alpha: np.ndarray, lower: np.ndarray, r:
 
 def _classical_bounds(t: np.ndarray, kind: str, alpha: float, lower: np.ndarray, r: int) -> np.ndarray:
     """O'Brien-Fleming (c / sqrt(t)) or Pocock (c) bounds with total H0 crossing alpha."""
+    from scipy.optimize import brentq
     shape = 1.0 / np.sqrt(t / t[-1]) if kind == "OF" else np.ones(t.size)
 
     def excess(c: float) -> float:
@@ -290,6 +291,7 @@ def _power(t: np.ndarray, lower: np.ndarray, upper: np.ndarray, drift: float, r:
 
 def _solve_drift(target: float, fn: Callable[[float], float]) -> float:
     """Drift in (0, 40) with fn(drift) = target, fn increasing (power)."""
+    from scipy.optimize import brentq
     return brentq(lambda d: fn(d) - target, 1e-6, _Z_FAR, xtol=1e-10)
 
 
@@ -321,6 +323,8 @@ def group_sequential_design(
     bound with Z_eff = -log(HR) * sqrt(information) before calling).
     ``beta`` fixes the design alternative: the drift giving power 1 - beta.
     """
+    from scipy.optimize import brentq
+    from scipy.special import ndtr, ndtri
     t = _check_fractions(information_fractions, last_is_one=True)
     k_max = t.size
     _check_alpha(alpha)

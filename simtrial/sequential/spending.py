@@ -21,7 +21,6 @@ import math
 from typing import Final
 
 import numpy as np
-from scipy.special import ndtr, ndtri
 
 ALPHA_SPENDING: Final = ("asOF", "asP", "asHSD", "asKD")
 BETA_SPENDING: Final = ("bsOF", "bsP", "bsHSD", "bsKD")
@@ -58,6 +57,7 @@ def cumulative_spending(
     ``family`` is the bare family name ("OF", "P", "HSD", "KD"); ``t`` above 1
     (information overrunning the plan) spends no more than ``total``.
     """
+    from scipy.special import ndtr, ndtri
     tt = np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
     if family == "OF":
         # Guard t = 0: the quantile over sqrt(0) is +inf, spending 0.

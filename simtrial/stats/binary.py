@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.stats import binom, norm
 
 from simtrial.stats._validate import (
     check_alpha,
@@ -54,6 +53,7 @@ class BinaryTestResult:
 
 
 def _result(z: np.ndarray) -> BinaryTestResult:
+    from scipy.stats import norm
     z = np.asarray(z, dtype=np.float64)
     return BinaryTestResult(
         z=z,
@@ -224,6 +224,7 @@ class SingleArmExactDesign:
 
 def binomial_critical_value(n: int, p0: float, alpha: float) -> int:
     """Smallest ``c`` with ``P(X >= c | n, p0) <= alpha``; ``n + 1`` if none (never reject)."""
+    from scipy.stats import binom
     n = check_positive_int("n", n)
     p0 = check_open_probability("p0", p0)
     alpha = check_alpha("alpha", alpha)
@@ -234,6 +235,7 @@ def binomial_critical_value(n: int, p0: float, alpha: float) -> int:
 
 def single_arm_exact_design(n: int, p0: float, p1: float, alpha: float) -> SingleArmExactDesign:
     """Critical value, exact size and exact power of the one-sided binomial test."""
+    from scipy.stats import binom
     n = check_positive_int("n", n)
     p0 = check_open_probability("p0", p0)
     p1 = check_open_probability("p1", p1)
@@ -255,6 +257,7 @@ def exact_binomial_test(responders: np.ndarray, patients: np.ndarray | int, p0: 
 
     Vectorised over trials; ``patients`` may be a scalar.  NaN where ``patients == 0``.
     """
+    from scipy.stats import binom
     p0 = check_open_probability("p0", p0)
     r = np.asarray(responders)
     n = np.broadcast_to(np.asarray(patients), r.shape)
@@ -327,6 +330,7 @@ def two_proportion_sample_size(
 
     ``n_experimental = ceil(r * n0_exact)``.
     """
+    from scipy.stats import norm
     p0 = check_open_probability("p0", p0)
     p1 = check_open_probability("p1", p1)
     alpha = check_alpha("alpha", alpha)

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.stats import binom
 
 from simtrial.stats._validate import check_alpha, check_open_probability, check_positive_int
 
@@ -164,6 +163,7 @@ class SimonMonteCarloOC:
 
 def _binomial_tables(n_max: int, p: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """pmf[m, k] = P(X = k), cdf[m, k] = P(X <= k), sf[m, k] = P(X > k) for X ~ Bin(m, p)."""
+    from scipy.stats import binom
     m = np.arange(n_max + 1)[:, None]
     k = np.arange(n_max + 1)[None, :]
     pmf = binom.pmf(k, m, p)
@@ -312,6 +312,7 @@ def simon_operating_characteristics(
     design: SimonBoundaries | SimonDesign, p: float | np.ndarray
 ) -> SimonOperatingCharacteristics:
     """Exact P(reject H0), P(stop after stage 1) and E[N] at response probability ``p``."""
+    from scipy.stats import binom
     b = _boundaries(design)
     p_arr = np.asarray(p, dtype=np.float64)
     if np.any(~((p_arr >= 0.0) & (p_arr <= 1.0))):
