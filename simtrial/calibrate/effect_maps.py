@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from simtrial.calibrate.hazard_ratios import hazard_ratio_from_medians
+from simtrial.errors import InvalidInput
 from simtrial.evidence import get_row, load_evidence
 from simtrial.her2 import CATEGORIES, GROUPS, IHC0, IHC1, IHC2_ISH_NEG, IHC2_ISH_POS, IHC3, ULTRALOW
 
@@ -51,7 +52,7 @@ class EffectMap:
     def __post_init__(self) -> None:
         codes = [e.category for e in self.entries]
         if len(set(codes)) != len(codes):
-            raise ValueError(f"effect map {self.name!r} lists a category twice")
+            raise InvalidInput(f"effect map {self.name!r} lists a category twice")
 
     @property
     def categories(self) -> tuple[int, ...]:
@@ -72,7 +73,7 @@ class EffectMap:
         """The entry's hazard ratio; an error if the review gives only a direction."""
         entry = self[category]
         if entry.hazard_ratio is None:
-            raise ValueError(
+            raise InvalidInput(
                 f"effect map {self.name!r}: {entry.category_name} has a direction only "
                 f"({entry.direction}); {entry.assumption}"
             )

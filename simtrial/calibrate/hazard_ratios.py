@@ -10,6 +10,7 @@ import pandas as pd
 
 from simtrial.calibrate.models import PH_ASSUMPTION
 from simtrial.calibrate.uncertainty import median_uncertainty
+from simtrial.errors import InvalidInput
 from simtrial.evidence import get_row, load_evidence
 
 # --- hazard ratios from medians ------------------------------------------------
@@ -43,7 +44,7 @@ def hazard_ratio_from_medians(
         ("median_control_months", median_control_months),
     ):
         if not (value > 0 and math.isfinite(value)):
-            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+            raise InvalidInput(f"{name} must be a finite number > 0, got {value!r}")
     return HazardRatioFromMedians(
         float(median_control_months) / float(median_experimental_months),
         float(median_experimental_months),
@@ -60,7 +61,7 @@ def hazard_ratio_between(
     rows = [get_row(i, frame) for i in (experimental_id, control_id)]
     for r in rows:
         if r["statistic"] != "median_months":
-            raise ValueError(f"evidence {r['id']!r} is a {r['statistic']}, not a median")
+            raise InvalidInput(f"evidence {r['id']!r} is a {r['statistic']}, not a median")
     result = hazard_ratio_from_medians(
         rows[0]["value"], rows[1]["value"], (experimental_id, control_id)
     )

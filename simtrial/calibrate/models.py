@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simtrial.errors import InvalidInput
 from simtrial.evidence import get_row, load_evidence
 from simtrial.survival import CureMixture, Exponential, PiecewiseExponential, Weibull
 
@@ -41,7 +42,7 @@ def cure_mixture_from_rate(rate: float, time_months: float, cure_fraction: float
     """Cured fraction c plus exponential uncured: c + (1 - c) exp(-h t) = rate at the landmark."""
     _check_landmark(rate, time_months)
     if not 0.0 <= cure_fraction < rate:
-        raise ValueError(
+        raise InvalidInput(
             f"cure_fraction must lie in [0, rate) = [0, {rate}) for the curve to pass through the "
             f"landmark, got {cure_fraction!r}"
         )
@@ -57,9 +58,9 @@ def weibull_from_median_and_rate(median_months: float, rate: float, time_months:
     """
     _check_landmark(rate, time_months)
     if not median_months > 0:
-        raise ValueError(f"median_months must be > 0, got {median_months!r}")
+        raise InvalidInput(f"median_months must be > 0, got {median_months!r}")
     if time_months == median_months or (time_months < median_months) != (rate > 0.5):
-        raise ValueError(
+        raise InvalidInput(
             f"a landmark rate {rate} at {time_months} months is inconsistent with a median of "
             f"{median_months} months (survival must fall through 1/2 at the median)"
         )
@@ -73,9 +74,9 @@ def weibull_from_median_and_rate(median_months: float, rate: float, time_months:
 
 def _check_landmark(rate: float, time_months: float) -> None:
     if not 0.0 < rate < 1.0:
-        raise ValueError(f"a landmark rate must lie strictly between 0 and 1, got {rate!r}")
+        raise InvalidInput(f"a landmark rate must lie strictly between 0 and 1, got {rate!r}")
     if not (time_months > 0 and math.isfinite(time_months)):
-        raise ValueError(f"time_months must be a finite number > 0, got {time_months!r}")
+        raise InvalidInput(f"time_months must be a finite number > 0, got {time_months!r}")
 
 
 def describe_model(model: SurvivalModel) -> tuple[str, dict[str, float]]:
@@ -161,7 +162,7 @@ def calibrate(
     row = get_row(evidence_id, frame)
     statistic = row["statistic"]
     if statistic not in ("median_months", "rate_at_months"):
-        raise ValueError(
+        raise InvalidInput(
             f"evidence {evidence_id!r} is a {statistic}, not a median or landmark rate; "
             "use calibrate_response for proportions"
         )

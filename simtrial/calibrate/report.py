@@ -13,6 +13,7 @@ import pandas as pd
 
 from simtrial.calibrate.models import SurvivalModel, calibrate
 from simtrial.calibrate.uncertainty import calibrate_response
+from simtrial.errors import InvalidInput
 from simtrial.evidence import get_row, load_evidence
 
 # --- calibration report ----------------------------------------------------------
@@ -139,7 +140,7 @@ def check_figure(
             simulated = float(np.mean(times > time))
             mc_se = math.sqrt(implied * (1.0 - implied) / n_patients)
     else:
-        raise ValueError(
+        raise InvalidInput(
             f"evidence {evidence_id!r} is a {statistic}; only {', '.join(CALIBRATABLE)} are calibrated"
         )
     tolerance = TOLERANCE_MC_SE * mc_se
@@ -167,7 +168,7 @@ def calibration_report(
 ) -> CalibrationReport:
     """Check every calibratable figure (medians, landmark rates, proportions) of the evidence table."""
     if int(n_patients) < 1:
-        raise ValueError(f"n_patients must be >= 1, got {n_patients!r}")
+        raise InvalidInput(f"n_patients must be >= 1, got {n_patients!r}")
     frame = load_evidence() if evidence is None else evidence
     ids = frame.index[frame["statistic"].isin(CALIBRATABLE)]
     checks = tuple(

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from simtrial.calibrate.models import LOG2, Z_975
+from simtrial.errors import InvalidInput
 from simtrial.evidence import get_row, load_evidence
 
 # --- uncertainty for assurance -------------------------------------------------
@@ -59,7 +60,7 @@ def median_uncertainty(
 ) -> LogNormalMedian:
     """The log-normal sampling distribution of a median with a 95% CI."""
     if not 0 < ci_low <= median_months <= ci_high or ci_low == ci_high:
-        raise ValueError(
+        raise InvalidInput(
             f"need 0 < ci_low <= median <= ci_high with ci_low < ci_high, got {ci_low}, {median_months}, {ci_high}"
         )
     se = (math.log(ci_high) - math.log(ci_low)) / (2.0 * Z_975)
@@ -105,7 +106,7 @@ def beta_from_counts(
     cohorts such as Panphila's 4/13 and has good frequentist coverage.
     """
     if not (patients > 0 and 0 <= responders <= patients):
-        raise ValueError(
+        raise InvalidInput(
             f"need 0 <= responders <= patients and patients > 0, got {responders}/{patients}"
         )
     return BetaProportion(
@@ -121,13 +122,13 @@ def beta_from_ci(
 ) -> BetaProportion:
     """Method of moments: mean = proportion, SD = (hi - lo) / (2 z)."""
     if not 0 <= ci_low <= proportion <= ci_high <= 1 or ci_low == ci_high:
-        raise ValueError(
+        raise InvalidInput(
             f"need 0 <= ci_low <= proportion <= ci_high <= 1, got {ci_low}, {proportion}, {ci_high}"
         )
     variance = ((ci_high - ci_low) / (2.0 * Z_975)) ** 2
     total = proportion * (1.0 - proportion) / variance - 1.0
     if not total > 0:
-        raise ValueError(
+        raise InvalidInput(
             f"a CI of {ci_low}-{ci_high} is too wide for a Beta with mean {proportion}"
         )
     return BetaProportion(
@@ -177,7 +178,7 @@ def calibrate_response(
     frame = load_evidence() if evidence is None else evidence
     row = get_row(evidence_id, frame)
     if row["statistic"] != "proportion":
-        raise ValueError(f"evidence {evidence_id!r} is a {row['statistic']}, not a proportion")
+        raise InvalidInput(f"evidence {evidence_id!r} is a {row['statistic']}, not a proportion")
     return CalibratedResponse((evidence_id,), float(row["value"]), uncertainty(evidence_id, frame))
 
 __all__ = [

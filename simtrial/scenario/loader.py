@@ -484,7 +484,7 @@ def _build(root: Node, path: str) -> Scenario:
     resolved["arms"]["experimental"] = _arm_dict(e_label, e_values, e_drop, endpoint)
     if two_arm:
         resolved["allocation"] = {"control": allocation[0], "experimental": allocation[1]}
-    if rand_method == "permuted_blocks":
+    if two_arm and rand_method == "permuted_blocks":
         resolved["block_multiple"] = block_multiple
     if two_arm:
         resolved["randomisation"] = randomisation_dict(rand_method, rand_strata)

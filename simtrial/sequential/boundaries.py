@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
+from simtrial.errors import InvalidInput
 from simtrial.sequential._integration import (
     Stage,
     advance,
@@ -131,15 +132,15 @@ class GroupSequentialDesign:
 def _check_fractions(fractions: Sequence[float], *, last_is_one: bool) -> np.ndarray:
     t = np.asarray(fractions, dtype=float)
     if t.ndim != 1 or t.size == 0 or t.size > MAX_LOOKS:
-        raise ValueError(
+        raise InvalidInput(
             f"information_fractions must be a non-empty 1-D sequence of at most {MAX_LOOKS} looks, got {fractions!r}"
         )
     if not np.all(np.isfinite(t)) or t[0] <= 0.0 or np.any(np.diff(t) <= 0.0):
-        raise ValueError(
+        raise InvalidInput(
             f"information_fractions must be finite, > 0 and strictly increasing, got {list(t)}"
         )
     if last_is_one and abs(t[-1] - 1.0) > 1e-9:
-        raise ValueError(f"information_fractions must end at 1 (maximum information), got last {t[-1]}")
+        raise InvalidInput(f"information_fractions must end at 1 (maximum information), got last {t[-1]}")
     if last_is_one:
         t[-1] = 1.0
     return t
@@ -147,16 +148,16 @@ def _check_fractions(fractions: Sequence[float], *, last_is_one: bool) -> np.nda
 
 def _check_alpha(alpha: float) -> None:
     if not (0.0 < alpha < 0.5):
-        raise ValueError(f"alpha (one-sided) must be in (0, 0.5), got {alpha}")
+        raise InvalidInput(f"alpha (one-sided) must be in (0, 0.5), got {alpha}")
 
 
 def _check_spending(spending: str, gamma: float | None, rho: float | None) -> None:
     if spending not in SPENDING_TYPES:
-        raise ValueError(f"spending must be one of {list(SPENDING_TYPES)}, got {spending!r}")
+        raise InvalidInput(f"spending must be one of {list(SPENDING_TYPES)}, got {spending!r}")
     if gamma is not None and spending != "asHSD":
-        raise ValueError(f"gamma is only used with spending='asHSD', got spending={spending!r}")
+        raise InvalidInput(f"gamma is only used with spending='asHSD', got spending={spending!r}")
     if rho is not None and spending != "asKD":
-        raise ValueError(f"rho is only used with spending='asKD', got spending={spending!r}")
+        raise InvalidInput(f"rho is only used with spending='asKD', got spending={spending!r}")
     if spending in ALPHA_SPENDING:
         alpha_spending(spending, 0.025, 1.0, gamma=gamma, rho=rho)  # validates gamma / rho
 
@@ -167,17 +168,17 @@ def _check_futility(futility_z: Sequence[float] | None, k: int) -> np.ndarray:
         return np.full(k - 1, -math.inf)
     f = np.asarray(futility_z, dtype=float)
     if f.ndim != 1 or f.size != k - 1:
-        raise ValueError(
+        raise InvalidInput(
             f"futility_z must give one bound per interim look ({k - 1} values, -inf for none), got {futility_z!r}"
         )
     if np.any(np.isnan(f)) or np.any(f == math.inf):
-        raise ValueError(f"futility_z values must be finite or -inf, got {list(f)}")
+        raise InvalidInput(f"futility_z values must be finite or -inf, got {list(f)}")
     return f
 
 
 def _check_grid_r(grid_r: int) -> None:
     if not (isinstance(grid_r, int) and 8 <= grid_r <= 200):
-        raise ValueError(f"grid_r must be an integer in [8, 200], got {grid_r!r}")
+        raise InvalidInput(f"grid_r must be an integer in [8, 200], got {grid_r!r}")
 
 
 # ------------------------------------------------------------------ solvers
@@ -329,26 +330,26 @@ def group_sequential_design(
     k_max = t.size
     _check_alpha(alpha)
     if not (0.0 < beta < 1.0 - alpha):
-        raise ValueError(f"beta must be in (0, 1 - alpha) = (0, {1.0 - alpha}), got {beta}")
+        raise InvalidInput(f"beta must be in (0, 1 - alpha) = (0, {1.0 - alpha}), got {beta}")
     _check_spending(spending, gamma, rho)
     _check_grid_r(grid_r)
     if not isinstance(binding_futility, bool):
-        raise ValueError(f"binding_futility must be True or False, got {binding_futility!r}")
+        raise InvalidInput(f"binding_futility must be True or False, got {binding_futility!r}")
     if beta_spending is not None:
         if futility_z is not None:
-            raise ValueError("give either beta_spending or futility_z, not both")
+            raise InvalidInput("give either beta_spending or futility_z, not both")
         if spending not in ALPHA_SPENDING:
-            raise ValueError(
+            raise InvalidInput(
                 f"beta_spending needs an alpha-spending spending ({list(ALPHA_SPENDING)}), got {spending!r}"
             )
         if beta_spending not in BETA_SPENDING:
-            raise ValueError(f"beta_spending must be one of {list(BETA_SPENDING)} or None, got {beta_spending!r}")
+            raise InvalidInput(f"beta_spending must be one of {list(BETA_SPENDING)} or None, got {beta_spending!r}")
         if k_max == 1:
-            raise ValueError("beta_spending needs at least 2 looks (information_fractions of length >= 2)")
+            raise InvalidInput("beta_spending needs at least 2 looks (information_fractions of length >= 2)")
     if beta_gamma is not None and beta_spending != "bsHSD":
-        raise ValueError(f"beta_gamma is only used with beta_spending='bsHSD', got {beta_spending!r}")
+        raise InvalidInput(f"beta_gamma is only used with beta_spending='bsHSD', got {beta_spending!r}")
     if beta_rho is not None and beta_spending != "bsKD":
-        raise ValueError(f"beta_rho is only used with beta_spending='bsKD', got {beta_spending!r}")
+        raise InvalidInput(f"beta_rho is only used with beta_spending='bsKD', got {beta_spending!r}")
     fixed_futility = _check_futility(futility_z, k_max)
 
     z_fixed = float(ndtri(1.0 - alpha) + ndtri(1.0 - beta))

@@ -22,6 +22,8 @@ from typing import Final
 
 import numpy as np
 
+from simtrial.errors import InvalidInput
+
 ALPHA_SPENDING: Final = ("asOF", "asP", "asHSD", "asKD")
 BETA_SPENDING: Final = ("bsOF", "bsP", "bsHSD", "bsKD")
 # rpact's ranges for gammaA/gammaB (HSD) and for the Kim-DeMets exponent.
@@ -34,14 +36,14 @@ def validate_family_parameter(family: str, gamma: float | None, rho: float | Non
     gname, rname = f"{prefix}gamma", f"{prefix}rho"
     if family == "HSD":
         if gamma is None:
-            raise ValueError(f"{gname} is required for Hwang-Shih-DeCani spending, allowed range {list(GAMMA_RANGE)}")
+            raise InvalidInput(f"{gname} is required for Hwang-Shih-DeCani spending, allowed range {list(GAMMA_RANGE)}")
         if not (GAMMA_RANGE[0] <= gamma <= GAMMA_RANGE[1]) or not math.isfinite(gamma):
-            raise ValueError(f"{gname} must be in {list(GAMMA_RANGE)}, got {gamma}")
+            raise InvalidInput(f"{gname} must be in {list(GAMMA_RANGE)}, got {gamma}")
     if family == "KD":
         if rho is None:
-            raise ValueError(f"{rname} is required for Kim-DeMets spending, allowed range {list(RHO_RANGE)}")
+            raise InvalidInput(f"{rname} is required for Kim-DeMets spending, allowed range {list(RHO_RANGE)}")
         if not (RHO_RANGE[0] <= rho <= RHO_RANGE[1]) or not math.isfinite(rho):
-            raise ValueError(f"{rname} must be in {list(RHO_RANGE)}, got {rho}")
+            raise InvalidInput(f"{rname} must be in {list(RHO_RANGE)}, got {rho}")
 
 
 def cumulative_spending(
@@ -75,7 +77,7 @@ def cumulative_spending(
         assert rho is not None
         spent = total * tt**rho
     else:
-        raise ValueError(f"unknown spending family {family!r}, allowed: OF, P, HSD, KD")
+        raise InvalidInput(f"unknown spending family {family!r}, allowed: OF, P, HSD, KD")
     # Exactly `total` at t >= 1, whatever rounding the formula does.
     return np.where(tt >= 1.0, total, np.minimum(spent, total))
 
@@ -86,7 +88,7 @@ def alpha_spending(
 ) -> np.ndarray:
     """Cumulative alpha spent by an rpact-named alpha-spending function (``asOF`` ...)."""
     if name not in ALPHA_SPENDING:
-        raise ValueError(f"spending must be one of {list(ALPHA_SPENDING)}, got {name!r}")
+        raise InvalidInput(f"spending must be one of {list(ALPHA_SPENDING)}, got {name!r}")
     validate_family_parameter(name[2:], gamma, rho, prefix="")
     return cumulative_spending(name[2:], alpha, t, gamma=gamma, rho=rho)
 
@@ -97,6 +99,6 @@ def beta_spending(
 ) -> np.ndarray:
     """Cumulative beta spent by an rpact-named beta-spending function (``bsOF`` ...)."""
     if name not in BETA_SPENDING:
-        raise ValueError(f"beta_spending must be one of {list(BETA_SPENDING)}, got {name!r}")
+        raise InvalidInput(f"beta_spending must be one of {list(BETA_SPENDING)}, got {name!r}")
     validate_family_parameter(name[2:], gamma, rho, prefix="beta_")
     return cumulative_spending(name[2:], beta, t, gamma=gamma, rho=rho)

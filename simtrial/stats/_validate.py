@@ -11,12 +11,14 @@ import math
 
 import numpy as np
 
+from simtrial.errors import InvalidInput
+
 
 def check_open_probability(name: str, value: float) -> float:
     """A probability strictly inside (0, 1)."""
     value = float(value)
     if not (0.0 < value < 1.0):
-        raise ValueError(f"{name} must be a probability in (0, 1), got {value!r}")
+        raise InvalidInput(f"{name} must be a probability in (0, 1), got {value!r}")
     return value
 
 
@@ -24,7 +26,7 @@ def check_alpha(name: str, value: float) -> float:
     """A significance level strictly inside (0, 0.5)."""
     value = float(value)
     if not (0.0 < value < 0.5):
-        raise ValueError(f"{name} must be in (0, 0.5), got {value!r}")
+        raise InvalidInput(f"{name} must be in (0, 0.5), got {value!r}")
     return value
 
 
@@ -32,7 +34,7 @@ def check_positive(name: str, value: float) -> float:
     """A finite number > 0."""
     value = float(value)
     if not (value > 0.0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        raise InvalidInput(f"{name} must be a finite number > 0, got {value!r}")
     return value
 
 
@@ -40,21 +42,21 @@ def check_non_negative(name: str, value: float) -> float:
     """A finite number >= 0."""
     value = float(value)
     if not (value >= 0.0 and math.isfinite(value)):
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        raise InvalidInput(f"{name} must be a finite number >= 0, got {value!r}")
     return value
 
 
 def check_sided(value: int) -> int:
     """Sidedness of a test: 1 or 2."""
     if value not in (1, 2):
-        raise ValueError(f"sided must be 1 or 2, got {value!r}")
+        raise InvalidInput(f"sided must be 1 or 2, got {value!r}")
     return int(value)
 
 
 def check_positive_int(name: str, value: int) -> int:
     """An integer >= 1."""
     if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        raise InvalidInput(f"{name} must be an integer >= 1, got {value!r}")
     return int(value)
 
 
@@ -66,17 +68,17 @@ def check_count_arrays(
     responders = np.asarray(responders)
     patients = np.asarray(patients)
     if responders.shape != patients.shape:
-        raise ValueError(
+        raise InvalidInput(
             f"{r_name} and {n_name} must have the same shape, got "
             f"{responders.shape} and {patients.shape}"
         )
     for name, arr in ((r_name, responders), (n_name, patients)):
         if arr.size and not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} must be finite counts")
+            raise InvalidInput(f"{name} must be finite counts")
         if arr.size and not np.all(arr == np.round(arr)):
-            raise ValueError(f"{name} must be integer counts")
+            raise InvalidInput(f"{name} must be integer counts")
         if arr.size and np.any(arr < 0):
-            raise ValueError(f"{name} must be counts >= 0")
+            raise InvalidInput(f"{name} must be counts >= 0")
     if responders.size and np.any(responders > patients):
-        raise ValueError(f"{r_name} must be <= {n_name} in every cell (0 <= {r_name} <= {n_name})")
+        raise InvalidInput(f"{r_name} must be <= {n_name} in every cell (0 <= {r_name} <= {n_name})")
     return responders.astype(np.float64), patients.astype(np.float64)

@@ -54,6 +54,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from simtrial.errors import InvalidInput
 from simtrial.stats._validate import (
     check_alpha,
     check_non_negative,
@@ -75,24 +76,24 @@ def _check_common(
     allocation_ratio = check_positive("allocation_ratio", allocation_ratio)
     ni_margin = check_positive("ni_margin", ni_margin)
     if ni_margin < 1.0:
-        raise ValueError(
+        raise InvalidInput(
             f"ni_margin must be >= 1 (1 = superiority, > 1 = non-inferiority margin "
             f"on the hazard ratio), got {ni_margin!r}"
         )
     sided = check_sided(sided)
     if sided == 2 and ni_margin != 1.0:
-        raise ValueError("sided must be 1 for a non-inferiority test (ni_margin > 1)")
+        raise InvalidInput("sided must be 1 for a non-inferiority test (ni_margin > 1)")
     return hazard_ratio, alpha, allocation_ratio, ni_margin, sided
 
 
 def _check_direction(hazard_ratio: float, ni_margin: float, sided: int) -> None:
     if sided == 1 and not hazard_ratio < ni_margin:
-        raise ValueError(
+        raise InvalidInput(
             f"hazard_ratio must be < ni_margin ({ni_margin!r}) for a one-sided test "
             f"(HR < 1 favours the experimental arm), got {hazard_ratio!r}"
         )
     if sided == 2 and hazard_ratio == ni_margin:
-        raise ValueError(f"hazard_ratio must differ from {ni_margin!r}, got {hazard_ratio!r}")
+        raise InvalidInput(f"hazard_ratio must differ from {ni_margin!r}, got {hazard_ratio!r}")
 
 
 def _z_sum(alpha: float, power: float, sided: int) -> float:
@@ -100,7 +101,7 @@ def _z_sum(alpha: float, power: float, sided: int) -> float:
     power = check_open_probability("power", power)
     z = norm.isf(alpha / sided) + norm.isf(1.0 - power)
     if z <= 0.0:
-        raise ValueError(
+        raise InvalidInput(
             f"power must exceed alpha/sided ({alpha / sided!r}), got {power!r}"
         )
     return float(z)
@@ -178,7 +179,7 @@ def schoenfeld_power(
 
 def _freedman_drift_per_event(hazard_ratio: float, allocation_ratio: float, ni_margin: float) -> float:
     if ni_margin != 1.0:
-        raise ValueError(
+        raise InvalidInput(
             f"ni_margin must be 1 for Freedman's formula (superiority only; use the "
             f"Schoenfeld functions for non-inferiority), got {ni_margin!r}"
         )
@@ -262,7 +263,7 @@ def probability_of_event(
     accrual_months = check_non_negative("accrual_months", accrual_months)
     followup_months = check_non_negative("followup_months", followup_months)
     if accrual_months + followup_months <= 0.0:
-        raise ValueError("accrual_months + followup_months must be > 0")
+        raise InvalidInput("accrual_months + followup_months must be > 0")
     allocation_ratio = check_positive("allocation_ratio", allocation_ratio)
     dropout = check_non_negative("dropout_hazard_per_month", dropout_hazard_per_month)
     hazard_control = LOG2 / control_median_months
@@ -279,7 +280,7 @@ def events_to_patients(events: float, event_probability: float) -> float:
     events = _check_events(events)
     event_probability = float(event_probability)
     if not (0.0 < event_probability <= 1.0):
-        raise ValueError(f"event_probability must be in (0, 1], got {event_probability!r}")
+        raise InvalidInput(f"event_probability must be in (0, 1], got {event_probability!r}")
     return events / event_probability
 
 
@@ -334,7 +335,7 @@ def survival_sample_size(
     elif method == "freedman":
         events_exact = freedman_events(hazard_ratio, alpha, power, allocation_ratio, ni_margin, sided)
     else:
-        raise ValueError(f"method must be 'schoenfeld' or 'freedman', got {method!r}")
+        raise InvalidInput(f"method must be 'schoenfeld' or 'freedman', got {method!r}")
     p_event = probability_of_event(
         control_median_months,
         hazard_ratio,

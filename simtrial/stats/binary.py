@@ -26,6 +26,7 @@ from typing import Literal
 
 import numpy as np
 
+from simtrial.errors import InvalidInput
 from simtrial.stats._validate import (
     check_alpha,
     check_count_arrays,
@@ -65,7 +66,7 @@ def _result(z: np.ndarray) -> BinaryTestResult:
 def _arm_axis(responders: np.ndarray, patients: np.ndarray, name: str) -> tuple[np.ndarray, np.ndarray]:
     r, n = check_count_arrays(responders, patients, names=("responders", "patients"))
     if r.ndim < 1 or r.shape[-1] != 2:
-        raise ValueError(f"{name}: the last axis must be the arm (length 2: control, experimental), got shape {r.shape}")
+        raise InvalidInput(f"{name}: the last axis must be the arm (length 2: control, experimental), got shape {r.shape}")
     return r, n
 
 
@@ -109,7 +110,7 @@ def cmh_test(responders: np.ndarray, patients: np.ndarray) -> BinaryTestResult:
     """
     r, n = _arm_axis(responders, patients, "cmh_test")
     if r.ndim < 2:
-        raise ValueError(f"cmh_test: counts must have shape [..., n_strata, 2], got {r.shape}")
+        raise InvalidInput(f"cmh_test: counts must have shape [..., n_strata, 2], got {r.shape}")
     a, n1 = r[..., 1], n[..., 1]
     n0 = n[..., 0]
     m = r[..., 0] + r[..., 1]
@@ -175,9 +176,9 @@ def risk_difference_ni_test(
     """
     ni_margin = float(ni_margin)
     if not (0.0 < ni_margin < 1.0):
-        raise ValueError(f"ni_margin must be a risk difference in (0, 1), got {ni_margin!r}")
+        raise InvalidInput(f"ni_margin must be a risk difference in (0, 1), got {ni_margin!r}")
     if method not in ("farrington-manning", "wald"):
-        raise ValueError(f"method must be 'farrington-manning' or 'wald', got {method!r}")
+        raise InvalidInput(f"method must be 'farrington-manning' or 'wald', got {method!r}")
     r, n = _arm_axis(responders, patients, "risk_difference_ni_test")
     r0, r1, n0, n1 = r[..., 0], r[..., 1], n[..., 0], n[..., 1]
     ok = (n0 > 0) & (n1 > 0)
@@ -339,25 +340,25 @@ def two_proportion_sample_size(
     sided = check_sided(sided)
     ni_margin = float(ni_margin)
     if not (0.0 <= ni_margin < 1.0):
-        raise ValueError(f"ni_margin must be in [0, 1) (0 = superiority), got {ni_margin!r}")
+        raise InvalidInput(f"ni_margin must be in [0, 1) (0 = superiority), got {ni_margin!r}")
     z_a = norm.isf(alpha / sided)
     z_b = norm.isf(1.0 - power)
     if z_a + z_b <= 0:
-        raise ValueError(f"power must exceed alpha/sided ({alpha / sided!r}), got {power!r}")
+        raise InvalidInput(f"power must exceed alpha/sided ({alpha / sided!r}), got {power!r}")
     var_alt = p0 * (1 - p0) + p1 * (1 - p1) / r
     if ni_margin > 0.0:
         if sided != 1:
-            raise ValueError("sided must be 1 for a non-inferiority test (ni_margin > 0)")
+            raise InvalidInput("sided must be 1 for a non-inferiority test (ni_margin > 0)")
         diff = p1 - p0 + ni_margin
         if diff <= 0:
-            raise ValueError(f"p1 - p0 must be > -ni_margin ({-ni_margin!r}), got {p1 - p0!r}")
+            raise InvalidInput(f"p1 - p0 must be > -ni_margin ({-ni_margin!r}), got {p1 - p0!r}")
         n0 = (z_a + z_b) ** 2 * var_alt / diff**2
     else:
         diff = p1 - p0
         if sided == 1 and diff <= 0:
-            raise ValueError(f"p1 must be > p0 for a one-sided superiority test, got p1={p1!r}, p0={p0!r}")
+            raise InvalidInput(f"p1 must be > p0 for a one-sided superiority test, got p1={p1!r}, p0={p0!r}")
         if diff == 0:
-            raise ValueError("p1 must differ from p0")
+            raise InvalidInput("p1 must differ from p0")
         pbar = (p0 + r * p1) / (1 + r)
         sd_null = math.sqrt(pbar * (1 - pbar) * (1 + 1 / r))
         n0 = (z_a * sd_null + z_b * math.sqrt(var_alt)) ** 2 / diff**2

@@ -29,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 
+from simtrial.errors import InvalidInput
 from simtrial.stats._validate import check_alpha, check_open_probability, check_positive_int
 
 _TOL = 1e-12
@@ -47,13 +48,13 @@ class SimonBoundaries:
         for name in ("r1", "n1", "r", "n"):
             value = getattr(self, name)
             if isinstance(value, bool) or int(value) != value:
-                raise ValueError(f"{name} must be an integer, got {value!r}")
+                raise InvalidInput(f"{name} must be an integer, got {value!r}")
         if not (0 <= self.r1 < self.n1 < self.n):
-            raise ValueError(
+            raise InvalidInput(
                 f"need 0 <= r1 < n1 < n, got r1={self.r1}, n1={self.n1}, n={self.n}"
             )
         if not (self.r1 <= self.r < self.n):
-            raise ValueError(f"need r1 <= r < n, got r1={self.r1}, r={self.r}, n={self.n}")
+            raise InvalidInput(f"need r1 <= r < n, got r1={self.r1}, r={self.r}, n={self.n}")
 
     def to_dict(self) -> dict[str, int]:
         return {"r1": self.r1, "n1": self.n1, "r": self.r, "n": self.n}
@@ -176,7 +177,7 @@ def _check_inputs(p0: float, p1: float, alpha: float, beta: float) -> tuple[floa
     p0 = check_open_probability("p0", p0)
     p1 = check_open_probability("p1", p1)
     if not p1 > p0:
-        raise ValueError(f"p1 must be > p0 (the response rate worth pursuing), got p0={p0!r}, p1={p1!r}")
+        raise InvalidInput(f"p1 must be > p0 (the response rate worth pursuing), got p0={p0!r}, p1={p1!r}")
     alpha = check_alpha("alpha", alpha)
     beta = check_alpha("beta", beta)
     return p0, p1, alpha, beta
@@ -265,7 +266,7 @@ def simon_designs(
             best_opt = (top[0], n, top[1])
             opt = (n, top)
     if mm is None or opt is None:
-        raise ValueError(
+        raise InvalidInput(
             f"no Simon design with n <= n_max ({n_max}) meets alpha={alpha}, beta={beta} "
             f"for p0={p0}, p1={p1}; raise n_max"
         )
@@ -293,7 +294,7 @@ def simon_design(
 ) -> SimonDesign:
     """One Simon two-stage design: ``kind="optimal"`` (min EN0) or ``"minimax"`` (min n)."""
     if kind not in ("optimal", "minimax"):
-        raise ValueError(f"kind must be 'optimal' or 'minimax', got {kind!r}")
+        raise InvalidInput(f"kind must be 'optimal' or 'minimax', got {kind!r}")
     optimal, minimax = simon_designs(p0, p1, alpha, beta, n_max=n_max)
     return optimal if kind == "optimal" else minimax
 
@@ -316,7 +317,7 @@ def simon_operating_characteristics(
     b = _boundaries(design)
     p_arr = np.asarray(p, dtype=np.float64)
     if np.any(~((p_arr >= 0.0) & (p_arr <= 1.0))):
-        raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
+        raise InvalidInput(f"p must be a probability in [0, 1], got {p!r}")
     n2 = b.n - b.n1
     x1 = np.arange(b.r1 + 1, b.n1 + 1)
     pp = p_arr[..., None]
@@ -342,13 +343,13 @@ def simon_decision(
     s1 = np.asarray(stage1_responders)
     s2 = np.asarray(stage2_responders)
     if s1.shape != s2.shape:
-        raise ValueError(
+        raise InvalidInput(
             f"stage1_responders and stage2_responders must have the same shape, got {s1.shape} and {s2.shape}"
         )
     if s1.size and (np.any(s1 < 0) or np.any(s1 > b.n1) or np.any(s1 != np.round(s1))):
-        raise ValueError(f"stage1_responders must be integers in [0, n1={b.n1}]")
+        raise InvalidInput(f"stage1_responders must be integers in [0, n1={b.n1}]")
     if s2.size and (np.any(s2 < 0) or np.any(s2 > b.n - b.n1) or np.any(s2 != np.round(s2))):
-        raise ValueError(f"stage2_responders must be integers in [0, n - n1={b.n - b.n1}]")
+        raise InvalidInput(f"stage2_responders must be integers in [0, n - n1={b.n - b.n1}]")
     stopped = s1 <= b.r1
     reject = ~stopped & (s1 + s2 > b.r)
     patients = np.where(stopped, b.n1, b.n).astype(np.int64)
@@ -362,7 +363,7 @@ def simulate_simon(
     b = _boundaries(design)
     p = float(p)
     if not (0.0 <= p <= 1.0):
-        raise ValueError(f"p must be a probability in [0, 1], got {p!r}")
+        raise InvalidInput(f"p must be a probability in [0, 1], got {p!r}")
     n_sims = check_positive_int("n_sims", n_sims)
     rng = np.random.default_rng(seed)
     s1 = rng.binomial(b.n1, p, size=n_sims)
