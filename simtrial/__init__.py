@@ -8,7 +8,8 @@
     stats = st.analyze(time, event, arm)                    # TwoArmAnalysis on your own data
 
 and the trial as data (``st.Population``, ``st.Arm``, ``st.Accrual``, ``st.Exponential``, ...,
-``st.Scenario``, ``st.Analysis``) to build a trial without a scenario file.  Names load on
+``st.Trial`` (alias ``st.Scenario``), ``st.Analysis``) to build a trial without a scenario file;
+``st.REGISTRY`` says what each design accepts.  Names load on
 first use, so ``import simtrial`` (and ``simtrial --version``) stays cheap.
 """
 
@@ -39,11 +40,13 @@ _EXPORTS: dict[str, str] = {
     "Weibull": "simtrial.survival",
     "PiecewiseExponential": "simtrial.survival",
     "CureMixture": "simtrial.survival",
-    "Scenario": "simtrial.scenario.model",
-    "Analysis": "simtrial.scenario.model",
-    "SequentialPlan": "simtrial.scenario.model",
-    "Simulation": "simtrial.scenario.model",
-    "SampleSizeSearch": "simtrial.scenario.model",
+    "Trial": "simtrial.spec",
+    "Scenario": "simtrial.spec",
+    "Analysis": "simtrial.spec",
+    "SequentialPlan": "simtrial.spec",
+    "Simulation": "simtrial.spec",
+    "SampleSizeSearch": "simtrial.spec",
+    "REGISTRY": "simtrial.designs.registry",
     "CATEGORIES": "simtrial.her2",
 }
 

@@ -22,7 +22,7 @@ from simtrial import __version__
 from simtrial.designs import get_design
 from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.errors import InvalidInput, check_n_sims, check_seed
-from simtrial.scenario.model import Scenario
+from simtrial.spec import Scenario
 
 Z95 = 1.959963984540054
 

@@ -39,9 +39,10 @@ import numpy as np
 
 from simtrial.designs._survival import constant_hazard_ratio
 from simtrial.designs.base import Progress
+from simtrial.designs.registry import REGISTRY
 from simtrial.errors import BudgetExhausted, InvalidInput, check_n_sims, check_seed, derive_seed
 from simtrial.power import PowerResult, _clean, run
-from simtrial.scenario.model import Scenario
+from simtrial.spec import Scenario
 from simtrial.stats.analytic import schoenfeld_events
 
 DEFAULT_PRECISION = 0.02
@@ -376,7 +377,8 @@ def sample_size(
     n_sims = check_n_sims(n_sims if n_sims is not None else scenario.simulation.n_sims)
     seed = check_seed(scenario.simulation.seed if seed is None else seed)
     budget = _Budget(max_sims, max_seconds)
-    if scenario.design == "simon_two_stage":
+    registration = REGISTRY.get(scenario.design)
+    if registration is not None and "n_patients" in registration.refuses:  # Simon: the design fixes its own N
         budget.spend(n_sims, "the Simon run")
         result = run(scenario, n_sims=n_sims, seed=seed, threads=threads, progress=progress)
         n = int(result.details.get("n", 0)) or None

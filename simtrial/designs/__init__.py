@@ -1,33 +1,53 @@
-"""Decision rules: each design turns a Scenario into simulated trials and decisions."""
+"""Decision rules: each design turns a Trial into simulated trials and decisions.
+
+What a design accepts is declared in ``simtrial.designs.registry``, which
+imports no implementation: the implementations (``DESIGNS``, ``Design``,
+``TrialOutcomes``) load on first use, so the scenario loader can read the
+registry without importing numba or scipy.
+"""
 
 from __future__ import annotations
 
-from simtrial.designs.base import Design, TrialOutcomes
-from simtrial.designs.binary_registry import BINARY_DESIGNS
-from simtrial.designs.time_to_event import TIME_TO_EVENT_DESIGNS
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from simtrial.designs.registry import REGISTRY
 from simtrial.errors import InvalidInput
 
-DESIGNS: dict[str, Design] = {**TIME_TO_EVENT_DESIGNS, **BINARY_DESIGNS}
+if TYPE_CHECKING:
+    from simtrial.designs.base import Design, TrialOutcomes
+
+_LAZY = {"Design": "simtrial.designs.base", "TrialOutcomes": "simtrial.designs.base"}
 
 
-# two-arm designs whose decision on a binary endpoint is the two-arm binary test
-# (chi-square / CMH for superiority and enrichment, risk difference for NI)
-_BINARY_TWO_ARM = ("superiority", "noninferiority", "enrichment")
+def _implementations() -> dict[str, Design]:
+    from simtrial.designs.binary_registry import BINARY_DESIGNS
+    from simtrial.designs.time_to_event import TIME_TO_EVENT_DESIGNS
+
+    return {**TIME_TO_EVENT_DESIGNS, **BINARY_DESIGNS}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DESIGNS":
+        value: Any = _implementations()
+    elif name in _LAZY:
+        value = getattr(import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module 'simtrial.designs' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 def get_design(name: str, endpoint: str = "time_to_event") -> Design:
-    """The design that runs ``name`` on ``endpoint``."""
-    if endpoint == "binary" and name in _BINARY_TWO_ARM:
-        return BINARY_DESIGNS["binary"]
-    if endpoint == "binary" and name == "biomarker":
-        raise InvalidInput(
-            "design: biomarker subgroup and interaction tests are time-to-event only; "
-            "for a binary endpoint use design binary with test cmh (stratified by IHC)"
-        )
-    try:
-        return DESIGNS[name]
-    except KeyError:
-        raise InvalidInput(f"design must be one of {', '.join(DESIGNS)}; got {name!r}") from None
+    """The design that runs ``name`` on ``endpoint`` (the registry routes, e.g. superiority on binary -> binary)."""
+    info = REGISTRY.get(name)
+    if info is None:
+        raise InvalidInput(f"design must be one of {', '.join(REGISTRY)}; got {name!r}")
+    why = info.endpoint_error(endpoint)
+    if why is not None:
+        raise InvalidInput(why)
+    designs: dict[str, Design] = globals().get("DESIGNS") or __getattr__("DESIGNS")
+    return designs[info.implementation(endpoint)]
 
 
-__all__ = ["DESIGNS", "Design", "TrialOutcomes", "get_design"]
+__all__ = ["DESIGNS", "REGISTRY", "Design", "TrialOutcomes", "get_design"]

@@ -14,9 +14,8 @@ import numpy as np
 
 from simtrial.engine import layout
 from simtrial.errors import InvalidInput
-from simtrial.scenario.model import Scenario
 from simtrial.simulate import SimulationResult
-from simtrial.spec import Arm, Cut, Subgroup, TrialSpec
+from simtrial.spec import Arm, Cut, Scenario, Subgroup, TrialSpec
 from simtrial.stats.analytic import freedman_power, schoenfeld_power
 
 ANALYSIS_POPULATION = "analysis_population"

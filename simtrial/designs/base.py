@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from simtrial.scenario.model import Scenario
+from simtrial.spec import Scenario
 
 Progress = Callable[[int], None]
 

@@ -64,7 +64,7 @@ from simtrial.designs._decisions import adjust, p_values, reject
 from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.errors import InvalidInput
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
-from simtrial.scenario.model import Scenario
+from simtrial.spec import Scenario
 from simtrial.stats.binary import cmh_test, risk_difference_ni_test, two_proportion_test
 
 TWO_ARM_TESTS = ("chi_square", "cmh", "risk_difference_ni")

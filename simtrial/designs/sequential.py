@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from simtrial.errors import InvalidInput
-from simtrial.scenario.model import SequentialPlan
 from simtrial.sequential import efficacy_bounds_from_information, group_sequential_design
+from simtrial.spec import SequentialPlan
 
 
 @dataclass(frozen=True)

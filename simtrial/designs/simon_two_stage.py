@@ -39,7 +39,7 @@ from simtrial.designs._binary_cohort import (
 from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.designs.single_arm import check_one_sided_alpha, check_p0
 from simtrial.errors import InvalidInput
-from simtrial.scenario.model import Scenario
+from simtrial.spec import Scenario
 from simtrial.stats.simon import (
     SimonDesign,
     simon_decision,

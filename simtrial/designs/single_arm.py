@@ -32,7 +32,7 @@ from simtrial.designs._binary_cohort import (
 )
 from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.errors import InvalidInput
-from simtrial.scenario.model import Scenario
+from simtrial.spec import Scenario
 from simtrial.stats.binary import binomial_critical_value, exact_binomial_test
 
 

@@ -29,9 +29,8 @@ from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.designs.sequential import analytic_sequential_power, apply_sequential, design_beta
 from simtrial.engine import layout
 from simtrial.errors import InvalidInput
-from simtrial.scenario.model import Scenario
 from simtrial.simulate import SimulationResult, simulate
-from simtrial.spec import Arm
+from simtrial.spec import Arm, Scenario
 
 
 def _analysed_true_categories(scenario: Scenario) -> tuple[int, ...]:

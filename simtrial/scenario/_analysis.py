@@ -5,19 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from simtrial.designs import registry
+from simtrial.designs.registry import SINGLE_ARM
 from simtrial.her2 import CATEGORIES, GROUPS, N_CATEGORIES
 from simtrial.scenario import _her2keys as keys
 from simtrial.scenario.errors import Node, one_of
-from simtrial.scenario.model import (
+from simtrial.spec import (
+    BETA_SPENDING,
     BINARY_TESTS,
+    GAMMA_RANGE,
     MULTIPLICITY,
+    RHO_RANGE,
     SPENDING,
+    STRATIFIED_TESTS,
     SURVIVAL_TESTS,
     Analysis,
     SequentialPlan,
+    Subgroup,
 )
-from simtrial.sequential.spending import BETA_SPENDING, GAMMA_RANGE, RHO_RANGE
-from simtrial.spec import Subgroup
 
 ANALYSIS_FIELDS: dict[str, str] = {
     "test": "the primary test (depends on the design; see valid_tests)",
@@ -54,19 +59,11 @@ SEQUENTIAL_FIELDS: dict[str, str] = {
     "futility_z": "with futility z: Z bounds for the interim looks in order (stop if the efficacy-scale Z is below it)",
     "futility_hr": "with futility hr: HR bounds for the interim looks in order (stop if the observed HR is above it)",
 }
-SINGLE_ARM = ("single_arm_binary", "simon_two_stage")
-STRATIFIED_TESTS = ("stratified_logrank", "stratified_cox", "cmh")
 
 
 def valid_tests(design: str, endpoint: str) -> tuple[str, ...]:
-    """Tests that answer the design's question, the default first."""
-    if design in SINGLE_ARM:
-        return ("exact_binomial",)
-    if endpoint == "binary":
-        return ("risk_difference_ni",) if design == "noninferiority" else ("chi_square", "cmh")
-    if design == "noninferiority":
-        return ("cox", "stratified_cox")  # the margin is on the hazard ratio estimate
-    return SURVIVAL_TESTS
+    """Tests that answer the design's question, the default first (declared in the design registry)."""
+    return registry.valid_tests(design, endpoint)
 
 
 def _population(node: Node) -> tuple[tuple[int, ...], str]:

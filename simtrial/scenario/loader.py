@@ -16,10 +16,11 @@ from typing import Any
 import numpy as np
 
 from simtrial.calibrate import effect_map
+from simtrial.designs import registry
 from simtrial.errors import MAX_SEED, MAX_SIMS
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.scenario import _her2keys as keys
-from simtrial.scenario._analysis import SINGLE_ARM, analysis, analysis_dict
+from simtrial.scenario._analysis import analysis, analysis_dict
 from simtrial.scenario._models import (
     Resolved,
     describe,
@@ -32,8 +33,17 @@ from simtrial.scenario._randomisation import randomisation as read_randomisation
 from simtrial.scenario._randomisation import randomisation_dict
 from simtrial.scenario._yaml import read_yaml_file
 from simtrial.scenario.errors import Node, ScenarioError, one_of
-from simtrial.scenario.model import DESIGNS, ENDPOINTS, SampleSizeSearch, Scenario, Simulation
-from simtrial.spec import Accrual, Arm, Population, dropout_hazard
+from simtrial.spec import (
+    DESIGNS,
+    ENDPOINTS,
+    Accrual,
+    Arm,
+    Population,
+    SampleSizeSearch,
+    Scenario,
+    Simulation,
+    dropout_hazard,
+)
 
 TOP_FIELDS: dict[str, str] = {
     "name": "short name of the scenario",
@@ -56,7 +66,6 @@ ARM_FIELDS = ("label", "survival", "effect_map", "dropout", "response")
 ARMS = ("control", "experimental")
 SIMULATION_FIELDS = ("n_sims", "seed")
 SAMPLE_SIZE_FIELDS = ("target_power", "solve_for", "minimum", "maximum", "events_per_patient")
-_BINARY_DESIGNS = ("binary", *SINGLE_ARM)
 _SPEC_KEY_HINT = "a category, a group or all"
 
 
@@ -364,11 +373,12 @@ def _build(root: Node, path: str) -> Scenario:
             raise desc.error("must be text", allowed="text (may be empty)")
         description = desc.value.strip()
     design = root.require("design", one_of(DESIGNS)).text(DESIGNS)
-    default_endpoint = "binary" if design in _BINARY_DESIGNS else "time_to_event"
-    endpoint = root.child("endpoint").text(ENDPOINTS) if root.get("endpoint") is not None else default_endpoint
-    if design in _BINARY_DESIGNS and endpoint != "binary":
-        raise root.child("endpoint").error(f"design {design} has a binary endpoint", allowed="binary")
-    two_arm = design not in SINGLE_ARM
+    declared = registry.REGISTRY[design]
+    endpoint = (root.child("endpoint").text(ENDPOINTS) if root.get("endpoint") is not None
+                else declared.default_endpoint)
+    if (why := declared.endpoint_error(endpoint)) is not None:
+        raise root.child("endpoint").error(why, allowed=one_of(declared.endpoints))
+    two_arm = not declared.single_arm
     tte = endpoint == "time_to_event"
 
     population = _population(root.require("population", "{mix: {category: prevalence}, ...}"))
@@ -496,7 +506,24 @@ def _build(root: Node, path: str) -> Scenario:
     resolved["simulation"] = {"n_sims": simulation.n_sims, "seed": simulation.seed}
     if sample_size is not None:
         resolved["sample_size"] = _sample_size_dict(sample_size)
+    _check_registered(root, scenario)
     return replace(scenario, resolved=resolved)
+
+
+# Trial attribute -> where the file writes it (the rest are the same path)
+_FILE_PATHS = {"control": ("arms", "control"), "experimental": ("arms", "experimental"),
+               "control_response": ("arms", "control"), "experimental_response": ("arms", "experimental"),
+               "randomisation_strata": ("randomisation", "strata")}
+
+
+def _check_registered(root: Node, trial: Scenario) -> None:
+    """What the design registry declares, checked last (the checks above say more, with positions)."""
+    for path, problem, allowed in registry.problems(trial):
+        parts = path.split(".")
+        node = root
+        for part in _FILE_PATHS.get(parts[0], (parts[0],)) + tuple(parts[1:]):
+            node = node.child(part)
+        raise node.error(problem, allowed=allowed)
 
 
 __all__ = ["ScenarioError", "load_scenario", "scenario_from_dict"]

@@ -18,17 +18,14 @@ prefix (``bsOF``), as in rpact.
 from __future__ import annotations
 
 import math
-from typing import Final
 
 import numpy as np
 
 from simtrial.errors import InvalidInput
 
-ALPHA_SPENDING: Final = ("asOF", "asP", "asHSD", "asKD")
-BETA_SPENDING: Final = ("bsOF", "bsP", "bsHSD", "bsKD")
-# rpact's ranges for gammaA/gammaB (HSD) and for the Kim-DeMets exponent.
-GAMMA_RANGE: Final = (-10.0, 5.0)
-RHO_RANGE: Final = (0.4, 8.0)
+# The names and rpact's parameter ranges (gammaA/gammaB for HSD, the Kim-DeMets exponent) are
+# part of the trial as data: declared in simtrial.spec, computed with here.
+from simtrial.spec.analysis import ALPHA_SPENDING, BETA_SPENDING, GAMMA_RANGE, RHO_RANGE
 
 
 def validate_family_parameter(family: str, gamma: float | None, rho: float | None, *, prefix: str) -> None:

@@ -1,0 +1,80 @@
+"""How a trial is analysed and decided: ``Analysis``, its ``SequentialPlan`` and the names they accept.
+
+A test statistic is data (a name from ``SURVIVAL_TESTS`` / ``BINARY_TESTS``
+with its parameters); which tests a design accepts is declared in
+``simtrial.designs.registry``.  The spending names and parameter ranges are
+rpact's; ``simtrial.sequential`` computes with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from simtrial.spec.population import Subgroup
+
+SURVIVAL_TESTS: Final = ("logrank", "stratified_logrank", "cox", "stratified_cox", "fleming_harrington")
+BINARY_TESTS: Final = ("chi_square", "cmh", "risk_difference_ni", "exact_binomial")
+STRATIFIED_TESTS: Final = ("stratified_logrank", "stratified_cox", "cmh")
+MULTIPLICITY: Final = ("bonferroni", "holm", "fixed_sequence")
+ALPHA_SPENDING: Final = ("asOF", "asP", "asHSD", "asKD")
+BETA_SPENDING: Final = ("bsOF", "bsP", "bsHSD", "bsKD")
+CLASSICAL_BOUNDS: Final = ("OF", "P")  # classical O'Brien-Fleming / Pocock boundaries
+SPENDING: Final = ALPHA_SPENDING + CLASSICAL_BOUNDS  # what efficacy_spending accepts
+FUTILITY_RULES: Final = ("beta_spending", "z", "hr")
+# rpact's ranges for gammaA/gammaB (HSD) and for the Kim-DeMets exponent.
+GAMMA_RANGE: Final = (-10.0, 5.0)
+RHO_RANGE: Final = (0.4, 8.0)
+
+
+@dataclass(frozen=True)
+class SequentialPlan:
+    """Group-sequential monitoring: looks at fractions of the target events.
+
+    ``efficacy_looks[l]`` / ``futility_looks[l]`` say whether look l may stop
+    for efficacy / futility.  Futility is from beta-spending
+    (``futility="beta_spending"``, with ``beta_spending`` a spending name),
+    from fixed Z values (``futility_z``) or from fixed hazard ratios
+    (``futility_hr``: stop if the observed HR is above it).
+    """
+
+    information_fractions: tuple[float, ...]
+    efficacy_spending: str = "asOF"
+    gamma: float | None = None  # Hwang-Shih-DeCani
+    rho: float | None = None  # Kim-DeMets power family
+    efficacy_looks: tuple[bool, ...] | None = None
+    futility: str | None = None  # None | "beta_spending" | "z" | "hr"
+    futility_looks: tuple[bool, ...] | None = None
+    beta_spending: str | None = None
+    beta_gamma: float | None = None
+    beta_rho: float | None = None  # Kim-DeMets power family for beta spending
+    binding_futility: bool = False
+    futility_z: tuple[float, ...] | None = None
+    futility_hr: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """How the trial is analysed and decided."""
+
+    test: str = "logrank"
+    alpha: float = 0.025
+    sided: int = 1
+    target_events: int | None = None
+    calendar_months: float | None = None
+    ni_margin: float | None = None  # hazard ratio (time to event) or risk difference (binary)
+    population: tuple[int, ...] | None = None  # categories of the primary analysis population; None = all
+    population_name: str = "overall"
+    strata: Mapping[int, int] | None = None  # analysis strata by category; None = each category its own
+    subgroups: tuple[Subgroup, ...] = ()
+    multiplicity: str = "holm"
+    interaction: tuple[Subgroup, Subgroup] | None = None
+    fh_rho: float = 0.0
+    fh_gamma: float = 0.0
+    landmark_months: tuple[float, ...] = ()
+    p0: float | None = None  # single-arm / Simon: uninteresting response rate
+    p1: float | None = None  # Simon: target response rate
+    beta: float | None = None  # Simon: 1 - power
+    simon_kind: str = "optimal"
+    sequential: SequentialPlan | None = None

@@ -1,0 +1,136 @@
+"""What the engine simulates: one two-arm design (``TrialSpec``) and its looks (``Cut``)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simtrial.errors import InvalidInput
+from simtrial.her2 import N_CATEGORIES
+from simtrial.spec._checks import _category_name, _check_category
+from simtrial.spec.accrual import Accrual
+from simtrial.spec.arms import Arm
+from simtrial.spec.population import Population, Subgroup
+
+
+@dataclass(frozen=True)
+class Cut:
+    """When a look happens: at ``target_events`` events, at ``calendar_months``, or whichever comes first."""
+
+    target_events: int | None = None
+    calendar_months: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.target_events is None and self.calendar_months is None:
+            raise InvalidInput("cut: give target_events, calendar_months or both")
+        if self.target_events is not None:
+            if not isinstance(self.target_events, int | np.integer) or self.target_events < 1:
+                raise InvalidInput(f"cut.target_events must be an integer >= 1, got {self.target_events!r}")
+            object.__setattr__(self, "target_events", int(self.target_events))
+        if self.calendar_months is not None:
+            c = float(self.calendar_months)
+            if not (c > 0.0 and math.isfinite(c)):
+                raise InvalidInput(f"cut.calendar_months must be > 0, got {c!r}")
+            object.__setattr__(self, "calendar_months", c)
+
+
+ALL_CATEGORIES = tuple(range(N_CATEGORIES))
+# permuted_blocks: blocks of block_multiple x (a + b) within randomisation strata;
+# simple: each patient experimental with probability b / (a + b), independently
+RANDOMISATION_METHODS = ("permuted_blocks", "simple")
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything the engine needs to simulate one two-arm trial design."""
+
+    population: Population
+    control: Arm
+    experimental: Arm
+    n_patients: int
+    accrual: Accrual
+    cuts: tuple[Cut, ...]
+    allocation: tuple[int, int] = (1, 1)
+    block_multiple: int = 2
+    randomization_strata: Mapping[int, int] | None = None
+    analysis_strata: Mapping[int, int] | None = None
+    randomisation: str = "permuted_blocks"
+    subgroups: tuple[Subgroup, ...] = field(default_factory=tuple)
+    fh_rho: float = 0.0
+    fh_gamma: float = 0.0
+    landmark_months: tuple[float, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.n_patients, int | np.integer) or self.n_patients < 2:
+            raise InvalidInput(f"n_patients must be an integer >= 2, got {self.n_patients!r}")
+        object.__setattr__(self, "n_patients", int(self.n_patients))
+        if self.population.fixed_counts is not None and sum(self.population.fixed_counts.values()) != self.n_patients:
+            raise InvalidInput(
+                f"population.fixed_counts sum to {sum(self.population.fixed_counts.values())}, "
+                f"but n_patients is {self.n_patients}"
+            )
+        alloc = tuple(self.allocation)
+        if len(alloc) != 2 or any(not isinstance(a, int | np.integer) or a <= 0 for a in alloc):
+            raise InvalidInput(
+                f"allocation must be two positive integers (control, experimental), e.g. (1, 2), got {self.allocation!r}"
+            )
+        object.__setattr__(self, "allocation", (int(alloc[0]), int(alloc[1])))
+        if not isinstance(self.block_multiple, int | np.integer) or self.block_multiple < 1:
+            raise InvalidInput(f"block_multiple must be an integer >= 1, got {self.block_multiple!r}")
+        if self.randomisation not in RANDOMISATION_METHODS:
+            raise InvalidInput(
+                f"randomisation must be one of {', '.join(RANDOMISATION_METHODS)}, got {self.randomisation!r}"
+            )
+        if self.randomisation == "simple" and self.randomization_strata is not None:
+            raise InvalidInput(
+                "randomization_strata apply to permuted_blocks randomisation; simple randomisation has no strata"
+            )
+        cuts = tuple(self.cuts)
+        if not 1 <= len(cuts) <= 64:
+            raise InvalidInput(f"cuts: between 1 and 64 analyses (looks) are allowed, got {len(cuts)}")
+        targets = [c.target_events for c in cuts if c.target_events is not None]
+        if any(b < a for a, b in zip(targets, targets[1:], strict=False)):
+            raise InvalidInput(f"cuts: target_events must not decrease from look to look, got {targets}")
+        for c in cuts:
+            if c.target_events is not None and c.target_events > self.n_patients:
+                raise InvalidInput(
+                    f"cut.target_events ({c.target_events}) exceeds n_patients ({self.n_patients}): "
+                    "at most one event per patient"
+                )
+        object.__setattr__(self, "cuts", cuts)
+        for name, mapping in (("randomization_strata", self.randomization_strata), ("analysis_strata", self.analysis_strata)):
+            if mapping is not None:
+                clean = {_check_category(name, k): int(v) for k, v in dict(mapping).items()}
+                if set(clean) != set(ALL_CATEGORIES):
+                    raise InvalidInput(f"{name} must give a stratum for every HER2 category")
+                if min(clean.values()) < 0:
+                    raise InvalidInput(f"{name}: stratum numbers must be >= 0")
+                object.__setattr__(self, name, clean)
+        for name in ("fh_rho", "fh_gamma"):
+            v = float(getattr(self, name))
+            if not (v >= 0.0 and math.isfinite(v)):
+                raise InvalidInput(f"{name} must be >= 0, got {v!r}")
+            object.__setattr__(self, name, v)
+        lms = tuple(sorted(float(t) for t in self.landmark_months))
+        if any(not (t > 0 and math.isfinite(t)) for t in lms):
+            raise InvalidInput(f"landmark_months must be > 0, got {lms!r}")
+        object.__setattr__(self, "landmark_months", lms)
+        object.__setattr__(self, "subgroups", tuple(self.subgroups))
+        for arm in (self.control, self.experimental):
+            for cat in self.population.true_categories():
+                if cat not in arm.models:
+                    raise InvalidInput(
+                        f"arm {arm.label!r} has no event-time model for {_category_name(cat)}, "
+                        "which the population can contain"
+                    )
+
+    @property
+    def arms(self) -> tuple[Arm, Arm]:
+        return (self.control, self.experimental)
+
+    @property
+    def population_names(self) -> tuple[str, ...]:
+        return ("overall", *(s.name for s in self.subgroups))
