@@ -11,6 +11,7 @@ imported when that command runs or its own help is asked for.
 from __future__ import annotations
 
 import importlib
+import warnings
 
 import click
 
@@ -64,6 +65,13 @@ class LazyGroup(click.Group):
             command = getattr(importlib.import_module(module), attribute)
             self.add_command(command, cmd_name)
         return self.commands.get(cmd_name)
+
+    def invoke(self, ctx: click.Context):
+        # numpy's RuntimeWarnings (overflow, invalid value in a reduction of extreme inputs) are not
+        # the user's business on stderr: results carry flags for undefined statistics instead
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return super().invoke(ctx)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # click's own version calls get_command (an import) per row; the stored help avoids that

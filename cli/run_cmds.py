@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import signal
 import sys
+import threading
 
 import click
 from simtrial_cli.output import (
+    OUTPUT_NAMES,
     OutputError,
     dump_json,
     dump_yaml,
@@ -22,6 +26,7 @@ from simtrial.errors import BudgetExhausted, InvalidInput, check_n_sims, check_s
 from simtrial.power import PowerResult, run
 from simtrial.samplesize import SampleSizeResult, sample_size
 from simtrial.scenario import Scenario, load_scenario
+from simtrial.scenario.errors import MISSING, ScenarioError
 
 
 class UserError(click.ClickException):
@@ -30,13 +35,64 @@ class UserError(click.ClickException):
     exit_code = 2
 
 
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: stop, leave no partial output, exit 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_on_signals():
+    """SIGINT and SIGTERM raise ``Interrupted`` in the main thread (once; repeats are ignored while stopping).
+
+    The simulation runs in chunks (every command passes a progress callback),
+    and numba kernels release the GIL, so the handler runs between chunks:
+    a run stops within about a chunk's time, and ``staged_output`` removes
+    its staging directory on the way out.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    hit: list[int] = []
+
+    def handler(signum, frame):
+        if hit:
+            return
+        hit.append(signum)
+        raise Interrupted(signum)
+
+    previous = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, handler)
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def _no_progress(n_done: int) -> None:
+    """The progress callback when no bar is shown: passing one makes the library run in chunks."""
+
+
+def _progress(update):
+    return _no_progress if update is None else update
+
+
 def _guard(fn):
     """Map failures to exit codes: user mistakes 2, anything else 1 with a short message."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            with _stop_on_signals():
+                return fn(*args, **kwargs)
+        except Interrupted as exc:
+            name = signal.Signals(exc.signum).name
+            click.echo(f"Error: interrupted ({name}): stopped; no partial output was left", err=True)
+            sys.exit(128 + exc.signum)
         except click.ClickException:
             raise
         except BrokenPipeError:
@@ -54,7 +110,17 @@ def _guard(fn):
 
 
 def _load(path: str) -> Scenario:
-    return load_scenario(path)
+    try:
+        return load_scenario(path)
+    except ScenarioError:
+        raise
+    except InvalidInput as exc:
+        # a library check reached while resolving (e.g. a model parameter derived from the file's
+        # values): name the file, since the library cannot
+        problem, _, got = str(exc).rpartition(", got ")
+        raise ScenarioError(problem or str(exc), file=str(path), field_path="(resolving the scenario)",
+                            value=got if problem else MISSING,
+                            allowed="values for which every model parameter is finite and in range") from None
 
 
 def _positive(ctx, param, value):
@@ -90,6 +156,8 @@ def common_options(fn):
         click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None, help="Directory for summary JSON, per-trial CSV and the resolved scenario."),
         click.option("--format", "fmt_", type=click.Choice(["table", "json"]), default="table", show_default=True),
         click.option("--quiet", is_flag=True, help="No progress bar."),
+        click.option("--overwrite", is_flag=True,
+                     help="Replace an earlier run's output set in --out as a whole (default: refuse to mix)."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -247,6 +315,9 @@ def _print(d: dict, fmt_: str, extra_rows: list[tuple[str, str]] | None = None) 
         click.echo(_looks_table(d["looks"]))
 
 
+_RUN_FILES = ("summary.json", "trials.csv", "scenario.resolved.yaml")
+
+
 def _write_outputs(write, summary: dict, result: PowerResult, scenario: Scenario) -> None:
     write("summary.json", dump_json(summary))
     write("trials.csv", result.per_trial_frame().to_csv(index=False))
@@ -257,13 +328,13 @@ def _write_outputs(write, summary: dict, result: PowerResult, scenario: Scenario
 @common_options
 @click.option("--null", is_flag=True, help="Simulate under H0 (type I error) instead of H1.")
 @_guard
-def run_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, null):
+def run_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, null, overwrite=False):
     """Simulate SCENARIO's design: power (or type I error with --null) and operating characteristics."""
     sc = _load(scenario)
-    with staged_output(out_dir) as write:
+    with staged_output(out_dir, _RUN_FILES, overwrite=overwrite) as write:
         n = sims or sc.simulation.n_sims
         with progress_bar(n, "simulating", quiet, compiles=sc.endpoint == "time_to_event") as update:
-            result = run(sc, n_sims=sims, seed=seed, null=null, threads=threads, progress=update)
+            result = run(sc, n_sims=sims, seed=seed, null=null, threads=threads, progress=_progress(update))
         summary = result.to_dict()
         if write is not None:
             _write_outputs(write, summary, result, sc)
@@ -281,7 +352,7 @@ def run_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, null):
 @click.option("--max-seconds", type=float, default=None, help="Budget: seconds for the whole search (exit 1 if exceeded).")
 @_guard
 def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, target_power, solve_for, precision,
-                       max_sims, max_seconds):
+                       max_sims, max_seconds, overwrite=False):
     """Smallest N (or number of events) for SCENARIO to reach the target power, confirmed by an independent run."""
     if target_power is not None and not 0.0 < target_power < 1.0:
         raise click.BadParameter(f"must be in (0, 1), got {target_power}", param_hint="--power")
@@ -290,12 +361,12 @@ def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, targ
     if max_seconds is not None and not max_seconds > 0:
         raise click.BadParameter(f"must be > 0, got {max_seconds}", param_hint="--max-seconds")
     sc = _load(scenario)
-    with staged_output(out_dir) as write:
+    with staged_output(out_dir, OUTPUT_NAMES, overwrite=overwrite) as write:
         try:
             with progress_bar(30, "searching", quiet, compiles=sc.endpoint == "time_to_event") as update:
                 result: SampleSizeResult = sample_size(
                     sc, target_power=target_power, solve_for=solve_for, n_sims=sims, seed=seed, threads=threads,
-                    progress=update, precision=precision, max_sims=max_sims, max_seconds=max_seconds,
+                    progress=_progress(update), precision=precision, max_sims=max_sims, max_seconds=max_seconds,
                 )
         except BudgetExhausted as exc:
             click.echo(f"Error: {exc}", err=True)
