@@ -123,6 +123,11 @@ class SampleSizeResult:
         return resolved
 
 
+def _chunked(_: int) -> None:
+    """A no-op progress callback: it makes every run go in chunks, so a signal stops a search point promptly
+    (results do not depend on the chunking)."""
+
+
 class _Budget:
     """Total simulated trials and wall time a search may use."""
 
@@ -296,7 +301,8 @@ class _Stage:
         if x not in self.points:
             self.budget.spend(self.n_sims, f"the {self.name} run at {self.solve_for} = {x}")
             kwargs = {"target_events": x} if self.solve_for == "events" else {"n_patients": x}
-            r = run(self.scenario, n_sims=self.n_sims, seed=self.seed, threads=self.threads, **kwargs)
+            r = run(self.scenario, n_sims=self.n_sims, seed=self.seed, threads=self.threads, progress=_chunked,
+                    **kwargs)
             self.points[x] = (r.power, r.power_mc_se)
             self.results[x] = r
             if self.progress is not None:
@@ -461,7 +467,7 @@ def sample_size(
         budget.spend(refine_sims, f"the confirmation run at {solve_for} = {answer}")
         conf_seed = derive_seed(seed, 100 + k)
         kwargs = {"target_events": answer} if solve_for == "events" else {"n_patients": answer}
-        confirmation = run(scenario, n_sims=refine_sims, seed=conf_seed, threads=threads, **kwargs)
+        confirmation = run(scenario, n_sims=refine_sims, seed=conf_seed, threads=threads, progress=_chunked, **kwargs)
         if progress is not None:
             progress(1)
         confirmations.append({solve_for: answer, "n_sims": refine_sims, "seed": conf_seed,
