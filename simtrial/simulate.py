@@ -20,8 +20,10 @@ from simtrial import __version__
 from simtrial.engine import layout
 from simtrial.engine.cohort import PAIR_STRIDE
 from simtrial.engine.driver import simulate_block_range
-from simtrial.engine.models import competing_exponentials, stack_models
+from simtrial.engine.models import N_HEADER, competing_exponentials, stack_models
+from simtrial.engine.records import FIELD_TYPES, MAX_LOOKS, AnalysisArgs, CohortArgs, LookArgs
 from simtrial.engine.trial import generate_one_cohort
+from simtrial.executors import Executor, LocalThreads, TrialRows
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.spec import TrialSpec
 from simtrial.survival import Exponential
@@ -33,10 +35,11 @@ MAX_SEED = 2**63 - 1
 
 @dataclass(frozen=True)
 class KernelArgs:
-    cohort: tuple
-    looks: tuple
-    analysis: tuple
-    n_random_strata: int
+    """The engine's input records for one run (contracts in ``simtrial.engine.records``)."""
+
+    cohort: CohortArgs
+    looks: LookArgs
+    analysis: AnalysisArgs
 
 
 def _stratum_array(mapping, present: np.ndarray) -> tuple[np.ndarray, int]:
@@ -57,7 +60,7 @@ def _stratum_array(mapping, present: np.ndarray) -> tuple[np.ndarray, int]:
 
 
 def to_kernel_args(spec: TrialSpec) -> KernelArgs:
-    """Flatten a spec into the engine's array arguments (contracts in simtrial.engine.*)."""
+    """Flatten a spec into the engine's kernel records (contracts in ``simtrial.engine.records``), checked."""
     pop = spec.population
     # kernels index a model for every category x arm; categories the
     # population cannot contain get this one, which is never sampled
@@ -100,11 +103,26 @@ def to_kernel_args(spec: TrialSpec) -> KernelArgs:
     p_simple = expt / (ctrl + expt) if spec.randomisation == "simple" else -1.0
     breaks, cum = spec.accrual.entry_law(spec.n_patients)
     dropout = np.array([a.dropout_hazard_per_month for a in spec.arms], dtype=np.float64)
-    cohort = (
-        spec.n_patients, N_CATEGORIES, pair_cum.astype(np.float64), single_pair, fixed,
-        np.ascontiguousarray(true_given_assessed, dtype=np.float64), identity, rand_stratum,
-        block_template, breaks.astype(np.float64), cum.astype(np.float64), model_code, model_params,
-        *competing_exponentials(model_code, model_params, dropout), dropout, float(p_simple),
+    inv_total, p_event = competing_exponentials(model_code, model_params, dropout)
+    cohort = CohortArgs(
+        n_patients=int(spec.n_patients),
+        n_categories=N_CATEGORIES,
+        pair_cum=pair_cum.astype(np.float64),
+        single_pair=single_pair,
+        fixed_assessed=fixed,
+        true_given_assessed_cum=np.ascontiguousarray(true_given_assessed, dtype=np.float64),
+        identity_classification=bool(identity),
+        randomization_stratum=rand_stratum,
+        n_random_strata=n_random_strata,
+        block_template=block_template,
+        p_simple=float(p_simple),
+        accrual_breaks=breaks.astype(np.float64),
+        accrual_cum=cum.astype(np.float64),
+        model_code=model_code,
+        model_params=model_params,
+        competing_inv_total=inv_total,
+        competing_p_event=p_event,
+        dropout_hazard=dropout,
     )
     look_events = np.array([c.target_events or 0 for c in spec.cuts], dtype=np.int64)
     look_calendar = np.array(
@@ -115,11 +133,115 @@ def to_kernel_args(spec: TrialSpec) -> KernelArgs:
     populations = [tuple(range(N_CATEGORIES))] + [s.categories for s in spec.subgroups]
     code_in_pop = np.array([np.isin(code_category, cats) for cats in populations], dtype=np.bool_)
     code_stratum = analysis_stratum[code_category].astype(np.int64)
-    analysis = (
-        code_in_pop, code_stratum, n_strata, float(spec.fh_rho), float(spec.fh_gamma),
-        np.array(spec.landmark_months, dtype=np.float64),
+    analysis = AnalysisArgs(
+        code_in_pop=code_in_pop,
+        code_stratum=code_stratum,
+        n_strata=n_strata,
+        fh_rho=float(spec.fh_rho),
+        fh_gamma=float(spec.fh_gamma),
+        landmark_months=np.array(spec.landmark_months, dtype=np.float64),
     )
-    return KernelArgs(cohort, (look_events, look_calendar), analysis, n_random_strata)
+    args = KernelArgs(cohort, LookArgs(target_events=look_events, calendar_months=look_calendar), analysis)
+    check_kernel_args(args)
+    return args
+
+
+def _fail(record: str, field_name: str, problem: str):
+    raise ValueError(f"kernel record {record}.{field_name}: {problem}")
+
+
+def _check_types(record, cls) -> None:
+    """Every field of ``record`` has exactly the numba type ``FIELD_TYPES`` gives it (so no kernel recompiles)."""
+    name = cls.__name__
+    if type(record) is not cls:
+        raise ValueError(f"kernel record {name}: expected a {name} record, got {type(record).__name__}")
+    for field_name, expected in FIELD_TYPES[cls].items():
+        value = getattr(record, field_name)
+        if isinstance(expected, numba.types.Array) and not isinstance(value, np.ndarray):
+            _fail(name, field_name, f"expected a numpy array ({expected}), got {type(value).__name__}")
+        got = numba.typeof(value)
+        if got != expected:
+            _fail(name, field_name, f"expected {expected}, got {got} (value {value!r:.60})")
+
+
+def _check_shape(record: str, field_name: str, value: np.ndarray, shape: tuple) -> None:
+    """``shape``: exact sizes, None for any size."""
+    if len(value.shape) != len(shape) or any(
+        want is not None and got != want for got, want in zip(value.shape, shape, strict=True)
+    ):
+        sizes = ["any" if w is None else str(w) for w in shape]
+        wanted = f"({sizes[0]},)" if len(sizes) == 1 else "(" + ", ".join(sizes) + ")"
+        _fail(record, field_name, f"expected shape {wanted}, got {value.shape}")
+
+
+def check_kernel_args(args: KernelArgs) -> None:
+    """Check the kernel records of ``args`` against their contracts; ValueError naming record and field.
+
+    Kernels do not check their inputs (a wrong shape there is an out-of-bounds
+    write, a wrong dtype a fresh compile), so every record is checked here,
+    before any kernel runs: the numba type of each field, then shapes and the
+    index ranges kernels rely on.
+    """
+    cohort, looks, analysis = args.cohort, args.looks, args.analysis
+    _check_types(cohort, CohortArgs)
+    _check_types(looks, LookArgs)
+    _check_types(analysis, AnalysisArgs)
+
+    c = cohort.n_categories
+    if not 1 <= c <= PAIR_STRIDE:
+        _fail("CohortArgs", "n_categories", f"must be in [1, {PAIR_STRIDE}], got {c}")
+    if cohort.n_patients < 1:
+        _fail("CohortArgs", "n_patients", f"must be >= 1, got {cohort.n_patients}")
+    _check_shape("CohortArgs", "pair_cum", cohort.pair_cum, (c * PAIR_STRIDE,))
+    if not cohort.pair_cum[-1] == 1.0:
+        _fail("CohortArgs", "pair_cum", f"must be cumulative probabilities ending in 1, got {cohort.pair_cum[-1]!r}")
+    if not -1 <= cohort.single_pair < c * PAIR_STRIDE:
+        _fail("CohortArgs", "single_pair", f"must be -1 or a pair index < {c * PAIR_STRIDE}, got {cohort.single_pair}")
+    fixed = cohort.fixed_assessed
+    if fixed.shape[0] != 0:
+        _check_shape("CohortArgs", "fixed_assessed", fixed, (c,))
+        if (fixed < 0).any() or int(fixed.sum()) != cohort.n_patients:
+            _fail("CohortArgs", "fixed_assessed", f"must be counts >= 0 summing to n_patients ({cohort.n_patients})")
+    _check_shape("CohortArgs", "true_given_assessed_cum", cohort.true_given_assessed_cum, (c, c))
+    _check_shape("CohortArgs", "randomization_stratum", cohort.randomization_stratum, (c,))
+    if cohort.n_random_strata < 1:
+        _fail("CohortArgs", "n_random_strata", f"must be >= 1, got {cohort.n_random_strata}")
+    rs = cohort.randomization_stratum
+    if (rs < 0).any() or (rs >= cohort.n_random_strata).any():
+        _fail("CohortArgs", "randomization_stratum", f"must hold strata in [0, n_random_strata = {cohort.n_random_strata})")
+    block = cohort.block_template
+    if block.shape[0] < 1 or not np.isin(block, (0, 1)).all():
+        _fail("CohortArgs", "block_template", "must be a non-empty block of arms 0 (control) and 1 (experimental)")
+    if not (cohort.p_simple < 0.0 or 0.0 <= cohort.p_simple <= 1.0):
+        _fail("CohortArgs", "p_simple", f"must be < 0 (permuted blocks) or a probability, got {cohort.p_simple}")
+    if cohort.accrual_breaks.shape[0] < 2:
+        _fail("CohortArgs", "accrual_breaks", f"needs at least 2 breaks, got shape {cohort.accrual_breaks.shape}")
+    _check_shape("CohortArgs", "accrual_cum", cohort.accrual_cum, cohort.accrual_breaks.shape)
+    _check_shape("CohortArgs", "model_code", cohort.model_code, (c, 2))
+    _check_shape("CohortArgs", "model_params", cohort.model_params, (c, 2, None))
+    if cohort.model_params.shape[2] <= N_HEADER:
+        _fail("CohortArgs", "model_params", f"rows need more than the {N_HEADER} header entries")
+    _check_shape("CohortArgs", "competing_inv_total", cohort.competing_inv_total, (c, 2))
+    _check_shape("CohortArgs", "competing_p_event", cohort.competing_p_event, (c, 2))
+    _check_shape("CohortArgs", "dropout_hazard", cohort.dropout_hazard, (2,))
+
+    n_looks = looks.target_events.shape[0]
+    if not 1 <= n_looks <= MAX_LOOKS:
+        _fail("LookArgs", "target_events", f"must hold 1 to {MAX_LOOKS} looks, got {n_looks}")
+    _check_shape("LookArgs", "calendar_months", looks.calendar_months, (n_looks,))
+    if (looks.target_events < 0).any():
+        _fail("LookArgs", "target_events", "must be >= 0 (0: no event target)")
+
+    n_codes = 4 * c
+    _check_shape("AnalysisArgs", "code_in_pop", analysis.code_in_pop, (None, n_codes))
+    if analysis.code_in_pop.shape[0] < 1:
+        _fail("AnalysisArgs", "code_in_pop", "needs at least one population (everyone)")
+    _check_shape("AnalysisArgs", "code_stratum", analysis.code_stratum, (n_codes,))
+    if analysis.n_strata < 1:
+        _fail("AnalysisArgs", "n_strata", f"must be >= 1, got {analysis.n_strata}")
+    cs = analysis.code_stratum
+    if (cs < 0).any() or (cs >= analysis.n_strata).any():
+        _fail("AnalysisArgs", "code_stratum", f"must hold strata in [0, n_strata = {analysis.n_strata})")
 
 
 @dataclass(frozen=True)
@@ -190,6 +312,63 @@ def _versions() -> dict[str, str]:
     return {"simtrial": __version__, "numba": numba.__version__, "numpy": np.__version__}
 
 
+@dataclass(frozen=True)
+class TrialTask:
+    """``task(first_trial, n)``: the rows of trials first_trial .. first_trial + n - 1 of one run.
+
+    Holds only the seed and the kernel records (numpy arrays and scalars), so
+    it pickles; an executor calls it on ranges of trial indices.
+    """
+
+    seed: int
+    args: KernelArgs
+
+    @property
+    def n_looks(self) -> int:
+        return int(self.args.looks.target_events.shape[0])
+
+    @property
+    def n_populations(self) -> int:
+        return int(self.args.analysis.code_in_pop.shape[0])
+
+    @property
+    def n_fields(self) -> int:
+        return layout.n_fields(int(self.args.analysis.landmark_months.shape[0]))
+
+    def empty_rows(self, n: int) -> TrialRows:
+        n_looks, n_pop = self.n_looks, self.n_populations
+        return TrialRows(
+            stats=np.empty((n, n_looks, n_pop, self.n_fields), dtype=np.float64),
+            cut_months=np.empty((n, n_looks), dtype=np.float64),
+            enrolled=np.empty((n, n_looks), dtype=np.int64),
+            flags=np.empty((n, n_looks, n_pop), dtype=np.int32),
+        )
+
+    def __call__(self, first_trial: int, n: int) -> TrialRows:
+        rows = self.empty_rows(int(n))
+        a = self.args
+        simulate_block_range(
+            self.seed, int(first_trial), int(n), a.cohort, a.looks, a.analysis,
+            rows.stats, rows.cut_months, rows.enrolled, rows.flags,
+        )
+        return rows
+
+
+def _check_rows(executor, start: int, stop: int, rows, template: TrialRows) -> TrialRows:
+    """Rows an executor returned for trials start .. stop - 1 have the task's shapes and dtypes."""
+    if not isinstance(rows, tuple) or len(rows) != len(TrialRows._fields):
+        raise RuntimeError(f"{executor!r} returned {type(rows).__name__} for trials {start}..{stop - 1}, not TrialRows")
+    rows = TrialRows(*rows)
+    for name, got, want in zip(TrialRows._fields, rows, template, strict=True):
+        shape = (stop - start, *want.shape[1:])
+        if not isinstance(got, np.ndarray) or got.dtype != want.dtype or got.shape != shape:
+            described = f"{got.dtype}{got.shape}" if isinstance(got, np.ndarray) else type(got).__name__
+            raise RuntimeError(
+                f"{executor!r} returned {name} of {described} for trials {start}..{stop - 1}, expected {want.dtype}{shape}"
+            )
+    return rows
+
+
 def simulate(
     spec: TrialSpec,
     n_sims: int,
@@ -197,12 +376,16 @@ def simulate(
     *,
     threads: int | None = None,
     progress: Callable[[int], None] | None = None,
+    executor: Executor | None = None,
     first_trial: int = 0,
 ) -> SimulationResult:
     """Simulate ``n_sims`` trials of ``spec``; trial i uses the stream (seed, first_trial + i).
 
-    ``progress(k)`` is called after every chunk with the number of trials just
-    finished.  Results do not depend on ``threads`` or on the chunking.
+    ``executor`` runs the trials (``simtrial.executors``; default
+    ``LocalThreads(threads)``: numba threads in this process); ``threads`` is
+    the default executor's option, so give one or the other.  ``progress(k)``
+    is called whenever ``k`` more trials are finished.  Results do not depend
+    on ``threads``, the executor or the chunking.
     """
     if not isinstance(n_sims, int | np.integer) or n_sims < 1:
         raise ValueError(f"n_sims must be an integer >= 1, got {n_sims!r}")
@@ -212,35 +395,53 @@ def simulate(
         raise ValueError(f"first_trial must be an integer >= 0, got {first_trial!r}")
     if threads is not None and (not isinstance(threads, int | np.integer) or threads < 1):
         raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
-    args = to_kernel_args(spec)
+    if executor is None:
+        executor = LocalThreads(threads)
+    elif threads is not None:
+        raise ValueError("threads is an option of the default executor: give LocalThreads(threads) as executor instead")
+    elif not callable(getattr(executor, "map_ranges", None)):
+        raise TypeError(f"executor must have a map_ranges(task, ranges) method, got {executor!r}")
+    task = TrialTask(int(seed), to_kernel_args(spec))
     n_sims = int(n_sims)
-    n_looks = len(spec.cuts)
-    n_pop = 1 + len(spec.subgroups)
+    first = int(first_trial)
     fields = layout.FIELDS + layout.landmark_fields(spec.landmark_months)
-    stats = np.empty((n_sims, n_looks, n_pop, len(fields)), dtype=np.float64)
-    cut = np.empty((n_sims, n_looks), dtype=np.float64)
-    enrolled = np.empty((n_sims, n_looks), dtype=np.int64)
-    flags = np.empty((n_sims, n_looks, n_pop), dtype=np.int32)
+    assert len(fields) == task.n_fields
 
-    previous_threads = numba.get_num_threads()
-    if threads is not None:
-        numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+    # chunks only pace the progress bar: every trial's stream is fixed by its index
+    chunk = n_sims if progress is None else max(256, n_sims // 50)
+    ranges = [(first + a, first + min(n_sims, a + chunk)) for a in range(0, n_sims, chunk)]
+    template = task.empty_rows(0)
+    out: TrialRows | None = None
+    done = np.zeros(n_sims, dtype=np.bool_)
+    pieces = executor.map_ranges(task, ranges)
     try:
-        # chunks only pace the progress bar: every trial's stream is fixed by its index
-        chunk = n_sims if progress is None else max(256, n_sims // 50)
-        for start in range(0, n_sims, chunk):
-            stop = min(n_sims, start + chunk)
-            simulate_block_range(
-                int(seed), int(first_trial) + start, stop - start, args.cohort, args.looks, args.analysis,
-                args.n_random_strata, stats[start:stop], cut[start:stop], enrolled[start:stop], flags[start:stop],
-            )
+        for start, stop, rows in pieces:
+            lo, hi = int(start) - first, int(stop) - first
+            if not (0 <= lo < hi <= n_sims) or done[lo:hi].any():
+                raise RuntimeError(
+                    f"{executor!r} returned trials {start}..{stop - 1}: outside {first}..{first + n_sims - 1} or twice"
+                )
+            rows = _check_rows(executor, int(start), int(stop), rows, template)
+            if lo == 0 and hi == n_sims:
+                out = rows  # the whole run in one piece: no copy
+            else:
+                if out is None:
+                    out = task.empty_rows(n_sims)
+                for target, piece in zip(out, rows, strict=True):
+                    target[lo:hi] = piece
+            done[lo:hi] = True
             if progress is not None:
-                progress(stop - start)
+                progress(hi - lo)
     finally:
-        numba.set_num_threads(previous_threads)
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+    if out is None or not done.all():
+        missing = np.flatnonzero(~done)
+        raise RuntimeError(f"{executor!r} left {missing.size} trials unrun (first: trial {first + int(missing[0])})")
     return SimulationResult(
         spec=spec, n_sims=n_sims, seed=int(seed), fields=fields, populations=spec.population_names,
-        stats=stats, cut_months=cut, enrolled=enrolled, flags=flags, versions=_versions(),
+        stats=out.stats, cut_months=out.cut_months, enrolled=out.enrolled, flags=out.flags, versions=_versions(),
     )
 
 
@@ -251,7 +452,7 @@ def patient_data(spec: TrialSpec, seed: int, trial: int = 0) -> pd.DataFrame:
     if not isinstance(trial, int | np.integer) or trial < 0:
         raise ValueError(f"trial must be an integer >= 0, got {trial!r}")
     args = to_kernel_args(spec)
-    entry, x, pcode, true_category = generate_one_cohort(int(seed), int(trial), args.cohort, args.n_random_strata)
+    entry, x, pcode, true_category = generate_one_cohort(int(seed), int(trial), args.cohort)
     assessed = pcode >> 2
     return pd.DataFrame(
         {

@@ -4,37 +4,52 @@ Parallel over blocks only, each block allocating its scratch once, so memory is
 O(threads x patients) and per-trial statistics are the only O(n_sims) data.
 Because a trial's stream depends on nothing but (seed, its index), results are
 bit-identical for any thread count, block size or chunking of the run.
+
+The ``prange`` body only calls the serial kernel :func:`simulate_block`: numba's
+parallel lowering silently drops writes to arrays reached through a namedtuple
+field inside a ``prange`` loop (numba issues #7135, #5872, #10338: still open in
+numba 0.68), so no record field is touched in the parallel loop itself.
 """
 
 from __future__ import annotations
 
 from numba import prange
 
-from simtrial.engine._jit import parallel_kernel
+from simtrial.engine._jit import kernel, parallel_kernel
+from simtrial.engine.records import allocate_scratch
 from simtrial.engine.rng import seed_stream
-from simtrial.engine.trial import allocate_scratch, simulate_trial
+from simtrial.engine.trial import simulate_trial
 
 BLOCK_SIZE = 32
 
 
+@kernel
+def simulate_block(
+    seed, first_trial, start, stop, cohort, looks, analysis, out_stats, out_cut, out_enrolled, out_flags
+):
+    """Trials first_trial + start .. first_trial + stop - 1 into rows start .. stop - 1, on one scratch."""
+    scratch = allocate_scratch(
+        cohort.n_patients, cohort.n_random_strata, cohort.block_template.shape[0], analysis.n_strata
+    )
+    state = scratch.rng_state
+    for t in range(start, stop):
+        seed_stream(state, seed, first_trial + t)
+        simulate_trial(
+            cohort, looks, analysis, scratch, out_stats[t], out_cut[t], out_enrolled[t], out_flags[t]
+        )
+
+
 @parallel_kernel
 def simulate_block_range(
-    seed, first_trial, n_sims, cohort, looks, analysis, n_random_strata, out_stats, out_cut,
-    out_enrolled, out_flags,
+    seed, first_trial, n_sims, cohort, looks, analysis, out_stats, out_cut, out_enrolled, out_flags
 ):
-    """Simulate trials first_trial .. first_trial + n_sims - 1 into rows 0 .. n_sims - 1 of the outputs."""
-    n = cohort[0]
-    n_categories = cohort[1]
-    block_size = cohort[8].shape[0]
-    n_strata = analysis[2]
+    """Simulate trials first_trial .. first_trial + n_sims - 1 into rows 0 .. n_sims - 1 of the outputs.
+
+    ``cohort``, ``looks``, ``analysis``: the records of ``simtrial.engine.records``.
+    """
     n_blocks = (n_sims + BLOCK_SIZE - 1) // BLOCK_SIZE
     for b in prange(n_blocks):
-        scratch = allocate_scratch(n, n_categories, n_random_strata, block_size, n_strata)
-        state = scratch[13]
-        stop = min(n_sims, (b + 1) * BLOCK_SIZE)
-        for t in range(b * BLOCK_SIZE, stop):
-            seed_stream(state, seed, first_trial + t)
-            simulate_trial(
-                state, cohort, looks, analysis, scratch,
-                out_stats[t], out_cut[t], out_enrolled[t], out_flags[t],
-            )
+        simulate_block(
+            seed, first_trial, b * BLOCK_SIZE, min(n_sims, (b + 1) * BLOCK_SIZE), cohort, looks, analysis,
+            out_stats, out_cut, out_enrolled, out_flags,
+        )

@@ -11,6 +11,7 @@ from simtrial.engine import layout as L
 from simtrial.engine._jit import kernel
 from simtrial.engine.cohort import generate_cohort
 from simtrial.engine.cut import analysis_stream, event_calendar_times, look_cut_times
+from simtrial.engine.records import allocate_scratch
 from simtrial.engine.rng import seed_stream
 from simtrial.engine.sort import bucket_argsort
 from simtrial.engine.statistics import (
@@ -135,87 +136,56 @@ def analyze_stream(
 
 
 @kernel
-def allocate_scratch(n, n_categories, n_random_strata, block_size, n_strata):
-    """Per-block scratch arrays: O(patients), reused by every trial of the block."""
-    return (
-        np.empty(n, dtype=np.float64),  # entry
-        np.empty(n, dtype=np.float64),  # x
-        np.empty(n, dtype=np.int64),  # pcode
-        np.empty(n, dtype=np.float64),  # sorted x
-        np.empty(n, dtype=np.int64),  # sorted patient index
-        np.empty(n, dtype=np.int64),  # assessed categories (fixed-count enrolment)
-        np.empty(n, dtype=np.float64),  # calendar event times
-        np.empty(n, dtype=np.float64),  # stream time
-        np.empty(n, dtype=np.int64),  # stream code
-        np.empty((9, n * max(n_strata, 1)), dtype=np.float64),  # event tables
-        np.zeros(5 * n_strata + 2, dtype=np.int64),  # table counters
-        np.empty((n_random_strata, block_size), dtype=np.int64),  # permuted blocks
-        np.empty(n_random_strata, dtype=np.int64),  # position in block
-        np.empty(4, dtype=np.uint64),  # rng state
-        np.empty(n, dtype=np.int64),  # sort buckets
-        np.empty(n + 2, dtype=np.int64),  # sort bucket counts
-        np.empty(n, dtype=np.int64),  # true categories
-        np.empty((2, n), dtype=np.float64),  # stream pieces: times
-        np.empty((2, n), dtype=np.int64),  # stream pieces: codes
-        np.empty(64, dtype=np.int64),  # per-look flags
-    )
+def simulate_trial(cohort, looks, analysis, scratch, out_stats, out_cut, out_enrolled, out_flags):
+    """Simulate one trial (its stream already seeded in ``scratch.rng_state``) and fill its output rows.
 
-
-@kernel
-def simulate_trial(state, cohort, looks, analysis, scratch, out_stats, out_cut, out_enrolled, out_flags):
-    """Simulate one trial (its stream already seeded in ``state``) and fill its output rows.
-
-    out_stats[look, population, field], out_cut[look], out_enrolled[look], out_flags[look, population].
+    ``cohort``, ``looks``, ``analysis`` and ``scratch`` are the records of
+    ``simtrial.engine.records``.  out_stats[look, population, field],
+    out_cut[look], out_enrolled[look], out_flags[look, population].
     """
-    (n, n_categories, pair_cum, single_pair, fixed_assessed, true_given_assessed_cum,
-     identity_classification, randomization_stratum, block_template,
-     accrual_breaks, accrual_cum, model_code, model_params, competing_inv_total, competing_p_event,
-     dropout_hazard, p_simple) = cohort
-    look_events, look_calendar = looks
-    code_in_pop, code_stratum, n_strata, fh_rho, fh_gamma, landmarks = analysis
-    (entry, x, pcode, sorted_x, sorted_idx, assessed, calendar, stream_time, stream_code,
-     table_f, table_i, block_state, block_pos, _state, sort_bucket, sort_counts, true_category, piece_time, piece_code, look_flags) = scratch
+    n = cohort.n_patients
+    entry = scratch.entry
+    x = scratch.x
+    pcode = scratch.pcode
+    sorted_x = scratch.sorted_x
+    sorted_index = scratch.sorted_index
+    stream_time = scratch.stream_time
+    stream_code = scratch.stream_code
+    piece_time = scratch.piece_time
+    piece_code = scratch.piece_code
+    code_in_pop = analysis.code_in_pop
 
-    generate_cohort(
-        state, n, n_categories, pair_cum, single_pair, fixed_assessed, true_given_assessed_cum,
-        identity_classification, randomization_stratum, block_template, block_state, block_pos, p_simple,
-        accrual_breaks, accrual_cum, model_code, model_params, competing_inv_total, competing_p_event,
-        dropout_hazard,
-        entry, x, pcode, true_category, assessed,
-    )
-    bucket_argsort(x, n, sorted_x, sorted_idx, sort_bucket, sort_counts)
+    generate_cohort(cohort, scratch)
+    bucket_argsort(x, n, sorted_x, sorted_index, scratch.sort_bucket, scratch.sort_counts)
 
-    n_events = event_calendar_times(entry, x, pcode, n, calendar)
+    n_events = event_calendar_times(entry, x, pcode, n, scratch.calendar)
     # the sort's bucket counts and the stream buffer are free until the stream is written
-    look_cut_times(calendar, n_events, look_events, look_calendar, out_cut, look_flags, sort_counts, stream_time)
+    look_cut_times(
+        scratch.calendar, n_events, looks.target_events, looks.calendar_months, out_cut, scratch.look_flags,
+        scratch.sort_counts, stream_time,
+    )
 
     n_pop = code_in_pop.shape[0]
-    for look in range(look_events.shape[0]):
+    for look in range(looks.target_events.shape[0]):
         cut = out_cut[look]
         m = analysis_stream(
-            entry, x, pcode, sorted_x, sorted_idx, n, cut, stream_time, stream_code,
+            entry, x, pcode, sorted_x, sorted_index, n, cut, stream_time, stream_code,
             piece_time[0], piece_code[0], piece_time[1], piece_code[1],
         )
         out_enrolled[look] = m
         for p in range(n_pop):
             flags = analyze_stream(
-                stream_time, stream_code, m, code_in_pop[p], code_stratum, n_strata,
-                fh_rho, fh_gamma, landmarks, table_f, table_i, out_stats[look, p],
+                stream_time, stream_code, m, code_in_pop[p], analysis.code_stratum, analysis.n_strata,
+                analysis.fh_rho, analysis.fh_gamma, analysis.landmark_months, scratch.table_f, scratch.table_i,
+                out_stats[look, p],
             )
-            out_flags[look, p] = flags | look_flags[look]
+            out_flags[look, p] = flags | scratch.look_flags[look]
 
 
 @kernel
-def generate_one_cohort(seed, trial, cohort, n_random_strata):
+def generate_one_cohort(seed, trial, cohort):
     """Per-patient data of one trial (entry, x, pcode, true category): the cohort a simulated trial sees."""
-    n = cohort[0]
-    scratch = allocate_scratch(n, cohort[1], n_random_strata, cohort[8].shape[0], 1)
-    (entry, x, pcode, _sx, _si, assessed, _cal, _st, _sc, _tf, _ti, block_state, block_pos,
-     state, _sb, _sct, true_category, _pt, _pc, _lf) = scratch
-    seed_stream(state, seed, trial)
-    generate_cohort(
-        state, n, cohort[1], cohort[2], cohort[3], cohort[4], cohort[5], cohort[6], cohort[7], cohort[8],
-        block_state, block_pos, cohort[16], cohort[9], cohort[10], cohort[11], cohort[12], cohort[13], cohort[14], cohort[15],
-        entry, x, pcode, true_category, assessed,
-    )
-    return entry, x, pcode, true_category
+    scratch = allocate_scratch(cohort.n_patients, cohort.n_random_strata, cohort.block_template.shape[0], 1)
+    seed_stream(scratch.rng_state, seed, trial)
+    generate_cohort(cohort, scratch)
+    return scratch.entry, scratch.x, scratch.pcode, scratch.true_category

@@ -1,0 +1,190 @@
+"""Typed kernel records: the named arguments that cross into compiled code.
+
+Each record is a ``collections.namedtuple`` class defined here, at module
+level, so numba types it as a (heterogeneous) ``NamedTuple``: fields keep their
+own dtypes, are read by name in nopython mode (``cohort.n_patients``,
+``scratch.rng_state``), and kernels taking them still cache to disk (the type
+pickles by reference to this module).  Nothing outside this module reads a
+record by position: swapping two slots of one dtype would compile and compute
+nonsense, a name cannot be swapped.
+
+``FIELD_TYPES[Record]`` is the written contract of each record: field -> numba
+type (array dtype, dimensions, C order).  ``simtrial.simulate.to_kernel_args``
+builds the input records and checks them against it (plus the shapes below)
+before any kernel runs; kernels do not check.
+
+Input records (built once per run by ``simtrial.simulate.to_kernel_args``)::
+
+    CohortArgs   who is enrolled and how they are randomised, when they enter and when their events come
+    LookArgs     when each look cuts the data
+    AnalysisArgs which statistics each look computes, on which populations
+
+Shapes (C = n_categories, P = PAIR_STRIDE of ``simtrial.engine.cohort``,
+K = 4 * C packed patient codes, see ``pack_code``)::
+
+    CohortArgs.pair_cum                 float64[C * P]   cumulative P(true * P + assessed), last entry 1
+    CohortArgs.single_pair              int64            the only possible pair, or -1
+    CohortArgs.fixed_assessed           int64[C] or [0]  enrolled per assessed category (sum n_patients), or empty
+    CohortArgs.true_given_assessed_cum  float64[C, C]    cumulative P(true | assessed) per row
+    CohortArgs.randomization_stratum    int64[C]         randomisation stratum of each assessed category
+    CohortArgs.block_template           int64[B]         arms (0/1) of one permuted block
+    CohortArgs.accrual_breaks, accrual_cum  float64[J]   piecewise-uniform entry law (J >= 2)
+    CohortArgs.model_code               int64[C, 2]      event-time model per true category x arm
+    CohortArgs.model_params             float64[C, 2, W] (layout: simtrial.engine.models)
+    CohortArgs.competing_inv_total, competing_p_event  float64[C, 2]
+    CohortArgs.dropout_hazard           float64[2]       per month, per arm
+    LookArgs.target_events              int64[L]         0: no event target
+    LookArgs.calendar_months            float64[L]       inf: no calendar cut
+    AnalysisArgs.code_in_pop            bool[n_pop, K]   population 0 is everyone
+    AnalysisArgs.code_stratum           int64[K]         analysis stratum of a packed code, < n_strata
+    AnalysisArgs.landmark_months        float64[M]
+
+``Scratch`` is a block's work space, made by the kernel :func:`allocate_scratch`
+(O(patients), reused by every trial of the block; its fields document what
+each buffer holds).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+from numba import types
+
+from simtrial.engine._jit import kernel
+
+CohortArgs = namedtuple(
+    "CohortArgs",
+    (
+        "n_patients",
+        "n_categories",
+        "pair_cum",
+        "single_pair",
+        "fixed_assessed",
+        "true_given_assessed_cum",
+        "identity_classification",
+        "randomization_stratum",
+        "n_random_strata",
+        "block_template",
+        "p_simple",
+        "accrual_breaks",
+        "accrual_cum",
+        "model_code",
+        "model_params",
+        "competing_inv_total",
+        "competing_p_event",
+        "dropout_hazard",
+    ),
+)
+
+LookArgs = namedtuple("LookArgs", ("target_events", "calendar_months"))
+
+AnalysisArgs = namedtuple(
+    "AnalysisArgs",
+    ("code_in_pop", "code_stratum", "n_strata", "fh_rho", "fh_gamma", "landmark_months"),
+)
+
+Scratch = namedtuple(
+    "Scratch",
+    (
+        "entry",  # float64[n] calendar entry (months)
+        "x",  # float64[n] time to the first of event or dropout
+        "pcode",  # int64[n] packed (assessed category, arm, event)
+        "sorted_x",  # float64[n] x in ascending order
+        "sorted_index",  # int64[n] patient of each sorted_x
+        "assessed",  # int64[n] assessed categories (fixed-count enrolment)
+        "calendar",  # float64[n] calendar event times
+        "stream_time",  # float64[n] the look's analysis data: times
+        "stream_code",  # int64[n] the look's analysis data: packed codes
+        "table_f",  # float64[9, n * n_strata] event tables (pooled and stratified)
+        "table_i",  # int64[5 * n_strata + 2] table counters
+        "block_state",  # int64[n_random_strata, block size] permuted blocks
+        "block_pos",  # int64[n_random_strata] position in each block
+        "rng_state",  # uint64[4] the trial's random stream
+        "sort_bucket",  # int64[n] sort buckets
+        "sort_counts",  # int64[n + 2] sort bucket counts
+        "true_category",  # int64[n] true categories
+        "piece_time",  # float64[2, n] stream pieces: times
+        "piece_code",  # int64[2, n] stream pieces: codes
+        "look_flags",  # int64[MAX_LOOKS] per-look flags
+    ),
+)
+
+#: looks per trial the scratch space holds (``Scratch.look_flags``)
+MAX_LOOKS = 64
+
+_INT = types.int64
+_FLOAT = types.float64
+_BOOL = types.boolean
+
+
+def _array(dtype, ndim: int) -> types.Array:
+    return types.Array(dtype, ndim, "C")
+
+
+FIELD_TYPES: dict[type, dict[str, types.Type]] = {
+    CohortArgs: {
+        "n_patients": _INT,
+        "n_categories": _INT,
+        "pair_cum": _array(_FLOAT, 1),
+        "single_pair": _INT,
+        "fixed_assessed": _array(_INT, 1),
+        "true_given_assessed_cum": _array(_FLOAT, 2),
+        "identity_classification": _BOOL,
+        "randomization_stratum": _array(_INT, 1),
+        "n_random_strata": _INT,
+        "block_template": _array(_INT, 1),
+        "p_simple": _FLOAT,
+        "accrual_breaks": _array(_FLOAT, 1),
+        "accrual_cum": _array(_FLOAT, 1),
+        "model_code": _array(_INT, 2),
+        "model_params": _array(_FLOAT, 3),
+        "competing_inv_total": _array(_FLOAT, 2),
+        "competing_p_event": _array(_FLOAT, 2),
+        "dropout_hazard": _array(_FLOAT, 1),
+    },
+    LookArgs: {
+        "target_events": _array(_INT, 1),
+        "calendar_months": _array(_FLOAT, 1),
+    },
+    AnalysisArgs: {
+        "code_in_pop": _array(_BOOL, 2),
+        "code_stratum": _array(_INT, 1),
+        "n_strata": _INT,
+        "fh_rho": _FLOAT,
+        "fh_gamma": _FLOAT,
+        "landmark_months": _array(_FLOAT, 1),
+    },
+}
+
+for _record, _fields in FIELD_TYPES.items():
+    assert tuple(_fields) == _record._fields, (
+        f"FIELD_TYPES[{_record.__name__}] must list its fields in order"
+    )
+
+
+@kernel
+def allocate_scratch(n, n_random_strata, block_size, n_strata):
+    """A block's scratch record for trials of ``n`` patients (see ``Scratch``)."""
+    return Scratch(
+        entry=np.empty(n, dtype=np.float64),
+        x=np.empty(n, dtype=np.float64),
+        pcode=np.empty(n, dtype=np.int64),
+        sorted_x=np.empty(n, dtype=np.float64),
+        sorted_index=np.empty(n, dtype=np.int64),
+        assessed=np.empty(n, dtype=np.int64),
+        calendar=np.empty(n, dtype=np.float64),
+        stream_time=np.empty(n, dtype=np.float64),
+        stream_code=np.empty(n, dtype=np.int64),
+        table_f=np.empty((9, n * max(n_strata, 1)), dtype=np.float64),
+        table_i=np.zeros(5 * n_strata + 2, dtype=np.int64),
+        block_state=np.empty((n_random_strata, block_size), dtype=np.int64),
+        block_pos=np.empty(n_random_strata, dtype=np.int64),
+        rng_state=np.empty(4, dtype=np.uint64),
+        sort_bucket=np.empty(n, dtype=np.int64),
+        sort_counts=np.empty(n + 2, dtype=np.int64),
+        true_category=np.empty(n, dtype=np.int64),
+        piece_time=np.empty((2, n), dtype=np.float64),
+        piece_code=np.empty((2, n), dtype=np.int64),
+        look_flags=np.empty(MAX_LOOKS, dtype=np.int64),
+    )
