@@ -129,22 +129,22 @@ def _positive(ctx, param, value):
     return value
 
 
-def _n_sims(ctx, param, value):
-    if value is None:
-        return value
-    try:
-        return check_n_sims(value, "--sims")
-    except InvalidInput as exc:
-        raise click.BadParameter(str(exc)) from None
+def _checked(check, option: str):
+    """A click callback applying one of simtrial.errors' shared bounds (the library uses the same)."""
+
+    def callback(ctx, param, value):
+        if value is None:
+            return value
+        try:
+            return check(value, option)
+        except InvalidInput as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return callback
 
 
-def _seed(ctx, param, value):
-    if value is None:
-        return value
-    try:
-        return check_seed(value, "--seed")
-    except InvalidInput as exc:
-        raise click.BadParameter(str(exc)) from None
+_n_sims = _checked(check_n_sims, "--sims")
+_seed = _checked(check_seed, "--seed")
 
 
 def common_options(fn):
