@@ -17,6 +17,12 @@ import numpy as np
 
 MAX_SEED = 2**63 - 1
 MAX_SIMS = 10_000_000
+# Sizes a scenario may ask for (documented in scenarios/README.md); beyond them a run cannot fit
+# a machine or the kernels' integer types, so validation refuses them before anything runs.
+MAX_PATIENTS = 1_000_000
+MAX_ALLOCATION = 1_000
+MAX_BLOCK_MULTIPLE = 1_000
+MAX_LIST_LENGTH = 50  # landmark_months, subgroups, rates_per_month
 
 
 class InvalidInput(ValueError):
@@ -45,6 +51,28 @@ def check_n_sims(value: object, name: str = "n_sims") -> int:
     return int(value)
 
 
+def available_memory_bytes() -> int | None:
+    """Memory the machine can give a new allocation (MemAvailable), or None where it cannot tell."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def check_memory(estimate_bytes: float, what: str) -> None:
+    """Refuse a run whose estimated peak memory exceeds what the machine has available."""
+    available = available_memory_bytes()
+    if available is not None and estimate_bytes > 0.8 * available:
+        raise InvalidInput(
+            f"{what} would need about {estimate_bytes / 2**30:.3g} GiB, more than this machine has available "
+            f"({available / 2**30:.3g} GiB); use fewer simulated trials (--sims) or a smaller design"
+        )
+
+
 def derive_seed(seed: int, stream: int) -> int:
     """A seed for a further independent run (a confirmation, a refinement) derived from ``seed``.
 
@@ -60,10 +88,16 @@ def derive_seed(seed: int, stream: int) -> int:
 
 
 __all__ = [
+    "MAX_ALLOCATION",
+    "MAX_BLOCK_MULTIPLE",
+    "MAX_LIST_LENGTH",
+    "MAX_PATIENTS",
     "MAX_SEED",
     "MAX_SIMS",
     "BudgetExhausted",
     "InvalidInput",
+    "available_memory_bytes",
+    "check_memory",
     "check_n_sims",
     "check_seed",
     "derive_seed",

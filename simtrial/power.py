@@ -21,7 +21,7 @@ import pandas as pd
 from simtrial import __version__
 from simtrial.designs import get_design
 from simtrial.designs.base import Progress, TrialOutcomes
-from simtrial.errors import InvalidInput, check_n_sims, check_seed
+from simtrial.errors import InvalidInput, check_memory, check_n_sims, check_seed
 from simtrial.spec import Scenario
 
 Z95 = 1.959963984540054
@@ -304,6 +304,25 @@ def summarize(scenario: Scenario, outcomes: TrialOutcomes) -> PowerResult:
     )
 
 
+def estimated_peak_bytes(scenario: Scenario, n_sims: int, n_patients: int | None = None) -> float:
+    """A generous estimate of a run's peak memory: per-trial results and their frames, plus scratch.
+
+    Per trial the engine keeps looks x populations x statistics float64 values; the summary,
+    the per-trial frame and its CSV text copy them a few times over.  Scratch is O(threads x
+    patients), about 200 bytes a patient.
+    """
+    import os
+
+    a = scenario.analysis
+    looks = len(a.sequential.information_fractions) if a.sequential is not None else 1
+    populations = 1 + (a.population is not None) + len(a.subgroups) + (2 if a.interaction is not None else 0)
+    fields = 16 + 2 * len(a.landmark_months)
+    per_trial = looks * populations * (8 * fields + 4) + 16 * looks + 3 * 8 * (30 + 2 * populations * len(a.landmark_months))
+    patients = n_patients or scenario.n_patients or 0
+    scratch = (os.cpu_count() or 1) * patients * 200
+    return float(n_sims) * per_trial + scratch
+
+
 def run(
     scenario: Scenario,
     *,
@@ -320,6 +339,7 @@ def run(
     seed = scenario.simulation.seed if seed is None else seed
     n_sims = check_n_sims(n_sims)
     seed = check_seed(seed)
+    check_memory(estimated_peak_bytes(scenario, n_sims, n_patients), f"{n_sims:,} simulated trials")
     design = get_design(scenario.design, scenario.endpoint)
     outcomes = design.run(
         scenario, n_sims=int(n_sims), seed=int(seed), null=null, n_patients=n_patients,

@@ -7,6 +7,7 @@ from typing import Any
 
 from simtrial.designs import registry
 from simtrial.designs.registry import SINGLE_ARM
+from simtrial.errors import MAX_LIST_LENGTH
 from simtrial.her2 import CATEGORIES, GROUPS, N_CATEGORIES
 from simtrial.scenario import _her2keys as keys
 from simtrial.scenario.errors import Node, one_of
@@ -268,6 +269,8 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
         out["strata"] = _strata(child, assessable)
     if (child := node.get("subgroups")) is not None:
         subgroups = []
+        if isinstance(child.value, list) and len(child.value) > MAX_LIST_LENGTH:
+            raise child.error(f"{len(child.value)} subgroups", allowed=f"at most {MAX_LIST_LENGTH}")
         for item in child.elements():
             sub = subgroup(item)
             _check_reachable(item, sub.categories, assessable)
@@ -299,7 +302,10 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
         out["fh_rho"] = fh.require("rho").number(low=0.0)
         out["fh_gamma"] = fh.require("gamma").number(low=0.0)
     if (child := only("landmark_months", tte, "time-to-event endpoints")) is not None:
-        out["landmark_months"] = tuple(sorted(child.numbers(low=0.0, low_open=True)))
+        times = child.numbers(low=0.0, low_open=True)
+        if len(times) > MAX_LIST_LENGTH:
+            raise child.error(f"{len(times)} landmarks", allowed=f"at most {MAX_LIST_LENGTH}")
+        out["landmark_months"] = tuple(sorted(times))
     single = design in SINGLE_ARM
     if (child := only("p0", single, "single-arm designs")) is not None:
         out["p0"] = child.number(low=0.0, high=1.0, low_open=True, high_open=True)

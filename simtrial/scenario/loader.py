@@ -17,7 +17,7 @@ import numpy as np
 
 from simtrial.calibrate import effect_map
 from simtrial.designs import registry
-from simtrial.errors import MAX_SEED, MAX_SIMS
+from simtrial.errors import MAX_ALLOCATION, MAX_BLOCK_MULTIPLE, MAX_PATIENTS, MAX_SEED, MAX_SIMS
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.scenario import _her2keys as keys
 from simtrial.scenario._analysis import analysis, analysis_dict
@@ -104,9 +104,11 @@ def _population(node: Node) -> Population:
         if abs(total - 1.0) > 1e-6:
             raise child.error(f"prevalences sum to {total:.6g}, not 1", allowed="prevalences summing to 1 (within 1e-6)")
     if (child := node.get("fixed_counts")) is not None:
-        counts = _category_mapping(child, lambda n: n.integer(low=0))
+        counts = _category_mapping(child, lambda n: n.integer(low=0, high=MAX_PATIENTS))
         if sum(counts.values()) == 0:
             raise child.error("no patient at all", allowed="at least one count > 0")
+        if sum(counts.values()) > MAX_PATIENTS:
+            raise child.error(f"{sum(counts.values()):,} patients in all", allowed=f"at most {MAX_PATIENTS:,}")
     if mix is None and counts is None:
         raise node.child("mix").error("give the prevalence mix (or fixed_counts)",
                                       allowed="mix: {category: prevalence, ...} summing to 1")
@@ -294,7 +296,8 @@ def _allocation(node: Node) -> tuple[int, int]:
         raise node.error("must be a mapping of arm to ratio",
                          allowed="{control: 1, experimental: 2} (positive whole numbers)")
     node.mapping(ARMS)
-    return (node.require("control").integer(low=1), node.require("experimental").integer(low=1))
+    return (node.require("control").integer(low=1, high=MAX_ALLOCATION),
+            node.require("experimental").integer(low=1, high=MAX_ALLOCATION))
 
 
 def _accrual(node: Node) -> Accrual:
@@ -408,7 +411,7 @@ def _build(root: Node, path: str) -> Scenario:
     if root.get("n_patients") is not None:
         if design == "simon_two_stage":
             raise n_node.error("Simon's design chooses n1 and n itself", allowed="remove n_patients")
-        n_patients = n_node.integer(low=1 if not two_arm else 2)
+        n_patients = n_node.integer(low=1 if not two_arm else 2, high=MAX_PATIENTS)
     if population.fixed_counts is not None:
         total = sum(population.fixed_counts.values())
         if n_patients is None:
@@ -455,7 +458,7 @@ def _build(root: Node, path: str) -> Scenario:
         if not two_arm:
             raise root.child("block_multiple").error("a single-arm design randomises nobody: block_multiple has "
                                                      "no effect", allowed="remove it")
-        block_multiple = root.child("block_multiple").integer(low=1)
+        block_multiple = root.child("block_multiple").integer(low=1, high=MAX_BLOCK_MULTIPLE)
     rand_method, rand_strata = read_randomisation(
         root.get("randomisation"), design=design, assessable=population.assessed_categories(),
         block_multiple=root.get("block_multiple"))

@@ -1,0 +1,64 @@
+"""Sizes are checked before anything runs, in one place (simtrial.errors): validate refuses what run
+cannot do, and a run that would not fit in memory is refused with its estimate (exit 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+from simtrial_cli.main import main
+
+import simtrial.errors
+from simtrial.errors import MAX_PATIENTS
+
+
+def _tte(**top: Any) -> dict[str, Any]:
+    data = {
+        "name": "sizes", "design": "superiority",
+        "population": {"mix": {"IHC 3+": 1.0}},
+        "arms": {"control": {"survival": {"all": {"median_months": 10}}},
+                 "experimental": {"survival": {"all": {"hazard_ratio": 0.7}}}},
+        "n_patients": 300, "accrual": {"duration_months": 12},
+        "analysis": {"test": "logrank", "target_events": 200},
+        "simulation": {"n_sims": 100, "seed": 1},
+    }
+    data.update(top)
+    return data
+
+
+def _invoke(tmp_path: Path, data: dict[str, Any], *args: str):
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return CliRunner().invoke(main, [args[0], str(path), *args[1:]])
+
+
+@pytest.mark.parametrize(
+    ("top", "field"),
+    [
+        ({"n_patients": 1e308}, "n_patients"),
+        ({"n_patients": MAX_PATIENTS + 1}, "n_patients"),
+        ({"allocation": {"control": 1, "experimental": 1e308}}, "allocation.experimental"),
+        ({"block_multiple": 10**9}, "block_multiple"),
+        ({"analysis": {"test": "logrank", "target_events": 200, "landmark_months": list(range(1, 60))}},
+         "analysis.landmark_months"),
+    ],
+)
+def test_validate_refuses_sizes_run_cannot_do(tmp_path: Path, top: dict[str, Any], field: str) -> None:
+    res = _invoke(tmp_path, _tte(**top), "validate")
+    assert res.exit_code == 2, res.output
+    assert field in res.output and "allowed" in res.output and "Traceback" not in res.output
+
+
+def test_sims_above_the_cap_is_refused(tmp_path: Path) -> None:
+    res = _invoke(tmp_path, _tte(), "run", "--sims", "10000001", "--quiet")
+    assert res.exit_code == 2 and "10,000,000" in res.output
+
+
+def test_a_run_that_would_not_fit_is_refused_with_the_estimate(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(simtrial.errors, "available_memory_bytes", lambda: 10 * 2**20)
+    res = _invoke(tmp_path, _tte(), "run", "--sims", "200000", "--quiet")
+    assert res.exit_code == 2, res.output
+    assert "GiB" in res.output and "available" in res.output
