@@ -301,12 +301,24 @@ def _looks_table(looks: list[dict]) -> str:
     return grid(header, rows)
 
 
+def _warn_flagged(d: dict) -> None:
+    """More than 1% of trials with an undefined statistic or a cut short of its target: say so on stderr."""
+    n = d.get("n_sims") or 0
+    flags = d.get("flags") or {}
+    for name, what in (("primary_statistic_undefined", "an undefined primary statistic (counted as not rejecting)"),
+                       ("target_events_not_reached", "fewer events than target_events at the analysis")):
+        k = flags.get(name) or 0
+        if n and k > 0.01 * n:
+            click.echo(f"warning: {k} of {n} trials ({100 * k / n:.1f}%) had {what}", err=True)
+
+
 def _print(d: dict, fmt_: str, extra_rows: list[tuple[str, str]] | None = None) -> None:
     if fmt_ == "json":
         click.echo(dump_json(d), nl=False)
         return
     rows = list(extra_rows or []) + _summary_rows(d)
     click.echo(table(rows))
+    _warn_flagged(d)
     if d.get("landmarks"):
         click.echo("\n  landmark survival (Kaplan-Meier at each landmark, over simulated trials)")
         click.echo(_landmarks_table(d["landmarks"]))

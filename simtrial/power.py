@@ -232,6 +232,12 @@ def _clean(obj):
     return obj
 
 
+def _undefined(outcomes: TrialOutcomes) -> int:
+    """Trials whose primary statistic is undefined (NaN): they never reject, so they count as failures."""
+    z = outcomes.estimates.get("z_efficacy_scale", outcomes.estimates.get("z"))
+    return 0 if z is None else int(np.isnan(np.asarray(z, dtype=float)).sum())
+
+
 _STRATIFIED_TESTS = ("stratified_logrank", "stratified_cox", "cmh")
 
 
@@ -291,7 +297,7 @@ def summarize(scenario: Scenario, outcomes: TrialOutcomes) -> PowerResult:
         decisions=decisions,
         looks=outcomes.details.get("looks"),
         details={"decision_rule": outcomes.design, **{k: v for k, v in outcomes.details.items() if k != "looks"}},
-        flags=dict(outcomes.flags),
+        flags={**outcomes.flags, "primary_statistic_undefined": _undefined(outcomes)},
         n_patients=outcomes.n_patients,
         target_events=outcomes.target_events,
         analysis=analysis_summary(scenario),

@@ -62,3 +62,18 @@ def test_a_run_that_would_not_fit_is_refused_with_the_estimate(tmp_path: Path, m
     res = _invoke(tmp_path, _tte(), "run", "--sims", "200000", "--quiet")
     assert res.exit_code == 2, res.output
     assert "GiB" in res.output and "available" in res.output
+
+
+def test_undefined_primary_statistics_are_flagged_and_warned(tmp_path: Path) -> None:
+    data = _tte(n_patients=100, analysis={"test": "cox", "target_events": 3}, simulation={"n_sims": 200, "seed": 1})
+    res = _invoke(tmp_path, data, "run", "--quiet")
+    assert res.exit_code == 0
+    assert "primary_statistic_undefined" in res.output
+    assert "warning:" in res.output and "counted as not rejecting" in res.output
+
+
+def test_fleming_harrington_weights_are_bounded(tmp_path: Path) -> None:
+    data = _tte(analysis={"test": "fleming_harrington", "target_events": 200,
+                          "fleming_harrington": {"rho": 1000, "gamma": 1000}})
+    res = _invoke(tmp_path, data, "validate")
+    assert res.exit_code == 2 and "fleming_harrington.rho" in res.output

@@ -299,8 +299,9 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
     if test == "fleming_harrington":
         fh = node.require("fleming_harrington", "{rho: >= 0, gamma: >= 0}")
         fh.mapping(("rho", "gamma"))
-        out["fh_rho"] = fh.require("rho").number(low=0.0)
-        out["fh_gamma"] = fh.require("gamma").number(low=0.0)
+        # beyond 10 the weights S^rho (1 - S)^gamma underflow to 0 for most event times: no statistic left
+        out["fh_rho"] = fh.require("rho").number(low=0.0, high=10.0)
+        out["fh_gamma"] = fh.require("gamma").number(low=0.0, high=10.0)
     if (child := only("landmark_months", tte, "time-to-event endpoints")) is not None:
         times = child.numbers(low=0.0, low_open=True)
         if len(times) > MAX_LIST_LENGTH:
