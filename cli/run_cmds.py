@@ -426,8 +426,25 @@ def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, targ
 def validate_command(scenario, fmt_):
     """Load and check SCENARIO without simulating; print the resolved scenario."""
     sc = _load(scenario)
+    missing = _run_needs(sc)
     if fmt_ == "json":
-        click.echo(dump_json({"scenario": sc.name, "design": sc.design, "valid": True, "resolved": dict(sc.resolved)}), nl=False)
+        click.echo(dump_json({"scenario": sc.name, "design": sc.design, "valid": True, "runnable": not missing,
+                              "run_needs": missing, "resolved": dict(sc.resolved)}), nl=False)
     else:
         click.echo(f"{scenario}: valid ({sc.design}, {sc.endpoint})")
+        if missing:
+            click.echo(f"  for `simtrial samplesize` only: `simtrial run` needs {' and '.join(missing)} "
+                       "(the sample-size search supplies it; its --out scenario.resolved.yaml runs)")
         click.echo(dump_yaml(dict(sc.resolved)), nl=False)
+
+
+def _run_needs(sc: Scenario) -> list[str]:
+    """Fields a sample-size-only scenario leaves out that `simtrial run` needs (validate says so up front)."""
+    needs = []
+    if sc.n_patients is None and sc.design != "simon_two_stage":
+        needs.append("n_patients")
+    a = sc.analysis
+    derived = sc.sample_size is not None and sc.sample_size.events_per_patient is not None
+    if sc.endpoint == "time_to_event" and a.target_events is None and a.calendar_months is None and not derived:
+        needs.append("analysis.target_events")
+    return needs

@@ -77,3 +77,15 @@ def test_fleming_harrington_weights_are_bounded(tmp_path: Path) -> None:
                           "fleming_harrington": {"rho": 1000, "gamma": 1000}})
     res = _invoke(tmp_path, data, "validate")
     assert res.exit_code == 2 and "fleming_harrington.rho" in res.output
+
+
+def test_validate_says_when_only_samplesize_can_use_a_file(tmp_path: Path) -> None:
+    data = _tte(sample_size={"target_power": 0.8, "solve_for": "events"})
+    del data["analysis"]["target_events"]
+    res = _invoke(tmp_path, data, "validate", "--format", "json")
+    import json
+
+    d = json.loads(res.output)
+    assert res.exit_code == 0 and d["runnable"] is False and d["run_needs"] == ["analysis.target_events"]
+    run = _invoke(tmp_path, data, "run", "--quiet")
+    assert run.exit_code == 2 and "target_events" in run.output
