@@ -89,3 +89,14 @@ def test_validate_says_when_only_samplesize_can_use_a_file(tmp_path: Path) -> No
     assert res.exit_code == 0 and d["runnable"] is False and d["run_needs"] == ["analysis.target_events"]
     run = _invoke(tmp_path, data, "run", "--quiet")
     assert run.exit_code == 2 and "target_events" in run.output
+
+
+def test_a_cut_short_of_its_target_is_flagged(tmp_path: Path) -> None:
+    # an accrual of 1e308 months puts the last entries at infinite calendar times: never analysed
+    data = _tte(accrual={"duration_months": 1e308}, analysis={"test": "logrank", "target_events": 245})
+    res = _invoke(tmp_path, data, "run", "--quiet", "--format", "json")
+    import json
+
+    d = json.loads(res.output)
+    assert d["mean_events"] < 245
+    assert d["flags"]["target_events_not_reached"] == d["n_sims"]

@@ -223,5 +223,19 @@ def approximate_schoenfeld(
 
 
 def flag_totals(result: SimulationResult, population: int = 0, look=-1) -> dict[str, int]:
-    flags = result.flags[:, look, population]
+    """Trials flagged per condition at ``look``.
+
+    A look whose cut holds fewer events than its target is flagged
+    ``target_events_not_reached`` whatever the cut kernel said (events at an
+    infinite calendar time, e.g. with extreme hazards, are never analysed).
+    """
+    flags = result.flags[:, look, population].copy()
+    target = result.spec.cuts[look].target_events
+    if target:
+        events = result.stats[:, look, 0, layout.EVENTS_CONTROL] + result.stats[:, look, 0, layout.EVENTS_EXPERIMENTAL]
+        short = events < target
+        calendar = result.spec.cuts[look].calendar_months
+        if calendar is not None:
+            short &= result.cut_months[:, look] < calendar  # a calendar cut that came first is not a shortfall
+        flags[short] |= layout.FLAG_TARGET_EVENTS_NOT_REACHED
     return {name: int(((flags & bit) != 0).sum()) for bit, name in layout.FLAG_NAMES.items()}
