@@ -185,6 +185,7 @@ def test_mutated_scenario_validates_or_is_refused_cleanly(
     assert "Traceback" not in out and "internal error" not in out, f"{what}: {out[-500:]}"
     if result.exit_code == 2:
         assert str(path) in out, f"{what}: the message does not name the file: {out[-500:]}"
+        assert "allowed:" in out, f"{what}: the message does not say what is allowed: {out[-500:]}"
         assert len(out) < 2000, f"{what}: a {len(out)}-character message"
     assert elapsed < SECONDS_PER_CASE, f"{what}: {elapsed:.1f} s"
 

@@ -100,3 +100,12 @@ def test_a_cut_short_of_its_target_is_flagged(tmp_path: Path) -> None:
     d = json.loads(res.output)
     assert d["mean_events"] < 245
     assert d["flags"]["target_events_not_reached"] == d["n_sims"]
+
+
+def test_a_model_parameter_overflow_names_the_file_and_field(tmp_path: Path) -> None:
+    data = _tte(arms={"control": {"survival": {"all": {"weibull": {"shape": 0.001, "scale_months": 10}}}},
+                      "experimental": {"survival": {"all": {"hazard_ratio": 0.2}}}})
+    res = _invoke(tmp_path, data, "validate")
+    assert res.exit_code == 2, res.output
+    assert "s.yaml" in res.output and "arms.experimental.survival.all.hazard_ratio" in res.output
+    assert "allowed:" in res.output and "internal error" not in res.output

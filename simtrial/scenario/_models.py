@@ -174,7 +174,14 @@ def survival_spec(
         if control is None:
             raise node.error("the control arm has no model for this category to apply the hazard ratio to",
                              allowed="a control model for the same category, or an explicit model here")
-        model = control.value.with_hazard_ratio(hr)
+        try:
+            model = control.value.with_hazard_ratio(hr)
+        except (ValueError, OverflowError, ZeroDivisionError) as err:
+            # e.g. a Weibull with a tiny shape: scale x HR^(-1/shape) is not a finite number
+            raise node.child("hazard_ratio").error(
+                f"the control model x this hazard ratio is not a usable model ({err})",
+                allowed="a hazard ratio whose product with the control model stays finite",
+            ) from None
         auto = f"{describe(model)}; control's model x hazard ratio {hr:g}"
         return Resolved(model, sources or control.sources, note or auto)
     model = _base_model(node, allow_cure=True)

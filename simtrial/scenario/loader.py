@@ -201,7 +201,12 @@ def _effect_map_models(node: Node) -> tuple[dict[int, Resolved], dict[int, str]]
         if entry.hazard_ratio is None:
             direction_only[entry.category] = f"effect map {emap.name}: {entry.assumption}"
             continue
-        model = ref.value.with_hazard_ratio(entry.hazard_ratio)
+        try:
+            model = ref.value.with_hazard_ratio(entry.hazard_ratio)
+        except (ValueError, OverflowError, ZeroDivisionError) as err:
+            raise node.child("reference").error(
+                f"the reference model x the effect map's HR {entry.hazard_ratio:g} is not a usable model ({err})",
+                allowed="a reference model whose product with the map's hazard ratios stays finite") from None
         note = (f"{describe(model)}; {emap.name} effect map: reference x HR {entry.hazard_ratio:.4g} "
                 f"({emap.scale}; {entry.assumption})")
         sources = tuple(dict.fromkeys((*ref.sources, *entry.source_ids)))
