@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -23,7 +24,9 @@ class OutputError(Exception):
 
 
 #: every file name a simtrial command writes into --out: what makes up "an output set"
-OUTPUT_NAMES = ("summary.json", "trials.csv", "scenario.resolved.yaml", "power_curve.csv")
+MANIFEST_NAME = "simtrial-manifest.json"
+# the manifest first: moving it out first and in last makes a set without it an incomplete one
+OUTPUT_NAMES = (MANIFEST_NAME, "summary.json", "trials.csv", "scenario.resolved.yaml", "power_curve.csv")
 STAGING_PREFIX = ".simtrial-staging-"
 LOCK_NAME = ".simtrial.lock"
 #: a staging directory this old is from a crashed run even if its pid is alive again (reused)
@@ -146,8 +149,38 @@ def _signals_deferred():
         mask(signal.SIG_SETMASK, previous)
 
 
+def _write_manifest(staging: Path, staged: list[str]) -> None:
+    """``simtrial-manifest.json``: the set's files and their sha256, switched in last."""
+    files = {}
+    for name in staged:
+        files[name] = hashlib.sha256((staging / name).read_bytes()).hexdigest()
+    text = json.dumps({"simtrial_output_set": 1, "files": files}, indent=2) + "\n"
+    with open(staging / MANIFEST_NAME, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def output_set_complete(directory: str | Path) -> bool:
+    """Whether ``directory`` holds a whole output set: a manifest whose every file is present and unchanged.
+
+    A run killed (SIGKILL) in the middle of switching its set in leaves no
+    manifest, since the manifest leaves first and arrives last.
+    """
+    path = Path(directory)
+    try:
+        manifest = json.loads((path / MANIFEST_NAME).read_text(encoding="utf-8"))
+        return all(
+            hashlib.sha256((path / name).read_bytes()).hexdigest() == digest
+            for name, digest in manifest["files"].items()
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
 def _switch_in(staging: Path, target: Path, staged: list[str]) -> None:
     """Replace the previous output set by the staged one; on failure put the previous set back."""
+    _write_manifest(staging, staged)
     backup = staging / ".previous"
     backup.mkdir()
     moved_out: list[str] = []
@@ -156,7 +189,7 @@ def _switch_in(staging: Path, target: Path, staged: list[str]) -> None:
         for name in _existing_set(target):
             os.replace(target / name, backup / name)
             moved_out.append(name)
-        for name in staged:
+        for name in [*staged, MANIFEST_NAME]:
             os.replace(staging / name, target / name)
             moved_in.append(name)
     except OSError:

@@ -48,7 +48,7 @@ analysis:
 simulation: {n_sims: 300, seed: 7}
 """
 
-RUN_FILES = ["scenario.resolved.yaml", "summary.json", "trials.csv"]
+RUN_FILES = ["scenario.resolved.yaml", "simtrial-manifest.json", "summary.json", "trials.csv"]
 
 
 @pytest.fixture
@@ -327,7 +327,7 @@ def test_signal_under_quiet_stops_within_seconds(tmp_path: Path, signum: int, co
     out = tmp_path / "out"
     proc = _start_long_run(tmp_path, out)
     try:
-        time.sleep(3.0)
+        time.sleep(5.0)  # past start-up (imports, handlers) even on a loaded machine
         assert proc.poll() is None, "the run ended before the signal: make it longer"
         sent = time.monotonic()
         proc.send_signal(signum)
@@ -478,3 +478,29 @@ def test_two_concurrent_runs_one_wins_whole(tmp_path: Path) -> None:
     winner_sims = json.loads((out / "summary.json").read_text())["n_sims"]
     trials = (out / "trials.csv").read_text().splitlines()
     assert len(trials) == 1 + winner_sims  # the files belong to one run
+
+
+def test_a_set_is_complete_only_with_its_manifest(tmp_path):
+    """The manifest leaves first and arrives last: a set interrupted mid-switch (SIGKILL) reads as incomplete."""
+    import json as _json
+
+    from click.testing import CliRunner
+    from simtrial_cli.main import main
+    from simtrial_cli.output import MANIFEST_NAME, output_set_complete
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "name: m\ndesign: superiority\npopulation: {mix: {IHC 3+: 1.0}}\n"
+        "arms: {control: {survival: {all: {median_months: 10}}}, experimental: {survival: {all: {hazard_ratio: 0.7}}}}\n"
+        "n_patients: 200\naccrual: {duration_months: 12}\nanalysis: {test: logrank, target_events: 100}\n"
+    )
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["run", str(scenario), "--sims", "50", "--quiet", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    assert output_set_complete(out)
+    manifest = _json.loads((out / MANIFEST_NAME).read_text())
+    assert set(manifest["files"]) == {"summary.json", "trials.csv", "scenario.resolved.yaml"}
+    (out / "trials.csv").write_text("tampered\n")
+    assert not output_set_complete(out)
+    (out / MANIFEST_NAME).unlink()
+    assert not output_set_complete(out)

@@ -242,7 +242,8 @@ def test_out_writes_files_and_round_trips(runner: CliRunner, scenario_file: Path
         main, ["run", str(scenario_file), "--sims", "200", "--seed", "9", "--out", str(out), "--format", "json"]
     )
     printed = _json(result)
-    assert sorted(p.name for p in out.iterdir()) == ["scenario.resolved.yaml", "summary.json", "trials.csv"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "scenario.resolved.yaml", "simtrial-manifest.json", "summary.json", "trials.csv"]
     summary = json.loads((out / "summary.json").read_text())
     assert summary == printed
     trials = (out / "trials.csv").read_text().splitlines()
@@ -265,7 +266,7 @@ def test_samplesize_out_writes_the_power_curve(runner: CliRunner, scenario_file:
     )
     assert result.exit_code == 0, result.output
     names = {p.name for p in out.iterdir()}
-    assert names == {"scenario.resolved.yaml", "summary.json", "trials.csv", "power_curve.csv"}
+    assert names == {"scenario.resolved.yaml", "summary.json", "trials.csv", "power_curve.csv", "simtrial-manifest.json"}
     summary = json.loads((out / "summary.json").read_text())
     assert {"n_required", "events_required"} <= set(summary)
 
