@@ -7,8 +7,10 @@ The protocol is one method::
 ``ranges`` are ``(start, stop)`` pairs of absolute trial indices (stop
 exclusive).  ``task(first_trial, n)`` runs trials ``first_trial ..
 first_trial + n - 1`` and returns their :class:`TrialRows`; it holds only
-integers and the engine's kernel records (numpy arrays and scalars), so it can
-be pickled and shipped to another process or machine.  An executor may run the
+integers, the engine's kernel records (numpy arrays and scalars, including the
+table of per-trial parameter variants) and the run's variant index (the variant
+of each trial, looked up by absolute trial index), so it can be pickled and
+shipped to another process or machine.  An executor may run the
 ranges in any order, anywhere, and split them into smaller pieces of its own
 choosing, as long as every trial of every range comes back exactly once;
 ``simtrial.simulate.simulate`` puts the rows in place by trial index and checks

@@ -3,13 +3,20 @@
 This is the one flattening adapter between the spec objects and the compiled
 driver: strings and dataclasses become integer codes and float arrays here,
 once per run.
+
+Per-trial parameter variants: ``simulate(spec, ..., variants=[spec_0, ...,
+spec_{V-1}], variant_index=...)`` runs trial t with the parameters of
+``variants[variant_index[t]]`` (arm models, dropout, accrual, population mix)
+on the stream (seed, first_trial + t), so a trial's numbers depend only on
+the seed, its index and its variant.  The variants share ``spec``'s structure
+(``check_variants``); a plain run is one variant, the spec itself.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numba
@@ -21,7 +28,15 @@ from simtrial.engine import layout
 from simtrial.engine.cohort import PAIR_STRIDE
 from simtrial.engine.driver import simulate_block_range
 from simtrial.engine.models import N_HEADER, competing_exponentials, stack_models
-from simtrial.engine.records import FIELD_TYPES, MAX_LOOKS, AnalysisArgs, CohortArgs, LookArgs
+from simtrial.engine.records import (
+    FIELD_TYPES,
+    MAX_LOOKS,
+    PARAMETER_FIELDS,
+    AnalysisArgs,
+    CohortArgs,
+    LookArgs,
+    VariantArgs,
+)
 from simtrial.engine.trial import generate_one_cohort
 from simtrial.executors import Executor, LocalThreads, TrialRows
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
@@ -35,11 +50,25 @@ MAX_SEED = 2**63 - 1
 
 @dataclass(frozen=True)
 class KernelArgs:
-    """The engine's input records for one run (contracts in ``simtrial.engine.records``)."""
+    """The engine's input records for one run (contracts in ``simtrial.engine.records``).
+
+    ``variants``: the table of per-trial parameter variants (``to_kernel_args``
+    always fills it, V = 1 for a plain run); None stands for the one variant
+    ``cohort`` itself holds.
+    """
 
     cohort: CohortArgs
     looks: LookArgs
     analysis: AnalysisArgs
+    variants: VariantArgs | None = None
+
+    @property
+    def n_variants(self) -> int:
+        return 1 if self.variants is None else int(self.variants.single_pair.shape[0])
+
+    def variant_table(self) -> VariantArgs:
+        """``variants``, or the one-row table of ``cohort``'s own parameters."""
+        return self.variants if self.variants is not None else variant_table([self.cohort])
 
 
 def _stratum_array(mapping, present: np.ndarray) -> tuple[np.ndarray, int]:
@@ -59,8 +88,128 @@ def _stratum_array(mapping, present: np.ndarray) -> tuple[np.ndarray, int]:
     return dense, max(int(used.size), 1)
 
 
-def to_kernel_args(spec: TrialSpec) -> KernelArgs:
-    """Flatten a spec into the engine's kernel records (contracts in ``simtrial.engine.records``), checked."""
+def variant_table(cohorts: list[CohortArgs]) -> VariantArgs:
+    """Stack the parameter fields of ``cohorts`` (one per variant) into a ``VariantArgs`` table.
+
+    Rows of different widths are padded as ``simtrial.engine.records`` describes:
+    model parameters with zeros (never read: a model reads only its own entries),
+    accrual laws by repeating the last break at cumulative probability 1 (never
+    reached: the entry walk stops at the first segment ending at 1).
+    """
+    if not cohorts:
+        raise ValueError("a variant table needs at least one variant")
+    columns = {}
+    for name in PARAMETER_FIELDS:
+        values = [getattr(c, name) for c in cohorts]
+        if name == "single_pair":
+            columns[name] = np.array(values, dtype=np.int64)
+            continue
+        if name == "model_params":
+            width = max(v.shape[-1] for v in values)
+            values = [np.pad(v, [(0, 0)] * (v.ndim - 1) + [(0, width - v.shape[-1])]) for v in values]
+        elif name in ("accrual_breaks", "accrual_cum"):
+            length = max(v.shape[0] for v in values)
+            fill = None if name == "accrual_breaks" else 1.0
+            values = [
+                np.concatenate([v, np.full(length - v.shape[0], v[-1] if fill is None else fill)]) for v in values
+            ]
+        columns[name] = np.ascontiguousarray(np.stack(values))
+    return VariantArgs(**columns)
+
+
+#: spec fields a variant may change (parameters); every other field is structure it must share
+_PARAMETER_SPEC_FIELDS = ("population", "control", "experimental", "accrual")
+
+
+def _describe(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def check_variants(spec: TrialSpec, variants) -> tuple[TrialSpec, ...]:
+    """``variants`` as a tuple of TrialSpecs sharing ``spec``'s structure; ValueError naming the field.
+
+    A variant may change the arms' event-time models (any family; a hazard ratio
+    is part of a model), their dropout hazards, the accrual law and the
+    population's mix probabilities.  Everything else (n_patients, cuts,
+    subgroups, strata, allocation, randomisation, landmarks, fixed counts,
+    eligibility, misclassification, arm labels) must equal ``spec``'s.
+    """
+    if isinstance(variants, TrialSpec) or not isinstance(variants, list | tuple):
+        raise ValueError(f"variants must be a list or tuple of TrialSpec, got {type(variants).__name__}")
+    if len(variants) < 1:
+        raise ValueError("variants must hold at least one TrialSpec")
+    for i, v in enumerate(variants):
+        if not isinstance(v, TrialSpec):
+            raise ValueError(f"variants[{i}] must be a TrialSpec, got {type(v).__name__}")
+        for f in fields(TrialSpec):
+            if f.name in _PARAMETER_SPEC_FIELDS:
+                continue
+            mine, theirs = getattr(v, f.name), getattr(spec, f.name)
+            if mine != theirs:
+                raise ValueError(
+                    f"variants[{i}].{f.name} = {_describe(mine)} differs from the spec's {_describe(theirs)}: "
+                    "variants may differ only in parameters (arm models, dropout, accrual, population mix)"
+                )
+        for f in fields(type(spec.population)):
+            if f.name == "mix":
+                continue
+            mine, theirs = getattr(v.population, f.name), getattr(spec.population, f.name)
+            if mine != theirs:
+                raise ValueError(
+                    f"variants[{i}].population.{f.name} = {_describe(mine)} differs from the spec's "
+                    f"{_describe(theirs)}: a variant may change only population.mix"
+                )
+        if (v.population.mix is None) != (spec.population.mix is None):
+            raise ValueError(f"variants[{i}].population.mix: given in one of the variant and the spec only")
+        for arm in ("control", "experimental"):
+            if getattr(v, arm).label != getattr(spec, arm).label:
+                raise ValueError(
+                    f"variants[{i}].{arm}.label = {getattr(v, arm).label!r} differs from the spec's "
+                    f"{getattr(spec, arm).label!r}"
+                )
+    return tuple(variants)
+
+
+def _check_shared_structure(i: int, base: KernelArgs, other: KernelArgs) -> None:
+    """What a variant's spec flattens to outside the parameter fields equals the spec's (derived structure)."""
+    pairs = [(base.cohort, other.cohort), (base.looks, other.looks), (base.analysis, other.analysis)]
+    for mine, theirs in pairs:
+        for name in type(mine)._fields:
+            if name in PARAMETER_FIELDS and type(mine) is CohortArgs:
+                continue
+            a, b = getattr(mine, name), getattr(theirs, name)
+            same = np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
+            if not same:
+                raise ValueError(
+                    f"variants[{i}]: kernel record {type(mine).__name__}.{name} differs from the spec's "
+                    f"({_describe(b)} vs {_describe(a)}): a variant's population.mix must allow the same "
+                    "categories as the spec's (and with fixed_counts and a misclassification matrix it is "
+                    "structure, not a parameter)"
+                )
+
+
+def to_kernel_args(spec: TrialSpec, variants=None) -> KernelArgs:
+    """Flatten a spec (and its parameter ``variants``, default: the spec alone) into checked kernel records.
+
+    Contracts in ``simtrial.engine.records``; ``variants`` as in ``check_variants``.
+    """
+    args = _spec_records(spec)
+    if variants is None:
+        cohorts = [args.cohort]
+    else:
+        cohorts = []
+        for i, v in enumerate(check_variants(spec, variants)):
+            other = _spec_records(v)
+            _check_shared_structure(i, args, other)
+            cohorts.append(other.cohort)
+    args = KernelArgs(args.cohort, args.looks, args.analysis, variant_table(cohorts))
+    check_kernel_args(args)
+    return args
+
+
+def _spec_records(spec: TrialSpec) -> KernelArgs:
+    """The cohort, look and analysis records of one spec (no variant table), checked."""
     pop = spec.population
     # kernels index a model for every category x arm; categories the
     # population cannot contain get this one, which is never sampled
@@ -174,19 +323,8 @@ def _check_shape(record: str, field_name: str, value: np.ndarray, shape: tuple) 
         _fail(record, field_name, f"expected shape {wanted}, got {value.shape}")
 
 
-def check_kernel_args(args: KernelArgs) -> None:
-    """Check the kernel records of ``args`` against their contracts; ValueError naming record and field.
-
-    Kernels do not check their inputs (a wrong shape there is an out-of-bounds
-    write, a wrong dtype a fresh compile), so every record is checked here,
-    before any kernel runs: the numba type of each field, then shapes and the
-    index ranges kernels rely on.
-    """
-    cohort, looks, analysis = args.cohort, args.looks, args.analysis
-    _check_types(cohort, CohortArgs)
-    _check_types(looks, LookArgs)
-    _check_types(analysis, AnalysisArgs)
-
+def _check_cohort(cohort: CohortArgs) -> None:
+    """Shapes and index ranges of a (typed) ``CohortArgs``."""
     c = cohort.n_categories
     if not 1 <= c <= PAIR_STRIDE:
         _fail("CohortArgs", "n_categories", f"must be in [1, {PAIR_STRIDE}], got {c}")
@@ -225,6 +363,22 @@ def check_kernel_args(args: KernelArgs) -> None:
     _check_shape("CohortArgs", "competing_p_event", cohort.competing_p_event, (c, 2))
     _check_shape("CohortArgs", "dropout_hazard", cohort.dropout_hazard, (2,))
 
+
+def check_kernel_args(args: KernelArgs) -> None:
+    """Check the kernel records of ``args`` against their contracts; ValueError naming record and field.
+
+    Kernels do not check their inputs (a wrong shape there is an out-of-bounds
+    write, a wrong dtype a fresh compile), so every record is checked here,
+    before any kernel runs: the numba type of each field, then shapes and the
+    index ranges kernels rely on.
+    """
+    cohort, looks, analysis = args.cohort, args.looks, args.analysis
+    _check_types(cohort, CohortArgs)
+    _check_types(looks, LookArgs)
+    _check_types(analysis, AnalysisArgs)
+    _check_cohort(cohort)
+    c = cohort.n_categories
+
     n_looks = looks.target_events.shape[0]
     if not 1 <= n_looks <= MAX_LOOKS:
         _fail("LookArgs", "target_events", f"must hold 1 to {MAX_LOOKS} looks, got {n_looks}")
@@ -243,6 +397,27 @@ def check_kernel_args(args: KernelArgs) -> None:
     if (cs < 0).any() or (cs >= analysis.n_strata).any():
         _fail("AnalysisArgs", "code_stratum", f"must hold strata in [0, n_strata = {analysis.n_strata})")
 
+    if args.variants is not None:
+        _check_variant_table(cohort, args.variants)
+
+
+def _check_variant_table(cohort: CohortArgs, variants: VariantArgs) -> None:
+    """Each row of the table is a valid set of ``cohort``'s parameter fields (same checks as ``cohort``'s)."""
+    _check_types(variants, VariantArgs)
+    n_variants = variants.single_pair.shape[0]
+    if n_variants < 1:
+        _fail("VariantArgs", "single_pair", "the table needs at least one variant")
+    for name in PARAMETER_FIELDS:
+        value = getattr(variants, name)
+        if value.shape[0] != n_variants:
+            _fail("VariantArgs", name, f"expected {n_variants} variants (rows), got shape {value.shape}")
+    for v in range(n_variants):
+        row = cohort._replace(**{name: getattr(variants, name)[v] for name in PARAMETER_FIELDS})
+        try:
+            _check_cohort(row._replace(single_pair=int(row.single_pair)))
+        except ValueError as error:
+            raise ValueError(f"kernel record VariantArgs, variant {v}: {error}") from None
+
 
 @dataclass(frozen=True)
 class SimulationResult:
@@ -251,6 +426,8 @@ class SimulationResult:
     ``stats[trial, look, population, field]`` with ``fields`` naming the last
     axis; ``cut_months[trial, look]``, ``enrolled[trial, look]`` and
     ``flags[trial, look, population]`` (bit set, see ``simtrial.engine.layout``).
+    ``variant_index[trial]``: the row of ``variants`` whose parameters the
+    trial ran with (all 0 and ``variants`` None for a plain run of ``spec``).
     The spec, seed and versions are kept so the run can be reproduced.
     """
 
@@ -264,6 +441,12 @@ class SimulationResult:
     enrolled: np.ndarray = field(repr=False)
     flags: np.ndarray = field(repr=False)
     versions: dict[str, str] = field(default_factory=dict)
+    variant_index: np.ndarray | None = field(default=None, repr=False)
+    variants: tuple[TrialSpec, ...] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.variant_index is None:
+            object.__setattr__(self, "variant_index", np.zeros(self.stats.shape[0], dtype=np.int64))
 
     @property
     def n_looks(self) -> int:
@@ -289,10 +472,12 @@ class SimulationResult:
         frame.insert(3, "cut_months", np.repeat(self.cut_months.ravel(), n_pop))
         frame.insert(4, "enrolled", np.repeat(self.enrolled.ravel(), n_pop))
         frame["flags"] = self.flags.ravel()
+        if self.variants is not None:
+            frame.insert(1, "variant", np.repeat(self.variant_index, n_looks * n_pop))
         return frame
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "n_sims": self.n_sims,
             "seed": self.seed,
             "fields": list(self.fields),
@@ -303,6 +488,9 @@ class SimulationResult:
             "flags": self.flags.tolist(),
             "versions": dict(self.versions),
         }
+        if self.variants is not None:
+            out["variant_index"] = self.variant_index.tolist()
+        return out
 
     def flag_counts(self) -> dict[str, int]:
         return {name: int(((self.flags & bit) != 0).sum()) for bit, name in layout.FLAG_NAMES.items()}
@@ -316,12 +504,35 @@ def _versions() -> dict[str, str]:
 class TrialTask:
     """``task(first_trial, n)``: the rows of trials first_trial .. first_trial + n - 1 of one run.
 
-    Holds only the seed and the kernel records (numpy arrays and scalars), so
-    it pickles; an executor calls it on ranges of trial indices.
+    Holds only the seed, the kernel records (numpy arrays and scalars) and the
+    run's variant index, so it pickles; an executor calls it on ranges of
+    absolute trial indices.  ``variant_index[i]`` is the variant of trial
+    ``index_offset + i``; None runs every trial with variant 0.
     """
 
     seed: int
     args: KernelArgs
+    variant_index: np.ndarray | None = None
+    index_offset: int = 0
+
+    def __post_init__(self) -> None:
+        table = self.args.variant_table()  # built once here, not per range
+        object.__setattr__(self, "_variants", table)
+        if self.variant_index is not None:
+            index = _checked_variant_index(self.variant_index, None, self.args.n_variants)
+            object.__setattr__(self, "variant_index", index)
+
+    def trial_variants(self, first_trial: int, n: int) -> np.ndarray:
+        """int64[n]: the variant of trials first_trial .. first_trial + n - 1."""
+        if self.variant_index is None:
+            return np.zeros(n, dtype=np.int64)
+        lo = first_trial - self.index_offset
+        if lo < 0 or lo + n > self.variant_index.shape[0]:
+            raise ValueError(
+                f"trials {first_trial}..{first_trial + n - 1} are outside the task's variant index "
+                f"(trials {self.index_offset}..{self.index_offset + self.variant_index.shape[0] - 1})"
+            )
+        return self.variant_index[lo : lo + n]
 
     @property
     def n_looks(self) -> int:
@@ -345,13 +556,30 @@ class TrialTask:
         )
 
     def __call__(self, first_trial: int, n: int) -> TrialRows:
-        rows = self.empty_rows(int(n))
+        first_trial, n = int(first_trial), int(n)
+        rows = self.empty_rows(n)
         a = self.args
         simulate_block_range(
-            self.seed, int(first_trial), int(n), a.cohort, a.looks, a.analysis,
-            rows.stats, rows.cut_months, rows.enrolled, rows.flags,
+            self.seed, first_trial, n, a.cohort, self._variants, self.trial_variants(first_trial, n),
+            a.looks, a.analysis, rows.stats, rows.cut_months, rows.enrolled, rows.flags,
         )
         return rows
+
+
+def _checked_variant_index(variant_index, n_sims: int | None, n_variants: int) -> np.ndarray:
+    """``variant_index`` as C-contiguous int64[n_sims] (None: any length) with values in [0, n_variants)."""
+    index = np.asarray(variant_index)
+    if index.dtype == np.bool_ or not np.issubdtype(index.dtype, np.integer):
+        raise ValueError(f"variant_index must be an integer array, got dtype {index.dtype}")
+    if index.ndim != 1 or (n_sims is not None and index.shape != (n_sims,)):
+        raise ValueError(f"variant_index must have one entry per simulated trial, shape ({n_sims},), got {index.shape}")
+    bad = np.flatnonzero((index < 0) | (index >= n_variants))
+    if bad.size:
+        raise ValueError(
+            f"variant_index[{int(bad[0])}] = {int(index[bad[0]])} is not a variant: "
+            f"values must be in [0, {n_variants}) ({n_variants} variant{'s' if n_variants != 1 else ''})"
+        )
+    return np.ascontiguousarray(index, dtype=np.int64)
 
 
 def _check_rows(executor, start: int, stop: int, rows, template: TrialRows) -> TrialRows:
@@ -378,8 +606,18 @@ def simulate(
     progress: Callable[[int], None] | None = None,
     executor: Executor | None = None,
     first_trial: int = 0,
+    variants=None,
+    variant_index=None,
 ) -> SimulationResult:
     """Simulate ``n_sims`` trials of ``spec``; trial i uses the stream (seed, first_trial + i).
+
+    ``variants``: a sequence of V TrialSpecs sharing ``spec``'s structure and
+    differing in parameters (arm models, dropout, accrual, population mix; see
+    ``check_variants``); ``variant_index``: int[n_sims], trial i runs with the
+    parameters of ``variants[variant_index[i]]`` (default: all 0).  Without
+    ``variants`` the one variant is ``spec`` itself.  A trial's numbers depend
+    only on the seed, its index and its variant's parameters, so trial i equals
+    trial i of ``simulate(variants[variant_index[i]], ...)`` on the same seed.
 
     ``executor`` runs the trials (``simtrial.executors``; default
     ``LocalThreads(threads)``: numba threads in this process); ``threads`` is
@@ -401,9 +639,12 @@ def simulate(
         raise ValueError("threads is an option of the default executor: give LocalThreads(threads) as executor instead")
     elif not callable(getattr(executor, "map_ranges", None)):
         raise TypeError(f"executor must have a map_ranges(task, ranges) method, got {executor!r}")
-    task = TrialTask(int(seed), to_kernel_args(spec))
+    args = to_kernel_args(spec, variants)
     n_sims = int(n_sims)
     first = int(first_trial)
+    if variant_index is not None:
+        variant_index = _checked_variant_index(variant_index, n_sims, args.n_variants)
+    task = TrialTask(int(seed), args, variant_index=variant_index, index_offset=first)
     fields = layout.FIELDS + layout.landmark_fields(spec.landmark_months)
     assert len(fields) == task.n_fields
 
@@ -442,6 +683,8 @@ def simulate(
     return SimulationResult(
         spec=spec, n_sims=n_sims, seed=int(seed), fields=fields, populations=spec.population_names,
         stats=out.stats, cut_months=out.cut_months, enrolled=out.enrolled, flags=out.flags, versions=_versions(),
+        variant_index=task.trial_variants(first, n_sims).copy(),
+        variants=None if variants is None else tuple(variants),
     )
 
 

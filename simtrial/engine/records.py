@@ -18,6 +18,16 @@ Input records (built once per run by ``simtrial.simulate.to_kernel_args``)::
     CohortArgs   who is enrolled and how they are randomised, when they enter and when their events come
     LookArgs     when each look cuts the data
     AnalysisArgs which statistics each look computes, on which populations
+    VariantArgs  the run's table of V parameter variants (a leading variant axis
+                 on every CohortArgs parameter field; V = 1 for a plain run)
+
+A trial reads its parameters from one variant row: the serial block kernel
+(``simtrial.engine.driver.simulate_block``) makes that trial's ``CohortArgs``
+with :func:`variant_cohort` (the structural fields of the run's ``CohortArgs``,
+the parameter fields viewed from row v of ``VariantArgs``: no copy), so every
+per-trial kernel reads one plain ``CohortArgs`` and nothing per patient changes.
+The parameter fields of the run's own ``CohortArgs`` are those of the spec it was
+built from; the driver reads them only through the variant table.
 
 Shapes (C = n_categories, P = PAIR_STRIDE of ``simtrial.engine.cohort``,
 K = 4 * C packed patient codes, see ``pack_code``)::
@@ -38,6 +48,12 @@ K = 4 * C packed patient codes, see ``pack_code``)::
     AnalysisArgs.code_in_pop            bool[n_pop, K]   population 0 is everyone
     AnalysisArgs.code_stratum           int64[K]         analysis stratum of a packed code, < n_strata
     AnalysisArgs.landmark_months        float64[M]
+    VariantArgs.<field>                 [V, *shape of CohortArgs.<field>] for the fields of
+                                        PARAMETER_FIELDS; single_pair int64[V]; model_params
+                                        zero-padded to a common width W, accrual_breaks /
+                                        accrual_cum padded to a common J by repeating the last
+                                        break with cumulative probability 1 (never reached:
+                                        the entry walk stops at the first cum = 1)
 
 ``Scratch`` is a block's work space, made by the kernel :func:`allocate_scratch`
 (O(patients), reused by every trial of the block; its fields document what
@@ -83,6 +99,22 @@ AnalysisArgs = namedtuple(
     "AnalysisArgs",
     ("code_in_pop", "code_stratum", "n_strata", "fh_rho", "fh_gamma", "landmark_months"),
 )
+
+#: CohortArgs fields a variant may change: the per-trial parameters (prevalence mix,
+#: accrual law, event-time models, competing-exponentials shortcut, dropout)
+PARAMETER_FIELDS = (
+    "pair_cum",
+    "single_pair",
+    "accrual_breaks",
+    "accrual_cum",
+    "model_code",
+    "model_params",
+    "competing_inv_total",
+    "competing_p_event",
+    "dropout_hazard",
+)
+
+VariantArgs = namedtuple("VariantArgs", PARAMETER_FIELDS)
 
 Scratch = namedtuple(
     "Scratch",
@@ -157,6 +189,16 @@ FIELD_TYPES: dict[type, dict[str, types.Type]] = {
     },
 }
 
+# the variant table: one more (leading) axis on each parameter field of CohortArgs
+FIELD_TYPES[VariantArgs] = {
+    name: (
+        _array(FIELD_TYPES[CohortArgs][name].dtype, FIELD_TYPES[CohortArgs][name].ndim + 1)
+        if isinstance(FIELD_TYPES[CohortArgs][name], types.Array)
+        else _array(FIELD_TYPES[CohortArgs][name], 1)
+    )
+    for name in PARAMETER_FIELDS
+}
+
 for _record, _fields in FIELD_TYPES.items():
     assert tuple(_fields) == _record._fields, (
         f"FIELD_TYPES[{_record.__name__}] must list its fields in order"
@@ -187,4 +229,29 @@ def allocate_scratch(n, n_random_strata, block_size, n_strata):
         piece_time=np.empty((2, n), dtype=np.float64),
         piece_code=np.empty((2, n), dtype=np.int64),
         look_flags=np.empty(MAX_LOOKS, dtype=np.int64),
+    )
+
+
+@kernel
+def variant_cohort(cohort, variants, v):
+    """The ``CohortArgs`` of a trial of variant ``v``: ``cohort``'s structure, row ``v`` of ``variants`` (views)."""
+    return CohortArgs(
+        n_patients=cohort.n_patients,
+        n_categories=cohort.n_categories,
+        pair_cum=variants.pair_cum[v],
+        single_pair=variants.single_pair[v],
+        fixed_assessed=cohort.fixed_assessed,
+        true_given_assessed_cum=cohort.true_given_assessed_cum,
+        identity_classification=cohort.identity_classification,
+        randomization_stratum=cohort.randomization_stratum,
+        n_random_strata=cohort.n_random_strata,
+        block_template=cohort.block_template,
+        p_simple=cohort.p_simple,
+        accrual_breaks=variants.accrual_breaks[v],
+        accrual_cum=variants.accrual_cum[v],
+        model_code=variants.model_code[v],
+        model_params=variants.model_params[v],
+        competing_inv_total=variants.competing_inv_total[v],
+        competing_p_event=variants.competing_p_event[v],
+        dropout_hazard=variants.dropout_hazard[v],
     )
