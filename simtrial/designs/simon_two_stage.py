@@ -48,6 +48,7 @@ from simtrial.stats.simon import (
 )
 
 SIMON_KINDS = ("optimal", "minimax")
+SIMON_MAX_N = 150  # simtrial.stats.simon.simon_design's default search bound
 
 
 def design_for(scenario: Scenario) -> SimonDesign:
@@ -69,7 +70,17 @@ def design_for(scenario: Scenario) -> SimonDesign:
     level = check_one_sided_alpha(a.alpha, a.sided)
     if not level < 0.5:
         raise InvalidInput(f"analysis.alpha / sided must be < 0.5 for a Simon design, got {level!r}")
-    return simon_design(p0, p1, level, beta, kind=a.simon_kind)
+    try:
+        return simon_design(p0, p1, level, beta, kind=a.simon_kind)
+    except InvalidInput as err:
+        if "n_max" not in str(err):
+            raise
+        # the search bound is not a scenario field: say what the user can change instead
+        raise InvalidInput(
+            f"analysis: no Simon two-stage design with at most {SIMON_MAX_N} patients meets alpha={level:g}, "
+            f"beta={beta:g} for p0={p0:g}, p1={p1:g}; allowed: a larger difference p1 - p0, or a larger "
+            "analysis.alpha or analysis.beta"
+        ) from None
 
 
 class SimonTwoStageDesign:
