@@ -37,6 +37,7 @@ from simtrial.engine.records import (
     LookArgs,
     VariantArgs,
 )
+from simtrial.engine.statistics_registry import ALL_STATISTICS, requested_mask
 from simtrial.engine.trial import generate_one_cohort
 from simtrial.executors import Executor, LocalThreads, TrialRows
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
@@ -289,6 +290,7 @@ def _spec_records(spec: TrialSpec) -> KernelArgs:
         fh_rho=float(spec.fh_rho),
         fh_gamma=float(spec.fh_gamma),
         landmark_months=np.array(spec.landmark_months, dtype=np.float64),
+        requested=requested_mask(spec.statistics),
     )
     args = KernelArgs(cohort, LookArgs(target_events=look_events, calendar_months=look_calendar), analysis)
     check_kernel_args(args)
@@ -396,6 +398,8 @@ def check_kernel_args(args: KernelArgs) -> None:
     cs = analysis.code_stratum
     if (cs < 0).any() or (cs >= analysis.n_strata).any():
         _fail("AnalysisArgs", "code_stratum", f"must hold strata in [0, n_strata = {analysis.n_strata})")
+    if analysis.requested < 0 or analysis.requested & ~ALL_STATISTICS:
+        _fail("AnalysisArgs", "requested", f"must be a bit mask of STAT_* codes (within {ALL_STATISTICS}), got {analysis.requested}")
 
     if args.variants is not None:
         _check_variant_table(cohort, args.variants)

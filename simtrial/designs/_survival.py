@@ -20,6 +20,26 @@ from simtrial.stats.analytic import freedman_power, schoenfeld_power
 
 ANALYSIS_POPULATION = "analysis_population"
 
+#: the engine statistic (simtrial.engine.statistics_registry name) each time-to-event test reads
+TEST_STATISTIC = {
+    "logrank": "logrank",
+    "stratified_logrank": "stratified",
+    "stratified_cox": "stratified",
+    "fleming_harrington": "fleming_harrington",
+    "cox": "cox",
+}
+#: what every time-to-event summary reads whatever the test: the Cox log HR and its SE (the reported
+#: HR, subgroup HRs, the interaction test, non-inferiority and group-sequential decisions) and
+#: Kaplan-Meier (medians, landmark survival)
+REPORT_STATISTICS = ("cox", "kaplan_meier")
+
+
+def design_statistics(test: str) -> tuple[str, ...]:
+    """The statistics a time-to-event design computes per trial: its test's and the report's."""
+    if test not in TEST_STATISTIC:
+        raise InvalidInput(f"analysis.test {test!r} is not a time-to-event test")
+    return (TEST_STATISTIC[test], *(s for s in REPORT_STATISTICS if s != TEST_STATISTIC[test]))
+
 
 def null_experimental_arm(scenario: Scenario, hazard_ratio: float, categories=None) -> Arm:
     """The experimental arm under H0: control's model times ``hazard_ratio`` (in ``categories``, or all)."""
@@ -43,7 +63,8 @@ def build_spec(
 
     When the primary analysis is a subgroup (``analysis.population``), it is
     added as a population named ``analysis_population`` so its statistics come
-    from its own risk sets.
+    from its own risk sets.  Each trial computes only ``design_statistics(analysis.test)``
+    (the other statistics' fields are NaN).
     """
     a = scenario.analysis
     if n_patients is None and scenario.n_patients is None:
@@ -91,6 +112,7 @@ def build_spec(
         fh_rho=a.fh_rho,
         fh_gamma=a.fh_gamma,
         landmark_months=a.landmark_months,
+        statistics=design_statistics(a.test),
     )
 
 

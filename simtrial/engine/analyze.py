@@ -13,6 +13,7 @@ from simtrial.engine import layout
 from simtrial.engine._jit import kernel
 from simtrial.engine.cohort import pack_code
 from simtrial.engine.sort import cosort
+from simtrial.engine.statistics_registry import ALL_STATISTICS
 from simtrial.engine.trial import analyze_stream
 
 
@@ -32,7 +33,7 @@ def _analyze_data(time, event, arm, stratum, n_strata, fh_rho, fh_gamma, landmar
     scratch_f = np.empty((9, max(n, 1) * n_strata), dtype=np.float64)
     scratch_i = np.zeros(5 * n_strata + 2, dtype=np.int64)
     return analyze_stream(
-        keys, codes, n, code_in_pop, code_stratum, n_strata, fh_rho, fh_gamma, landmarks,
+        keys, codes, n, code_in_pop, code_stratum, n_strata, fh_rho, fh_gamma, landmarks, ALL_STATISTICS,
         scratch_f, scratch_i, out,
     )
 

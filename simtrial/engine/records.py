@@ -48,6 +48,8 @@ K = 4 * C packed patient codes, see ``pack_code``)::
     AnalysisArgs.code_in_pop            bool[n_pop, K]   population 0 is everyone
     AnalysisArgs.code_stratum           int64[K]         analysis stratum of a packed code, < n_strata
     AnalysisArgs.landmark_months        float64[M]
+    AnalysisArgs.requested              int64            bit mask of the statistics computed (STAT_* of
+                                        simtrial.engine.statistics_registry); others are NaN
     VariantArgs.<field>                 [V, *shape of CohortArgs.<field>] for the fields of
                                         PARAMETER_FIELDS; single_pair int64[V]; model_params
                                         zero-padded to a common width W, accrual_breaks /
@@ -97,7 +99,7 @@ LookArgs = namedtuple("LookArgs", ("target_events", "calendar_months"))
 
 AnalysisArgs = namedtuple(
     "AnalysisArgs",
-    ("code_in_pop", "code_stratum", "n_strata", "fh_rho", "fh_gamma", "landmark_months"),
+    ("code_in_pop", "code_stratum", "n_strata", "fh_rho", "fh_gamma", "landmark_months", "requested"),
 )
 
 #: CohortArgs fields a variant may change: the per-trial parameters (prevalence mix,
@@ -186,6 +188,7 @@ FIELD_TYPES: dict[type, dict[str, types.Type]] = {
         "fh_rho": _FLOAT,
         "fh_gamma": _FLOAT,
         "landmark_months": _array(_FLOAT, 1),
+        "requested": _INT,
     },
 }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from simtrial.engine import layout as L
+from simtrial.engine import statistics_registry as R
 from simtrial.engine._jit import kernel
 from simtrial.engine.cohort import generate_cohort
 from simtrial.engine.cut import analysis_stream, event_calendar_times, look_cut_times
@@ -35,11 +36,19 @@ def analyze_stream(
     fh_rho,
     fh_gamma,
     landmarks,
+    requested,
     scratch_f,
     scratch_i,
     out,
 ):
-    """All statistics of one population at one look into ``out`` (FIELDS layout); returns flags.
+    """The ``requested`` statistics of one population at one look into ``out`` (FIELDS layout); returns flags.
+
+    ``requested`` is a bit mask of the STAT_* codes of
+    ``simtrial.engine.statistics_registry``; the fields of the statistics not
+    requested are NaN, events and patients per arm are always filled.  A flag
+    is set only by what was computed (the log-rank sums, which start the Cox
+    fit, also set ``FLAG_LOGRANK_UNDEFINED``).  Without stratification
+    (``n_strata == 1``) the stratified statistics are the pooled ones.
 
     ``scratch_f`` is float64[9, n * n_strata] (pooled and stratified tables),
     ``scratch_i`` int64[5 * n_strata + 2] (at-risk and death counts per
@@ -58,7 +67,17 @@ def analyze_stream(
     sn1 = scratch_f[6]
     sd0 = scratch_f[7]
     sd1 = scratch_f[8]
-    stratified = n_strata > 1
+    want_logrank = (requested & R.STAT_LOGRANK) != 0
+    want_fh = (requested & R.STAT_FH) != 0
+    want_cox = (requested & R.STAT_COX) != 0
+    want_stratified = (requested & R.STAT_STRATIFIED) != 0
+    want_km = (requested & R.STAT_KM) != 0
+    fh_is_logrank = fh_rho == 0.0 and fh_gamma == 0.0
+    stratified = want_stratified and n_strata > 1
+    pooled_as_stratified = want_stratified and not stratified
+    need_cox = want_cox or pooled_as_stratified
+    need_sums = want_logrank or need_cox or (want_fh and fh_is_logrank)
+
     n_rows, n_srows = event_tables(
         stream_time, stream_code, m, code_in_pop, code_stratum, stratified,
         at_risk, stratum_deaths, touched, row_time, n0, n1, d0, d1, sn0, sn1, sd0, sd1, patients,
@@ -76,27 +95,46 @@ def analyze_stream(
     if patients[0] == 0 or patients[1] == 0:
         flags |= L.FLAG_ARM_WITHOUT_PATIENTS
 
-    o_minus_e, var = logrank_sums(n0, n1, d0, d1, n_rows)
-    z = z_from_sums(o_minus_e, var)
-    if not var > 0.0:
-        flags |= L.FLAG_LOGRANK_UNDEFINED
-    out[L.LOGRANK_O_MINUS_E] = o_minus_e
-    out[L.LOGRANK_INFORMATION] = var
-    out[L.LOGRANK_Z] = z
+    o_minus_e = np.nan
+    var = np.nan
+    z = np.nan
+    if need_sums:
+        o_minus_e, var = logrank_sums(n0, n1, d0, d1, n_rows)
+        z = z_from_sums(o_minus_e, var)
+        if not var > 0.0:
+            flags |= L.FLAG_LOGRANK_UNDEFINED
+    if want_logrank:
+        out[L.LOGRANK_O_MINUS_E] = o_minus_e
+        out[L.LOGRANK_INFORMATION] = var
+        out[L.LOGRANK_Z] = z
+    else:
+        out[L.LOGRANK_O_MINUS_E] = np.nan
+        out[L.LOGRANK_INFORMATION] = np.nan
+        out[L.LOGRANK_Z] = np.nan
 
-    if fh_rho == 0.0 and fh_gamma == 0.0:
+    if not want_fh:
+        out[L.FH_Z] = np.nan
+    elif fh_is_logrank:
         out[L.FH_Z] = z
     else:
         fh_oe, fh_var = fleming_harrington_sums(n0, n1, d0, d1, n_rows, fh_rho, fh_gamma)
         out[L.FH_Z] = z_from_sums(fh_oe, fh_var)
 
-    # the log-rank one-step estimate (O - E) / V starts Newton next to the MLE
-    start = o_minus_e / var if var > 0.0 else 0.0
-    beta, se, ok = cox_fit(n0, n1, d0, d1, n_rows, start)
-    if not ok:
-        flags |= L.FLAG_COX_NOT_ESTIMABLE
-    out[L.LOG_HR] = beta
-    out[L.LOG_HR_SE] = se
+    beta = np.nan
+    se = np.nan
+    ok = True
+    if need_cox:
+        # the log-rank one-step estimate (O - E) / V starts Newton next to the MLE
+        start = o_minus_e / var if var > 0.0 else 0.0
+        beta, se, ok = cox_fit(n0, n1, d0, d1, n_rows, start)
+    if want_cox:
+        if not ok:
+            flags |= L.FLAG_COX_NOT_ESTIMABLE
+        out[L.LOG_HR] = beta
+        out[L.LOG_HR_SE] = se
+    else:
+        out[L.LOG_HR] = np.nan
+        out[L.LOG_HR_SE] = np.nan
 
     if stratified:
         s_oe, s_var = logrank_sums(sn0, sn1, sd0, sd1, n_srows)
@@ -110,7 +148,7 @@ def analyze_stream(
             flags |= L.FLAG_STRATIFIED_COX_NOT_ESTIMABLE
         out[L.STRATIFIED_LOG_HR] = s_beta
         out[L.STRATIFIED_LOG_HR_SE] = s_se
-    else:
+    elif pooled_as_stratified:
         out[L.STRATIFIED_LOGRANK_Z] = z
         out[L.STRATIFIED_LOGRANK_INFORMATION] = var
         out[L.STRATIFIED_LOG_HR] = beta
@@ -119,17 +157,23 @@ def analyze_stream(
             flags |= L.FLAG_STRATIFIED_COX_NOT_ESTIMABLE
         if not var > 0.0:
             flags |= L.FLAG_STRATIFIED_LOGRANK_UNDEFINED
+    else:
+        out[L.STRATIFIED_LOGRANK_Z] = np.nan
+        out[L.STRATIFIED_LOGRANK_INFORMATION] = np.nan
+        out[L.STRATIFIED_LOG_HR] = np.nan
+        out[L.STRATIFIED_LOG_HR_SE] = np.nan
 
     n_lm = landmarks.shape[0]
     lm_control = out[L.N_FIXED_FIELDS : L.N_FIXED_FIELDS + 2 * n_lm : 2]
     lm_experimental = out[L.N_FIXED_FIELDS + 1 : L.N_FIXED_FIELDS + 2 * n_lm : 2]
-    med0, med1 = kaplan_meier(row_time, n0, n1, d0, d1, n_rows, landmarks, lm_control, lm_experimental)
-    out[L.MEDIAN_CONTROL] = med0
-    out[L.MEDIAN_EXPERIMENTAL] = med1
-    if patients[0] == 0:
+    if want_km:
+        med0, med1 = kaplan_meier(row_time, n0, n1, d0, d1, n_rows, landmarks, lm_control, lm_experimental)
+        out[L.MEDIAN_CONTROL] = med0
+        out[L.MEDIAN_EXPERIMENTAL] = med1
+    if patients[0] == 0 or not want_km:
         out[L.MEDIAN_CONTROL] = np.nan
         lm_control[:] = np.nan
-    if patients[1] == 0:
+    if patients[1] == 0 or not want_km:
         out[L.MEDIAN_EXPERIMENTAL] = np.nan
         lm_experimental[:] = np.nan
     return flags
@@ -176,7 +220,8 @@ def simulate_trial(cohort, looks, analysis, scratch, out_stats, out_cut, out_enr
         for p in range(n_pop):
             flags = analyze_stream(
                 stream_time, stream_code, m, code_in_pop[p], analysis.code_stratum, analysis.n_strata,
-                analysis.fh_rho, analysis.fh_gamma, analysis.landmark_months, scratch.table_f, scratch.table_i,
+                analysis.fh_rho, analysis.fh_gamma, analysis.landmark_months, analysis.requested,
+                scratch.table_f, scratch.table_i,
                 out_stats[look, p],
             )
             out_flags[look, p] = flags | scratch.look_flags[look]

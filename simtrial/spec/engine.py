@@ -41,6 +41,8 @@ ALL_CATEGORIES = tuple(range(N_CATEGORIES))
 # permuted_blocks: blocks of block_multiple x (a + b) within randomisation strata;
 # simple: each patient experimental with probability b / (a + b), independently
 RANDOMISATION_METHODS = ("permuted_blocks", "simple")
+# the statistics a trial can compute (simtrial.engine.statistics_registry, which checks this list)
+STATISTIC_NAMES = ("logrank", "fleming_harrington", "cox", "stratified", "kaplan_meier")
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class TrialSpec:
     fh_rho: float = 0.0
     fh_gamma: float = 0.0
     landmark_months: tuple[float, ...] = field(default_factory=tuple)
+    # what each trial computes (the fields of the others are NaN); default: everything
+    statistics: tuple[str, ...] = STATISTIC_NAMES
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_patients, int | np.integer) or self.n_patients < 2:
@@ -119,6 +123,13 @@ class TrialSpec:
             raise InvalidInput(f"landmark_months must be > 0, got {lms!r}")
         object.__setattr__(self, "landmark_months", lms)
         object.__setattr__(self, "subgroups", tuple(self.subgroups))
+        if isinstance(self.statistics, str):
+            raise InvalidInput(f"statistics must be a sequence of names, got the string {self.statistics!r}")
+        asked = tuple(self.statistics)
+        unknown = [s for s in asked if s not in STATISTIC_NAMES]
+        if unknown:
+            raise InvalidInput(f"statistics: unknown {unknown!r}; known: {', '.join(STATISTIC_NAMES)}")
+        object.__setattr__(self, "statistics", tuple(s for s in STATISTIC_NAMES if s in asked))
         for arm in (self.control, self.experimental):
             for cat in self.population.true_categories():
                 if cat not in arm.models:
