@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import random
 import re
+import resource
 import time
 from pathlib import Path
 from typing import Any
@@ -177,9 +178,12 @@ def test_mutated_scenario_validates_or_is_refused_cleanly(
 ) -> None:
     path = tmp_path / "fuzzed.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     start = time.perf_counter()
     result = runner.invoke(main, ["validate", str(path)])
     elapsed = time.perf_counter() - start
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
+    assert grown_mb < 500, f"{what}: the process peak grew by {grown_mb:.0f} MB"
     out = result.output
     assert result.exit_code in (0, 2), f"{what}: exit {result.exit_code}: {out[-500:]} {result.exception!r}"
     assert "Traceback" not in out and "internal error" not in out, f"{what}: {out[-500:]}"

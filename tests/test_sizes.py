@@ -115,6 +115,7 @@ def test_an_impossible_simon_design_names_fields_the_user_can_change(tmp_path: P
     data = {"name": "simon", "design": "simon_two_stage", "population": {"mix": {"IHC 0": 1.0}},
             "arms": {"experimental": {"response": {"all": {"probability": 0.12}}}},
             "analysis": {"test": "exact_binomial", "alpha": 0.05, "p0": 0.10, "p1": 0.12}}
-    res = _invoke(tmp_path, data, "run", "--quiet")
-    assert res.exit_code == 2
-    assert "n_max" not in res.output and "analysis.alpha" in res.output and "allowed:" in res.output
+    for command in (("validate",), ("run", "--quiet")):  # validate refuses what run could not do
+        res = _invoke(tmp_path, data, *command)
+        assert res.exit_code == 2, res.output
+        assert "n_max" not in res.output and "analysis.alpha" in res.output and "allowed:" in res.output

@@ -17,7 +17,14 @@ import numpy as np
 
 from simtrial.calibrate import effect_map
 from simtrial.designs import registry
-from simtrial.errors import MAX_ALLOCATION, MAX_BLOCK_MULTIPLE, MAX_PATIENTS, MAX_SEED, MAX_SIMS
+from simtrial.errors import (
+    MAX_ALLOCATION,
+    MAX_BLOCK_MULTIPLE,
+    MAX_PATIENTS,
+    MAX_SEED,
+    MAX_SIMS,
+    InvalidInput,
+)
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.scenario import _her2keys as keys
 from simtrial.scenario._analysis import analysis, analysis_dict
@@ -370,6 +377,20 @@ def _sample_size_dict(s: SampleSizeSearch) -> dict[str, Any]:
     return out
 
 
+def _check_simon_exists(node: Node, an) -> None:
+    """A Simon scenario validates only if a design meets its error rates (so `run` cannot fail on it later)."""
+    from simtrial.stats.simon import simon_design
+
+    level = an.alpha / an.sided
+    try:
+        simon_design(an.p0, an.p1, level, an.beta, kind=an.simon_kind)
+    except InvalidInput:
+        raise node.error(
+            f"no Simon two-stage design with at most 150 patients meets alpha={level:g}, beta={an.beta:g} for "
+            f"p0={an.p0:g}, p1={an.p1:g}",
+            allowed="a larger difference p1 - p0, or a larger analysis.alpha or analysis.beta") from None
+
+
 def _build(root: Node, path: str) -> Scenario:
     if not isinstance(root.value, Mapping):
         raise root.error("a scenario must be a mapping of fields", allowed=", ".join(TOP_FIELDS))
@@ -404,6 +425,8 @@ def _build(root: Node, path: str) -> Scenario:
             "design enrichment restricts enrolment by assessed category", allowed="a list of categories or groups")
     an = analysis(root.child("analysis"), design=design, endpoint=endpoint, assessable=population.assessed_categories())
 
+    if design == "simon_two_stage":
+        _check_simon_exists(root.child("analysis"), an)
     sample_size = _sample_size(root.child("sample_size"), endpoint) if root.get("sample_size") is not None else None
     if an.sequential is not None and an.sequential.futility == "beta_spending" and an.beta is None:
         # the futility bounds are built for 1 - power at the design alternative: written out, so the

@@ -22,6 +22,7 @@ Binomial pmf / survival tables for every size up to ``n_max`` are built once.
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -183,6 +184,7 @@ def _check_inputs(p0: float, p1: float, alpha: float, beta: float) -> tuple[floa
     return p0, p1, alpha, beta
 
 
+@functools.lru_cache(maxsize=256)  # a pure search (~0.6 s): validating and running a scenario share it
 def simon_designs(
     p0: float, p1: float, alpha: float, beta: float, n_max: int = 150
 ) -> tuple[SimonDesign, SimonDesign]:
