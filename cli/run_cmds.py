@@ -422,11 +422,20 @@ def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, targ
 @click.command("validate")
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt_", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--for", "command", type=click.Choice(["run", "samplesize"]), default="run", show_default=True,
+              help="The command the file is for: a sample-size-only file (no n_patients or target_events) "
+                   "validates for samplesize, not for run.")
 @_guard
-def validate_command(scenario, fmt_):
+def validate_command(scenario, fmt_, command):
     """Load and check SCENARIO without simulating; print the resolved scenario."""
     sc = _load(scenario)
     missing = _run_needs(sc)
+    if missing and command == "run":
+        # a file that validates must run: this one only the sample-size search can use as it is
+        raise UserError(
+            f"{scenario}: `simtrial run` needs {' and '.join(missing)}, which this file leaves to a sample-size "
+            "search; allowed: give it, or check the file with `simtrial validate --for samplesize`"
+        )
     if fmt_ == "json":
         click.echo(dump_json({"scenario": sc.name, "design": sc.design, "valid": True, "runnable": not missing,
                               "run_needs": missing, "resolved": dict(sc.resolved)}), nl=False)

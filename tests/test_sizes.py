@@ -82,7 +82,9 @@ def test_fleming_harrington_weights_are_bounded(tmp_path: Path) -> None:
 def test_validate_says_when_only_samplesize_can_use_a_file(tmp_path: Path) -> None:
     data = _tte(sample_size={"target_power": 0.8, "solve_for": "events"})
     del data["analysis"]["target_events"]
-    res = _invoke(tmp_path, data, "validate", "--format", "json")
+    refused = _invoke(tmp_path, data, "validate")
+    assert refused.exit_code == 2 and "analysis.target_events" in refused.output and "allowed:" in refused.output
+    res = _invoke(tmp_path, data, "validate", "--for", "samplesize", "--format", "json")
     import json
 
     d = json.loads(res.output)
