@@ -19,6 +19,7 @@ import pickle
 import numba
 import numpy as np
 import pytest
+from test_executors import ReversedOddPieces
 
 from simtrial.engine.records import FIELD_TYPES, PARAMETER_FIELDS, CohortArgs, VariantArgs
 from simtrial.simulate import KernelArgs, TrialTask, check_kernel_args, simulate, to_kernel_args
@@ -163,24 +164,6 @@ def test_the_result_records_the_variant_of_each_trial():
 
 
 # --- executors, offsets and pickling ---------------------------------------------------------------
-
-
-class ReversedOddPieces:
-    """Runs the ranges last first, each cut into pieces of 7, 13, 1, 29, 3, ... trials, last piece first."""
-
-    sizes = (7, 13, 1, 29, 3)
-
-    def map_ranges(self, task, ranges):
-        sizes = itertools.cycle(self.sizes)
-        for start, stop in reversed(list(ranges)):
-            pieces = []
-            a = start
-            while a < stop:
-                b = min(stop, a + next(sizes))
-                pieces.append((a, b))
-                a = b
-            for a, b in reversed(pieces):
-                yield a, b, task(a, b - a)
 
 
 def test_an_executor_in_reverse_odd_pieces_gives_identical_arrays_with_variants():
