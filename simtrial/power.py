@@ -22,7 +22,9 @@ from simtrial import __version__
 from simtrial.designs import get_design
 from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.errors import InvalidInput, check_memory, check_n_sims, check_seed
+from simtrial.executors import Executor
 from simtrial.spec import Scenario
+from simtrial.trial_parameters import TrialParameters
 
 Z95 = 1.959963984540054
 
@@ -339,8 +341,15 @@ def run(
     target_events: int | None = None,
     threads: int | None = None,
     progress: Progress | None = None,
+    executor: Executor | None = None,
+    trial_parameters: TrialParameters | None = None,
 ) -> PowerResult:
-    """Simulate the scenario's design and summarise it (``null=True``: under H0, for type I error)."""
+    """Simulate the scenario's design and summarise it (``null=True``: under H0, for type I error).
+
+    ``executor`` runs the engine's trials (``simtrial.executors``; default: numba
+    threads here); ``trial_parameters``: trial i runs with row i of the drawn
+    per-trial parameters (``simtrial.trial_parameters``), as assurance does.
+    """
     n_sims = scenario.simulation.n_sims if n_sims is None else n_sims
     seed = scenario.simulation.seed if seed is None else seed
     n_sims = check_n_sims(n_sims)
@@ -349,6 +358,7 @@ def run(
     design = get_design(scenario.design, scenario.endpoint)
     outcomes = design.run(
         scenario, n_sims=int(n_sims), seed=int(seed), null=null, n_patients=n_patients,
-        target_events=target_events, threads=threads, progress=progress,
+        target_events=target_events, threads=threads, progress=progress, executor=executor,
+        trial_parameters=trial_parameters,
     )
     return summarize(scenario, outcomes)

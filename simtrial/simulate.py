@@ -43,6 +43,7 @@ from simtrial.executors import Executor, LocalThreads, TrialRows
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.spec import TrialSpec
 from simtrial.survival import Exponential
+from simtrial.trial_parameters import TrialParameters
 
 N_CODES = N_CATEGORIES * 4
 assert N_CATEGORIES <= PAIR_STRIDE, "category pairs are packed with a stride of PAIR_STRIDE"
@@ -518,10 +519,13 @@ class TrialTask:
     args: KernelArgs
     variant_index: np.ndarray | None = None
     index_offset: int = 0
+    trial_parameters: TrialParameters | None = None
 
     def __post_init__(self) -> None:
         table = self.args.variant_table()  # built once here, not per range
         object.__setattr__(self, "_variants", table)
+        if self.trial_parameters is not None and self.variant_index is not None:
+            raise ValueError("give per-trial parameters or a variant index, not both")
         if self.variant_index is not None:
             index = _checked_variant_index(self.variant_index, None, self.args.n_variants)
             object.__setattr__(self, "variant_index", index)
@@ -563,8 +567,14 @@ class TrialTask:
         first_trial, n = int(first_trial), int(n)
         rows = self.empty_rows(n)
         a = self.args
+        variants, trial_variant = self._variants, self.trial_variants(first_trial, n)
+        if self.trial_parameters is not None and self.trial_parameters.changes_event_times:
+            # one variant row per trial of this range, built here so memory stays O(range)
+            lo = first_trial - self.index_offset
+            variants = self.trial_parameters.variant_rows(self._variants, lo, lo + n)
+            trial_variant = np.arange(n, dtype=np.int64)
         simulate_block_range(
-            self.seed, first_trial, n, a.cohort, self._variants, self.trial_variants(first_trial, n),
+            self.seed, first_trial, n, a.cohort, variants, trial_variant,
             a.looks, a.analysis, rows.stats, rows.cut_months, rows.enrolled, rows.flags,
         )
         return rows
@@ -612,6 +622,7 @@ def simulate(
     first_trial: int = 0,
     variants=None,
     variant_index=None,
+    trial_parameters: TrialParameters | None = None,
 ) -> SimulationResult:
     """Simulate ``n_sims`` trials of ``spec``; trial i uses the stream (seed, first_trial + i).
 
@@ -628,6 +639,10 @@ def simulate(
     the default executor's option, so give one or the other.  ``progress(k)``
     is called whenever ``k`` more trials are finished.  Results do not depend
     on ``threads``, the executor or the chunking.
+
+    ``trial_parameters`` (``simtrial.trial_parameters``): trial i runs with
+    row i of the drawn per-trial parameters instead of the spec's (assurance);
+    it excludes ``variants``.
     """
     if not isinstance(n_sims, int | np.integer) or n_sims < 1:
         raise ValueError(f"n_sims must be an integer >= 1, got {n_sims!r}")
@@ -648,7 +663,12 @@ def simulate(
     first = int(first_trial)
     if variant_index is not None:
         variant_index = _checked_variant_index(variant_index, n_sims, args.n_variants)
-    task = TrialTask(int(seed), args, variant_index=variant_index, index_offset=first)
+    if trial_parameters is not None:
+        if variants is not None or variant_index is not None:
+            raise ValueError("trial_parameters and variants are exclusive: give one")
+        if trial_parameters.n_sims != n_sims:
+            raise ValueError(f"trial_parameters hold {trial_parameters.n_sims} trials, the run {n_sims}")
+    task = TrialTask(int(seed), args, variant_index=variant_index, index_offset=first, trial_parameters=trial_parameters)
     fields = layout.FIELDS + layout.landmark_fields(spec.landmark_months)
     assert len(fields) == task.n_fields
 

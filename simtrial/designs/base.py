@@ -16,7 +16,9 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from simtrial.executors import Executor
 from simtrial.spec import Scenario
+from simtrial.trial_parameters import TrialParameters
 
 Progress = Callable[[int], None]
 
@@ -92,4 +94,6 @@ class Design(Protocol):
         target_events: int | None = None,
         threads: int | None = None,
         progress: Progress | None = None,
+        executor: Executor | None = None,
+        trial_parameters: TrialParameters | None = None,
     ) -> TrialOutcomes: ...

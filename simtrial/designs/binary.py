@@ -63,9 +63,11 @@ from simtrial.designs._binary_cohort import (
 from simtrial.designs._decisions import adjust, p_values, reject
 from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.errors import InvalidInput
+from simtrial.executors import Executor
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.spec import Scenario
 from simtrial.stats.binary import cmh_test, risk_difference_ni_test, two_proportion_test
+from simtrial.trial_parameters import TrialParameters
 
 TWO_ARM_TESTS = ("chi_square", "cmh", "risk_difference_ni")
 
@@ -177,8 +179,12 @@ class TwoArmBinaryDesign:
         target_events: int | None = None,
         threads: int | None = None,
         progress: Progress | None = None,
+        executor: Executor | None = None,
+        trial_parameters: TrialParameters | None = None,
     ) -> TrialOutcomes:
         """Simulate ``n_sims`` trials; ``target_events`` and ``threads`` do not apply and are ignored."""
+        if executor is not None or trial_parameters is not None:
+            raise InvalidInput(f"design {self.name!r} does not take an executor or per-trial parameters yet")
         n_sims, seed = check_run_args(n_sims, seed)
         a = scenario.analysis
         test = a.test

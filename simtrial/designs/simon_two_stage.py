@@ -39,6 +39,7 @@ from simtrial.designs._binary_cohort import (
 from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.designs.single_arm import check_one_sided_alpha, check_p0
 from simtrial.errors import InvalidInput
+from simtrial.executors import Executor
 from simtrial.spec import Scenario
 from simtrial.stats.simon import (
     SimonDesign,
@@ -46,6 +47,7 @@ from simtrial.stats.simon import (
     simon_design,
     simon_operating_characteristics,
 )
+from simtrial.trial_parameters import TrialParameters
 
 SIMON_KINDS = ("optimal", "minimax")
 SIMON_MAX_N = 150  # simtrial.stats.simon.simon_design's default search bound
@@ -99,8 +101,12 @@ class SimonTwoStageDesign:
         target_events: int | None = None,
         threads: int | None = None,
         progress: Progress | None = None,
+        executor: Executor | None = None,
+        trial_parameters: TrialParameters | None = None,
     ) -> TrialOutcomes:
         """Simulate ``n_sims`` trials; ``target_events`` and ``threads`` do not apply and are ignored."""
+        if executor is not None or trial_parameters is not None:
+            raise InvalidInput(f"design {self.name!r} does not take an executor or per-trial parameters yet")
         n_sims, seed = check_run_args(n_sims, seed)
         design = design_for(scenario)
         for given, field in ((n_patients, "n_patients (override)"), (scenario.n_patients, "n_patients")):

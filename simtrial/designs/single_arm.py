@@ -32,8 +32,10 @@ from simtrial.designs._binary_cohort import (
 )
 from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.errors import InvalidInput
+from simtrial.executors import Executor
 from simtrial.spec import Scenario
 from simtrial.stats.binary import binomial_critical_value, exact_binomial_test
+from simtrial.trial_parameters import TrialParameters
 
 
 def check_p0(p0: float | None, field: str = "analysis.p0") -> float:
@@ -85,8 +87,12 @@ class SingleArmBinaryDesign:
         target_events: int | None = None,
         threads: int | None = None,
         progress: Progress | None = None,
+        executor: Executor | None = None,
+        trial_parameters: TrialParameters | None = None,
     ) -> TrialOutcomes:
         """Simulate ``n_sims`` trials; ``target_events`` and ``threads`` do not apply and are ignored."""
+        if executor is not None or trial_parameters is not None:
+            raise InvalidInput(f"design {self.name!r} does not take an executor or per-trial parameters yet")
         from scipy.stats import binom
         n_sims, seed = check_run_args(n_sims, seed)
         a = scenario.analysis

@@ -29,8 +29,10 @@ from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.designs.sequential import analytic_sequential_power, apply_sequential, design_beta
 from simtrial.engine import layout
 from simtrial.errors import InvalidInput
+from simtrial.executors import Executor
 from simtrial.simulate import SimulationResult, simulate
 from simtrial.spec import Arm, Scenario
+from simtrial.trial_parameters import TrialParameters
 
 
 def _analysed_true_categories(scenario: Scenario) -> tuple[int, ...]:
@@ -105,6 +107,8 @@ class TimeToEventDesign:
         target_events: int | None = None,
         threads: int | None = None,
         progress: Progress | None = None,
+        executor: Executor | None = None,
+        trial_parameters: TrialParameters | None = None,
     ) -> TrialOutcomes:
         self._check(scenario)
         a = scenario.analysis
@@ -114,7 +118,13 @@ class TimeToEventDesign:
             scenario, n_patients=n_patients, target_events=target_events, experimental=experimental,
             look_fractions=plan.information_fractions if plan else None,
         )
-        result = simulate(spec, n_sims, seed, threads=threads, progress=progress)
+        if executor is not None and threads is not None:
+            raise InvalidInput("give threads or an executor, not both")
+        if trial_parameters is not None and trial_parameters.response_probability is not None:
+            raise InvalidInput("response probabilities apply to binary endpoints, not to a time-to-event design")
+        result = simulate(
+            spec, n_sims, seed, threads=threads, progress=progress, executor=executor, trial_parameters=trial_parameters,
+        )
         return self._outcomes(scenario, spec, result, null, experimental)
 
     # -- decisions ---------------------------------------------------------
