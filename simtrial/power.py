@@ -155,7 +155,10 @@ class PowerResult:
             "n_sims": self.n_sims,
             "seed": self.seed,
             "null": self.null,
-            "hypothesis": "H0 (type I error)" if self.null else "H1 (power)",
+            "hypothesis": (
+                "over the prior (assurance)" if "probability_of_success" in self.details
+                else "H0 (type I error)" if self.null else "H1 (power)"
+            ),
             "power_label": self.power_label,
             "power": self.power,
             "power_mc_se": self.power_mc_se,
@@ -189,7 +192,7 @@ class PowerResult:
     @property
     def power_label(self) -> str:
         """What ``power`` is: the type I error under H0, the power under H1; two-sided says so."""
-        base = "type I error" if self.null else "power"
+        base = "assurance" if "probability_of_success" in self.details else "type I error" if self.null else "power"
         if self.analysis.get("sided") == 2:
             return f"{base} (two-sided: rejection in either direction)"
         return base

@@ -71,6 +71,7 @@ class SampleSizeResult:
     uncertainty: float | None = None  # 95% Monte-Carlo half-width of the answer, in its unit
     precision: float | None = None  # requested: uncertainty / answer
     confirmations: list[dict[str, Any]] = field(default_factory=list)
+    target_quantity: str = "power"  # or "assurance": what target_power and achieved_power are
 
     @property
     def answer(self) -> int | None:
@@ -81,6 +82,7 @@ class SampleSizeResult:
         out = {
             **c,
             "solve_for": self.solve_for,
+            "target_quantity": self.target_quantity,
             "target_power": self.target_power,
             "n_required": self.n_required,
             "events_required": self.events_required,
@@ -290,7 +292,8 @@ def _exact_binomial_scan(
 class _Stage:
     """One seed's power curve: every candidate simulated with the same seed (common random numbers)."""
 
-    def __init__(self, name, scenario, solve_for, n_sims, seed, threads, budget, progress) -> None:
+    def __init__(self, name, scenario, solve_for, n_sims, seed, threads, budget, progress, evaluate=None) -> None:
+        self.evaluate = evaluate or run
         self.name, self.scenario, self.solve_for = name, scenario, solve_for
         self.n_sims, self.seed, self.threads = n_sims, seed, threads
         self.budget, self.progress = budget, progress
@@ -301,8 +304,8 @@ class _Stage:
         if x not in self.points:
             self.budget.spend(self.n_sims, f"the {self.name} run at {self.solve_for} = {x}")
             kwargs = {"target_events": x} if self.solve_for == "events" else {"n_patients": x}
-            r = run(self.scenario, n_sims=self.n_sims, seed=self.seed, threads=self.threads, progress=_chunked,
-                    **kwargs)
+            r = self.evaluate(self.scenario, n_sims=self.n_sims, seed=self.seed, threads=self.threads,
+                              progress=_chunked, **kwargs)
             self.points[x] = (r.power, r.power_mc_se)
             self.results[x] = r
             if self.progress is not None:
@@ -358,6 +361,9 @@ def sample_size(
     precision: float = DEFAULT_PRECISION,
     max_sims: int | None = None,
     max_seconds: float | None = None,
+    evaluate=None,
+    quantity: str = "power",
+    analytic_events: float | None = None,
 ) -> SampleSizeResult:
     """Smallest N (``solve_for="n_patients"``) or event count (``"events"``) reaching ``target_power``.
 
@@ -366,7 +372,14 @@ def sample_size(
     ``precision`` (the 95% Monte-Carlo half-width of the answer, relative to
     it).  ``max_sims`` / ``max_seconds`` bound the whole search; exceeding
     either before a confirmed answer raises ``BudgetExhausted``.
+
+    ``evaluate`` replaces ``simtrial.power.run`` as the function giving the
+    probability of success at one size (assurance passes its own, see
+    ``simtrial.assurance.assurance_sample_size``); ``quantity`` names that
+    probability in results and messages; ``analytic_events`` replaces the
+    Schoenfeld events as the closed-form answer (and starting point).
     """
+    evaluate = evaluate or run
     search = scenario.sample_size
     target = target_power if target_power is not None else (search.target_power if search else 0.8)
     if not 0.0 < target < 1.0:
@@ -384,6 +397,9 @@ def sample_size(
     seed = check_seed(scenario.simulation.seed if seed is None else seed)
     budget = _Budget(max_sims, max_seconds)
     registration = REGISTRY.get(scenario.design)
+    if quantity != "power" and (scenario.design in ("single_arm_binary", "simon_two_stage")):
+        raise InvalidInput(f"a {quantity} sample size is searched for two-arm designs; design {scenario.design} "
+                           "has an exact power search (or fixes its own N)")
     if registration is not None and "n_patients" in registration.refuses:  # Simon: the design fixes its own N
         budget.spend(n_sims, "the Simon run")
         result = run(scenario, n_sims=n_sims, seed=seed, threads=threads, progress=progress)
@@ -418,7 +434,7 @@ def sample_size(
     if lo_bound > hi_bound:
         raise InvalidInput(f"sample_size: minimum ({lo_bound}) is above maximum ({hi_bound})")
 
-    analytic = _analytic_events(scenario, target)
+    analytic = _analytic_events(scenario, target) if quantity == "power" else analytic_events
     if analytic is not None:
         start = analytic if solve_for == "events" else analytic / (events_per_patient or 0.7)
     else:
@@ -428,7 +444,7 @@ def sample_size(
     if scenario.design == "single_arm_binary":
         return _exact_search(scenario, target, lo_bound, hi_bound, n_sims, seed, threads, budget, analytic, start)
 
-    coarse = _Stage("coarse", scenario, solve_for, n_sims, seed, threads, budget, progress)
+    coarse = _Stage("coarse", scenario, solve_for, n_sims, seed, threads, budget, progress, evaluate)
     x0 = _bracket_and_bisect(coarse.power_at, start, target, lo_bound, hi_bound, solve_for, coarse.points)
     coarse_fit = _probit_fit(coarse.points, n_sims)
     slope = _slope_at(coarse_fit, x0) if coarse_fit is not None else None
@@ -445,7 +461,7 @@ def sample_size(
     crossing, fit = float(x0), None
     for attempt in range(2):
         refine = _Stage("refine" if attempt == 0 else f"refine{attempt + 1}", scenario, solve_for, refine_sims,
-                        derive_seed(seed, 1 + attempt), threads, budget, progress)
+                        derive_seed(seed, 1 + attempt), threads, budget, progress, evaluate)
         stages.append(refine)
         crossing, slope_r, fit = _refine(refine, x0, precision, lo_bound, hi_bound, target, slope)
         slope = slope_r or slope
@@ -467,7 +483,8 @@ def sample_size(
         budget.spend(refine_sims, f"the confirmation run at {solve_for} = {answer}")
         conf_seed = derive_seed(seed, 100 + k)
         kwargs = {"target_events": answer} if solve_for == "events" else {"n_patients": answer}
-        confirmation = run(scenario, n_sims=refine_sims, seed=conf_seed, threads=threads, progress=_chunked, **kwargs)
+        confirmation = evaluate(scenario, n_sims=refine_sims, seed=conf_seed, threads=threads, progress=_chunked,
+                                **kwargs)
         if progress is not None:
             progress(1)
         confirmations.append({solve_for: answer, "n_sims": refine_sims, "seed": conf_seed,
@@ -532,6 +549,7 @@ def sample_size(
         uncertainty=uncertainty,
         precision=precision,
         confirmations=confirmations,
+        target_quantity=quantity,
     )
 
 

@@ -52,6 +52,7 @@ class Resolved:
     value: Any
     sources: tuple[str, ...] = ()
     note: str = ""
+    relative_to_control: bool = False  # built as the control's model x a hazard ratio
 
 
 def describe(model: SurvivalModel) -> str:
@@ -183,7 +184,7 @@ def survival_spec(
                 allowed="a hazard ratio whose product with the control model stays finite",
             ) from None
         auto = f"{describe(model)}; control's model x hazard ratio {hr:g}"
-        return Resolved(model, sources or control.sources, note or auto)
+        return Resolved(model, sources or control.sources, note or auto, relative_to_control=True)
     model = _base_model(node, allow_cure=True)
     return Resolved(model, sources or (), note or describe(model))
 

@@ -35,6 +35,7 @@ from simtrial.scenario._models import (
     response_spec,
     survival_spec,
 )
+from simtrial.scenario._prior import prior_dict, read_prior
 from simtrial.scenario._randomisation import ALLOWED as RANDOMISATION_ALLOWED
 from simtrial.scenario._randomisation import randomisation as read_randomisation
 from simtrial.scenario._randomisation import randomisation_dict
@@ -51,6 +52,7 @@ from simtrial.spec import (
     Simulation,
     dropout_hazard,
 )
+from simtrial.spec.sweep import SweepAxis, SweepPlan
 
 TOP_FIELDS: dict[str, str] = {
     "name": "short name of the scenario",
@@ -67,6 +69,8 @@ TOP_FIELDS: dict[str, str] = {
     "analysis": "how the trial is analysed and decided",
     "simulation": "{n_sims, seed}",
     "sample_size": "optional search for the size giving a target power",
+    "prior": "optional uncertainty of the unknowns, for assurance (see scenarios/README.md, prior)",
+    "sweep": "optional sensitivity sweep: {vary: {field path: values or start:stop:step}, zip: false}",
 }
 POPULATION_FIELDS = ("mix", "fixed_counts", "eligible", "misclassification")
 ARM_FIELDS = ("label", "survival", "effect_map", "dropout", "response")
@@ -377,6 +381,25 @@ def _sample_size_dict(s: SampleSizeSearch) -> dict[str, Any]:
     return out
 
 
+def _sweep(node: Node) -> SweepPlan:
+    """The ``sweep:`` block's form (paths and values); each grid point is validated when the sweep runs."""
+    node.mapping(("vary", "zip"))
+    vary = node.require("vary", "{field path: [values] | start:stop:step}")
+    if not isinstance(vary.value, Mapping) or not vary.value:
+        raise vary.error("must map field paths to values", allowed="{analysis.ni_margin: [1.2, 1.3], ...}")
+    axes = []
+    for key, child in vary.items():
+        try:
+            axes.append(SweepAxis.parse(key, child.value))
+        except InvalidInput as err:
+            raise child.error(str(err), allowed="a list of values or start:stop:step") from None
+    zipped = node.child("zip").boolean() if node.get("zip") is not None else False
+    try:
+        return SweepPlan(tuple(axes), zipped)
+    except InvalidInput as err:
+        raise node.error(str(err), allowed="paths varied once; with zip, lists of one length") from None
+
+
 def _check_simon_exists(node: Node, an) -> None:
     """A Simon scenario validates only if a design meets its error rates (so `run` cannot fail on it later)."""
     from simtrial.stats.simon import simon_design
@@ -510,6 +533,17 @@ def _build(root: Node, path: str) -> Scenario:
         if control is not None:
             kwargs["control_response"] = {c: r.value for c, r in control.items()}
         kwargs["experimental_response"] = {c: r.value for c, r in e_values.items()}
+    prior = None
+    if root.get("prior") is not None:
+        relative = tuple(c for c, r in e_values.items() if getattr(r, "relative_to_control", False)) if tte else ()
+        prior = read_prior(
+            root.child("prior"), endpoint=endpoint, design=design, possible=population.true_categories(),
+            control_models={c: r.value for c, r in control.items()} if (tte and control is not None) else None,
+            relative=relative,
+        )
+        kwargs["prior"] = prior
+    if root.get("sweep") is not None:
+        kwargs["sweep"] = _sweep(root.child("sweep"))
     scenario = Scenario(
         name=name, description=description, design=design, endpoint=endpoint, population=population,
         analysis=an, simulation=simulation, n_patients=n_patients, allocation=allocation,
@@ -537,6 +571,10 @@ def _build(root: Node, path: str) -> Scenario:
     resolved["simulation"] = {"n_sims": simulation.n_sims, "seed": simulation.seed}
     if sample_size is not None:
         resolved["sample_size"] = _sample_size_dict(sample_size)
+    if prior is not None:
+        resolved["prior"] = prior_dict(prior)
+    if scenario.sweep is not None:
+        resolved["sweep"] = scenario.sweep.to_dict()
     _check_registered(root, scenario)
     return replace(scenario, resolved=resolved)
 

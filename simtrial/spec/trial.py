@@ -19,6 +19,8 @@ from simtrial.spec.accrual import Accrual
 from simtrial.spec.analysis import Analysis
 from simtrial.spec.arms import Arm
 from simtrial.spec.population import Population
+from simtrial.spec.prior import Prior
+from simtrial.spec.sweep import SweepPlan
 
 # the design names; what each accepts is declared in simtrial.designs.registry
 DESIGNS: Final = (
@@ -68,6 +70,8 @@ class Trial:
     randomisation_strata: Mapping[int, int] | None = None  # permuted-block strata by category; None = each category
     accrual: Accrual | None = None
     sample_size: SampleSizeSearch | None = None
+    prior: Prior | None = None  # uncertainty of the unknowns, for assurance (simtrial.spec.prior)
+    sweep: SweepPlan | None = None  # a sensitivity sweep over field paths (simtrial.spec.sweep, simtrial.sweep)
     # Where the trial came from and its plain-dict form: not part of what the trial *is*,
     # so a trial rebuilt from its own ``resolved`` dict compares equal.
     path: str | None = field(default=None, compare=False)
