@@ -28,17 +28,20 @@ TINY = {
     ],
     "bench_designs.py": ["--sims", "20", "--repeats", "1", "--search-sims", "20"],
     "bench_sequential.py": ["--sims", "40", "--repeats", "1"],
+    "bench_assurance.py": ["--sims", "40", "--repeats", "1"],
 }
 # a bound no measurement can meet, per script: forces a failure
 IMPOSSIBLE = {
     "bench_engine.py": "lifelines_speedup_cpu=inf",
     "bench_designs.py": "flagship_seconds=-1",
     "bench_sequential.py": "engine_ratio=-1",
+    "bench_assurance.py": "assurance_ratio_cpu=-1",
 }
 TARGET_NAMES = {
     "bench_engine.py": {"floor_ratio", "rss_growth_bytes_per_trial", "lifelines_speedup_cpu", "rpact_speedup_cpu"},
     "bench_designs.py": {"flagship_seconds", "samplesize_seconds"},
     "bench_sequential.py": {"engine_ratio", "design_ratio"},
+    "bench_assurance.py": {"assurance_ratio_cpu"},
 }
 HAS_R = shutil.which("Rscript") is not None
 
