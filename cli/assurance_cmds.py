@@ -6,7 +6,7 @@ import click
 from simtrial_cli.output import dump_json, dump_yaml, fmt, grid, progress_bar, staged_output, table
 from simtrial_cli.run_cmds import _guard, _load, _progress, _warn_flagged, common_options
 
-from simtrial.assurance import AssuranceResult, assurance
+from simtrial.probability_of_success import AssuranceResult, assurance
 
 _FILES = ("summary.json", "trials.csv", "scenario.resolved.yaml")
 

@@ -5,6 +5,7 @@
     scenario = st.load_scenario("scenarios/ihc3_deescalation_ni.yaml")
     result = st.run(scenario, n_sims=2000, seed=1)          # PowerResult
     size = st.sample_size(scenario, target_power=0.85)      # SampleSizeResult, confirmed
+    pos = st.assurance(scenario_with_prior, n_sims=5000)    # AssuranceResult: power averaged over the prior
     stats = st.analyze(time, event, arm)                    # TwoArmAnalysis on your own data
 
 and the trial as data (``st.Population``, ``st.Arm``, ``st.Accrual``, ``st.Exponential``, ...,
@@ -28,6 +29,9 @@ _EXPORTS: dict[str, str] = {
     "PowerResult": "simtrial.power",
     "sample_size": "simtrial.samplesize",
     "SampleSizeResult": "simtrial.samplesize",
+    "assurance": "simtrial.probability_of_success",
+    "AssuranceResult": "simtrial.probability_of_success",
+    "assurance_sample_size": "simtrial.probability_of_success",
     "analyze": "simtrial.analysis",
     "TwoArmAnalysis": "simtrial.analysis",
     "InvalidInput": "simtrial.errors",

@@ -375,7 +375,7 @@ def sample_size(
 
     ``evaluate`` replaces ``simtrial.power.run`` as the function giving the
     probability of success at one size (assurance passes its own, see
-    ``simtrial.assurance.assurance_sample_size``); ``quantity`` names that
+    ``simtrial.probability_of_success.assurance_sample_size``); ``quantity`` names that
     probability in results and messages; ``analytic_events`` replaces the
     Schoenfeld events as the closed-form answer (and starting point).
     """

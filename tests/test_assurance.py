@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from scipy import integrate, stats
 from simtrial_cli.main import main
 
-from simtrial.assurance import assurance, assurance_sample_size
+from simtrial.probability_of_success import assurance, assurance_sample_size
 from simtrial.power import run
 from simtrial.priors import (
     draw,
@@ -273,3 +273,15 @@ def test_flagship_assurance_header_claims():
     p = run(load_scenario("scenarios/ihc3_deescalation_ni.yaml"), n_sims=3000)
     assert abs(p.power - 0.82) < 4 * p.power_mc_se
     assert p.power - a.assurance > 0.05
+
+
+def test_public_api():
+    import simtrial as st
+    import simtrial.probability_of_success  # noqa: F401 - importing the module must not shadow st.assurance
+
+    a = st.assurance(scenario(NORMAL), n_sims=100, seed=1, central_sims=50)
+    assert isinstance(a, st.AssuranceResult)
+    assert a.to_frame().set_index("quantity").loc["assurance", "value"] == a.assurance
+    with pytest.raises(AttributeError):
+        object.__setattr__  # frozen dataclass: assignment raises
+        a.assurance = 0.5
