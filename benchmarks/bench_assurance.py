@@ -26,9 +26,9 @@ sys.path.insert(0, str(HERE))
 
 from _harness import Target, add_arguments, clock, finish, machine, resolve, since  # noqa: E402
 
-from simtrial.probability_of_success import assurance  # noqa: E402
 from simtrial.power import run  # noqa: E402
 from simtrial.priors import draw  # noqa: E402
+from simtrial.probability_of_success import assurance  # noqa: E402
 from simtrial.scenario import load_scenario  # noqa: E402
 
 ROOT = HERE.parent

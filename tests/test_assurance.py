@@ -14,7 +14,6 @@ from click.testing import CliRunner
 from scipy import integrate, stats
 from simtrial_cli.main import main
 
-from simtrial.probability_of_success import assurance, assurance_sample_size
 from simtrial.power import run
 from simtrial.priors import (
     draw,
@@ -23,6 +22,7 @@ from simtrial.priors import (
     schoenfeld_assurance,
     success_limit,
 )
+from simtrial.probability_of_success import assurance, assurance_sample_size
 from simtrial.scenario import load_scenario, scenario_from_dict
 from simtrial.scenario.errors import ScenarioError
 from simtrial.spec.prior import HazardRatioPrior, NormalLogHR, PointMassHR, Prior
