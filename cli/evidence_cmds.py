@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import math
 import re
+import textwrap
+from pathlib import Path
 
 import click
 import pandas as pd
 
 from simtrial.calibrate import DEFAULT_SEED, TOLERANCE_MC_SE, calibration_report
-from simtrial.evidence import ENDPOINTS, EvidenceError, load_evidence
+from simtrial.evidence import ENDPOINTS, EvidenceError, load_evidence, subgroup_codes
 from simtrial.her2 import parse_group
 
 _TABLE_COLUMNS = (
@@ -100,10 +102,63 @@ def _format_p(row: pd.Series) -> str:
     type=click.Path(dir_okay=False),
     help="Another evidence CSV (default: the review's).",
 )
+@click.option(
+    "--maps",
+    is_flag=True,
+    help="Show the effect maps instead: per therapy class and HER2 category, the hazard ratio, its status "
+    "(reported / derived: how / assumption: why) and its evidence ids; variants beside their default.",
+)
+@click.option("--map", "map_name", help="With --maps: only this map (e.g. T-DXd, TKI, 'T-DXd ultralow=DB-06').")
+@click.option(
+    "--unsupported",
+    is_flag=True,
+    help="Show, per scenario, every assumption with no evidence id behind it (and every evidence figure "
+    "used beyond what it reports), plus header numbers that are neither evidence nor marked as assumptions.",
+)
+@click.option(
+    "--scenario",
+    "scenarios",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="With --unsupported: this scenario file (repeatable; default: every shipped scenario).",
+)
 def evidence_command(
-    trial: str | None, subgroup: str | None, endpoint: str | None, fmt: str, path: str | None
+    trial: str | None,
+    subgroup: str | None,
+    endpoint: str | None,
+    fmt: str,
+    path: str | None,
+    maps: bool,
+    map_name: str | None,
+    unsupported: bool,
+    scenarios: tuple[str, ...],
 ) -> None:
-    """The figures the HER2 review reports, per trial, arm and HER2 subgroup."""
+    """The figures the HER2 review reports, per trial, arm and HER2 subgroup.
+
+    With --maps, the effect maps built on them; with --unsupported, what each
+    scenario assumes beyond them.
+    """
+    if maps and unsupported:
+        raise click.UsageError("give --maps or --unsupported, not both")
+    if maps or unsupported:
+        given = [name for name, value in (("--trial", trial), ("--subgroup", subgroup), ("--endpoint", endpoint))
+                 if value is not None]
+        if given:
+            raise click.UsageError(f"{', '.join(given)}: these filter the evidence table and do not apply to "
+                                   f"{'--maps' if maps else '--unsupported'}")
+    if map_name is not None and not maps:
+        raise click.UsageError("--map goes with --maps")
+    if scenarios and not unsupported:
+        raise click.UsageError("--scenario goes with --unsupported")
+    if maps:
+        _show_maps(_load(path), map_name, fmt)
+        return
+    if unsupported:
+        if path is not None:
+            raise click.UsageError("--file does not apply to --unsupported (scenarios are checked against the "
+                                   "review's evidence table)")
+        _show_unsupported(scenarios, fmt)
+        return
     frame = _load(path)
     if trial is not None:
         mask = _trial_matches(frame, trial)
@@ -118,7 +173,7 @@ def evidence_command(
             wanted = set(parse_group(subgroup))
         except ValueError as err:
             raise click.BadParameter(str(err), param_hint="--subgroup") from err
-        frame = frame[frame["her2_subgroup"].map(lambda s: bool(wanted & set(parse_group(s))))]
+        frame = frame[frame["her2_subgroup"].map(lambda s: bool(wanted & set(subgroup_codes(s))))]
     if endpoint is not None:
         by_key = {e.lower(): e for e in ENDPOINTS}
         if endpoint.strip().lower() not in by_key:
@@ -145,6 +200,95 @@ def evidence_command(
         click.echo(
             shown[list(_TABLE_COLUMNS)].rename(columns={"shown": "value"}).to_string(index=False)
         )
+
+
+def _wrap(text: str, indent: str) -> str:
+    return textwrap.fill(text, width=100, initial_indent=indent, subsequent_indent=indent + "  ")
+
+
+def _show_maps(frame: pd.DataFrame, map_name: str | None, fmt: str) -> None:
+    from simtrial.calibrate import effect_maps
+
+    maps = effect_maps(frame)
+    if map_name is not None:
+        by_key = {name.lower(): name for name in maps}
+        if map_name.strip().lower() not in by_key:
+            raise click.BadParameter(f"unknown effect map {map_name!r}; maps: {', '.join(maps)}",
+                                     param_hint="--map")
+        maps = {by_key[map_name.strip().lower()]: maps[by_key[map_name.strip().lower()]]}
+    if fmt == "json":
+        click.echo(json.dumps([m.to_dict() for m in maps.values()], indent=2, ensure_ascii=False))
+        return
+    if fmt == "csv":
+        rows = [{**row, "variant_of": m.variant_of or ""}
+                for m in maps.values() for row in m.to_frame().to_dict("records")]
+        click.echo(pd.DataFrame(rows).to_csv(index=False), nl=False)
+        return
+    blocks = []
+    for m in maps.values():
+        lines = [f"{m.name}  ({m.therapy_class}, {m.endpoint}; {m.scale})"]
+        if m.variant_of:
+            lines.append(_wrap(f"variant of {m.variant_of}: {m.variant}", "  "))
+        lines.append(_wrap(f"scope: {m.scope}", "  "))
+        for e in m.entries:
+            hr = "direction only" if e.hazard_ratio is None else f"HR {e.hazard_ratio:.4g}"
+            direction = f" ({e.direction})" if e.direction else ""
+            lines.append(f"  {e.category_name:<12} {hr}{direction}  [{e.status_kind}]")
+            lines.append(_wrap(e.status, "      "))
+            if e.note:
+                lines.append(_wrap(f"note: {e.note}", "      "))
+            lines.append(_wrap(f"sources: {', '.join(e.source_ids)}", "      "))
+        blocks.append("\n".join(lines))
+    click.echo("\n\n".join(blocks))
+
+
+def _show_unsupported(paths: tuple[str, ...], fmt: str) -> None:
+    import yaml
+
+    from simtrial.calibrate.audit import (
+        evidence_and_assumptions,
+        header_problems,
+        shipped_scenarios,
+    )
+    from simtrial.scenario import ScenarioError, load_scenario
+
+    files = [Path(p) for p in paths] or shipped_scenarios()
+    if not files:
+        raise click.UsageError("no shipped scenarios found (an installed package has none): give --scenario FILE")
+    reports = []
+    for file in files:
+        try:
+            load_scenario(file)
+        except (ScenarioError, ValueError) as err:
+            raise click.BadParameter(str(err), param_hint="--scenario") from err
+        text = file.read_text(encoding="utf-8")
+        uses, assumptions = evidence_and_assumptions(yaml.safe_load(text))
+        reports.append({
+            "scenario": str(file),
+            "assumptions": [a.to_dict() for a in assumptions],
+            "evidence_uses": [u.to_dict() for u in uses],
+            "header_problems": header_problems(text),
+        })
+    if fmt == "json":
+        click.echo(json.dumps(reports, indent=2, ensure_ascii=False))
+        return
+    if fmt == "csv":
+        rows = [{"scenario": r["scenario"], **a, "evidence_ids": ", ".join(a["evidence_ids"])}
+                for r in reports for a in r["assumptions"]]
+        columns = ["scenario", "path", "value", "why", "evidence_ids"]
+        click.echo(pd.DataFrame(rows, columns=columns).to_csv(index=False), nl=False)
+        return
+    blocks = []
+    for r in reports:
+        lines = [f"{r['scenario']}: {len(r['assumptions'])} assumption(s)"]
+        for a in r["assumptions"]:
+            lines.append(_wrap(f"{a['path']}: {a['value']}", "  "))
+            cites = f" (cites {', '.join(a['evidence_ids'])})" if a["evidence_ids"] else " (no evidence id)"
+            lines.append(_wrap(f"why: {a['why']}{cites}", "      "))
+        for problem in r["header_problems"]:
+            lines.append(_wrap(f"header: {problem}", "  "))
+        blocks.append("\n".join(lines))
+    click.echo("\n\n".join(blocks))
 
 
 def _format_parameters(parameters: dict[str, float]) -> str:

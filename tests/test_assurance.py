@@ -285,3 +285,17 @@ def test_public_api():
     assert a.to_frame().set_index("quantity").loc["assurance", "value"] == a.assurance
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.assurance = 0.5
+
+
+def test_spectrum_assurance_priors_are_centred_on_the_base_scenarios_hazard_ratios():
+    """The Derived block of tdxd_her2_spectrum_assurance.yaml: each prior's centre is the HR its base file assumes."""
+    base = load_scenario("scenarios/tdxd_her2_spectrum.yaml")
+    variant = load_scenario("scenarios/tdxd_her2_spectrum_assurance.yaml")
+    for entry in variant.prior.hazard_ratio:
+        for c in entry.categories:
+            assumed = base.control.models[c].median() / base.experimental.models[c].median()
+            assert math.exp(entry.mean_log) == pytest.approx(assumed, abs=6e-4), (entry.key, c)
+        assert entry.fit["source_ids"][0].startswith("DAISY.TDXd.PFS.median")
+    # same arms, design and analysis as the base file: only the prior differs
+    for key in ("population", "arms", "analysis", "n_patients", "accrual", "allocation"):
+        assert variant.resolved[key] == base.resolved[key], key

@@ -248,16 +248,22 @@ def test_trastuzumab_map_no_benefit_in_her2_low() -> None:
         assert trast[code].source_ids == ("B47.trastuzumab.iDFS.HER2low",)
     assert trast[IHC3].direction == "benefit" and trast[IHC3].hazard_ratio is None
     assert "assum" in trast[IHC3].assumption or "direction only" in trast[IHC3].assumption
+    # IHC 2+/ISH+: graded and mixed in the review, so direction only; N9831's HR 1 is a named variant
+    assert trast[IHC2_ISH_POS].hazard_ratio is None
+    assert effect_map("trastuzumab N9831").hazard_ratio(IHC2_ISH_POS) == 1.0
 
 
 def test_every_effect_entry_cites_existing_evidence() -> None:
     evidence = load_evidence()
-    assert set(cal.EFFECT_MAPS) == {"T-DXd", "T-DM1", "TKI", "trastuzumab"}
+    defaults = {"T-DXd", "T-DM1", "TKI", "trastuzumab"}
+    assert {n for n, m in cal.EFFECT_MAPS.items() if m.variant_of is None} == defaults
+    assert {m.variant_of for m in cal.EFFECT_MAPS.values()} - {None} <= defaults
     for m in effect_maps(evidence).values():
         frame = m.to_frame()
         assert len(frame) == len(m.entries)
+        assert list(frame["status"]) == [e.status for e in m.entries]
         for entry in m.entries:
-            assert entry.source_ids and entry.assumption
+            assert entry.source_ids and entry.assumption.startswith(entry.status)
             for source in entry.source_ids:
                 get_row(source, evidence)
 
@@ -276,6 +282,7 @@ def test_simulated_cohorts_reproduce_every_figure() -> None:
     evidence = load_evidence()
     calibratable = evidence[
         evidence["statistic"].isin(["median_months", "rate_at_months", "proportion"])
+        & (evidence["endpoint"] != "prevalence")  # a share of patients, not a figure an arm's model reproduces
     ]
     assert [c.id for c in report] == list(calibratable.index)
     for check in report:

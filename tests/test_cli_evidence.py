@@ -19,8 +19,10 @@ def runner() -> CliRunner:
 
 
 def _n_calibratable() -> int:
-    statistics = load_evidence()["statistic"]
-    return int(statistics.isin(["median_months", "rate_at_months", "proportion"]).sum())
+    evidence = load_evidence()
+    statistics = evidence["statistic"]
+    calibratable = statistics.isin(["median_months", "rate_at_months", "proportion"])
+    return int((calibratable & (evidence["endpoint"] != "prevalence")).sum())
 
 
 def test_evidence_table_filters_by_trial(runner: CliRunner) -> None:
@@ -145,3 +147,89 @@ def test_calibrate_rejects_too_few_patients(runner: CliRunner) -> None:
     result = runner.invoke(calibrate_command, ["--patients", "10"])
     assert result.exit_code == 2
     assert "--patients" in result.output
+
+
+# --- --maps and --unsupported -------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_maps_table_shows_status_and_sources(runner: CliRunner) -> None:
+    result = runner.invoke(evidence_command, ["--maps"])
+    assert result.exit_code == 0, result.output
+    for name in ("T-DXd", "T-DXd ultralow=DB-06", "T-DXd vs HER2-low", "TKI no IHC effect", "trastuzumab N9831"):
+        assert f"\n{name}  (" in "\n" + result.output, name
+    assert "[assumption]" in result.output and "[derived]" in result.output and "[reported]" in result.output
+    assert "no direct comparison has been made between the two groups" in " ".join(result.output.split())
+    assert "sources: DAISY.TDXd.PFS.median.HER2low" in result.output
+    assert "variant of T-DXd:" in result.output
+
+
+def test_maps_json_and_one_map(runner: CliRunner) -> None:
+    result = runner.invoke(evidence_command, ["--maps", "--map", "tki", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    (tki,) = json.loads(result.output)
+    assert tki["name"] == "TKI" and "tucatinib" in tki["scope"]
+    ihc2 = next(e for e in tki["entries"] if e["category_name"] == "IHC 2+/ISH+")
+    assert ihc2["status"].startswith("derived: 5.59 / 4.17")
+    assert ihc2["status_kind"] == "derived"
+    assert ihc2["hazard_ratio"] == pytest.approx(5.59 / 4.17)
+    assert "NALA.pooled.PFS.median.IHC2ISHpos" in ihc2["source_ids"]
+    csv_out = runner.invoke(evidence_command, ["--maps", "--format", "csv"])
+    assert csv_out.exit_code == 0
+    rows = list(csv.DictReader(csv_out.output.splitlines()))
+    assert {"map", "category_name", "hazard_ratio", "status", "source_ids", "variant_of"} <= set(rows[0])
+    assert all(r["status"] for r in rows)
+
+
+def test_unsupported_lists_assumptions_per_shipped_scenario(runner: CliRunner) -> None:
+    result = runner.invoke(evidence_command, ["--unsupported", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    reports = {Path(r["scenario"]).name: r for r in json.loads(result.output)}
+    assert {p.name for p in (ROOT / "scenarios").glob("*.yaml")} == set(reports)
+    flagship = {a["path"]: a for a in reports["ihc3_deescalation_ni.yaml"]["assumptions"]}
+    hr = flagship["arms.experimental.survival['IHC 2+/ISH+']"]
+    assert hr["value"] == "hazard_ratio: 1.3" and hr["why"].startswith("assumption: pessimistic")
+    assert hr["evidence_ids"] == []
+    assert "population.misclassification" in flagship
+    assert reports["ihc3_deescalation_ni.yaml"]["header_problems"] == []
+    spectrum = {a["path"] for a in reports["tdxd_her2_spectrum.yaml"]["assumptions"]}
+    assert "arms.control.survival['all']" in spectrum  # DB-04's HER2-low control applied to IHC 0
+    table = runner.invoke(evidence_command, ["--unsupported", "--scenario",
+                                             str(ROOT / "scenarios" / "tki_ihc_stratified.yaml")])
+    assert table.exit_code == 0, table.output
+    assert table.output.startswith(str(ROOT / "scenarios" / "tki_ihc_stratified.yaml") + ": ")
+    assert "arms.experimental.survival['all']: hazard_ratio: 0.75" in table.output
+    assert "(no evidence id)" in table.output and "header:" not in table.output
+    flat = runner.invoke(evidence_command, ["--unsupported", "--format", "csv", "--scenario",
+                                            str(ROOT / "scenarios" / "db04_replay.yaml")])
+    rows = list(csv.DictReader(flat.output.splitlines()))
+    assert flat.exit_code == 0 and {r["path"] for r in rows} >= {"population.mix", "accrual"}
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--maps", "--unsupported"], "not both"),
+        (["--maps", "--map", "pertuzumab"], "unknown effect map"),
+        (["--map", "TKI"], "--map goes with --maps"),
+        (["--maps", "--trial", "DB-03"], "do not apply"),
+        (["--unsupported", "--endpoint", "PFS"], "do not apply"),
+        (["--scenario", "scenarios/db03_replay.yaml"], "--scenario goes with --unsupported"),
+        (["--unsupported", "--scenario", "no/such/file.yaml"], "does not exist"),
+        (["--unsupported", "--file", "x.csv"], "--file does not apply"),
+    ],
+)
+def test_maps_and_unsupported_bad_input_exit_2(runner: CliRunner, args: list[str], fragment: str) -> None:
+    result = runner.invoke(evidence_command, args)
+    assert result.exit_code == 2, result.output
+    assert fragment in result.output
+    assert "Traceback" not in result.output
+
+
+def test_unsupported_refuses_an_invalid_scenario(runner: CliRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("# Question: x\nname: x\ndesign: superiority\n")
+    result = runner.invoke(evidence_command, ["--unsupported", "--scenario", str(bad)])
+    assert result.exit_code == 2, result.output
+    assert "bad.yaml" in result.output and "Traceback" not in result.output

@@ -14,10 +14,12 @@ import pytest
 from simtrial.evidence import (
     COLUMNS,
     DEFAULT_PATH,
+    UNCITED,
     EvidenceError,
     UnknownEvidenceId,
     get_row,
     load_evidence,
+    subgroup_codes,
 )
 from simtrial.her2 import parse_group
 
@@ -87,6 +89,11 @@ def test_every_reference_is_cited_in_the_review(evidence, review_text: str) -> N
     for first, last in re.findall(r"\((\d+)(?:[\u2013-](\d+))?\)", review_text):
         cited.update(range(int(first), int(last or first) + 1))
     for row_id, reference in evidence["reference"].items():
+        if reference == UNCITED:  # the review's sentence cites nothing: it must really cite nothing
+            quote = " ".join(evidence.loc[row_id, "source_quote"].split())
+            after = [review_text[m.end():] for m in re.finditer(re.escape(quote), review_text)]
+            assert after and not any(re.match(r"\s*\(\d", a) for a in after), row_id
+            continue
         numbers = [int(n) for n in re.findall(r"\d+", reference)]
         assert numbers and set(numbers) <= cited, f"{row_id}: reference {reference!r}"
 
@@ -179,7 +186,7 @@ HAND_CHECKED = [
         60,
         None,
         None,
-        "IHC 2+/ISH+",
+        "IHC 0; ultralow; IHC 1+; IHC 2+/ISH+",  # "IHC ≤2+" in a HER2-positive trial
     ),
     ("ATEMPT.TDM1.BCSS.5y", "rate_at_months", 0.994, None, None, 60, None, None, "HER2-positive"),
     ("NALA.pooled.PFS.median.IHC3", "median_months", 5.59, None, None, None, None, None, "IHC 3+"),
@@ -206,7 +213,7 @@ HAND_CHECKED = [
         None,
         24,
         61,
-        "IHC 2+/ISH+",
+        "IHC 1+; IHC 2+/ISH+",  # "HER2 IHC1+ or 2+/ISH+": a group over two categories
     ),
     ("PHILA.pyrotinib.progression.IHC3", "proportion", 0.318, None, None, None, 75, 236, "IHC 3+"),
 ]
@@ -270,7 +277,11 @@ def test_table_invariants(evidence) -> None:
         (with_ci["ci_low"] <= with_ci["value"]) & (with_ci["value"] <= with_ci["ci_high"])
     ).all()
     for subgroup in evidence["her2_subgroup"]:
-        parse_group(subgroup)
+        assert subgroup_codes(subgroup)
+    # a group over several categories is written as its categories, each one a known name
+    assert subgroup_codes("IHC 1+; IHC 2+/ISH+") == (2, 4)
+    assert subgroup_codes("HER2-low; IHC 0") == (0, 2, 3)
+    assert all(parse_group(part.strip()) for s in evidence["her2_subgroup"] for part in s.split(";"))
 
 
 def test_default_table_is_a_copy() -> None:
@@ -370,6 +381,10 @@ def test_percent_instead_of_fraction(tmp_path: Path) -> None:
         ("B47.trastuzumab.iDFS.HER2low", {"direction": "maybe"}, "direction", "allowed"),
         ("B47.trastuzumab.iDFS.HER2low", {"value": "1.0"}, "value", "carries no value"),
         ("DB03.TDXd.ORR", {"source_quote": ""}, "source_quote", "must not be empty"),
+        ("DB03.TDXd.ORR", {"reference": "see text"}, "reference", "uncited"),
+        ("PHILA.pyrotinib.progression.IHC1or2ISHpos", {"her2_subgroup": "IHC 1+; "}, "her2_subgroup", "empty part"),
+        ("PHILA.pyrotinib.progression.IHC1or2ISHpos", {"her2_subgroup": "IHC 1+; IHC 2+"}, "her2_subgroup",
+         "ISH result"),
     ],
 )
 def test_bad_cells_name_row_and_column(tmp_path: Path, row_id, changes, column, fragment) -> None:

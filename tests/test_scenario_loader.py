@@ -132,15 +132,17 @@ def test_replays_reproduce_reported_medians() -> None:
 def test_tdxd_effect_map_spreads_daisy_medians() -> None:
     s = load_scenario(ROOT / "scenarios" / "tdxd_her2_spectrum.yaml")
     medians = {c: m.median() for c, m in s.experimental.models.items()}
-    # DAISY [28]: 9.7 (IHC 3+ or ISH+), 6.7 (IHC 1+-2+/ISH-), 4.2 (IHC 0); ultralow as HER2-low.
-    assert medians[IHC3] == pytest.approx(9.7) and medians[IHC2_ISH_POS] == pytest.approx(9.7)
-    assert medians[IHC1] == pytest.approx(6.7) and medians[ULTRALOW] == pytest.approx(6.7)
-    assert medians[IHC0] == pytest.approx(4.2)
+    # HER2-positive from DB-02 [24] (17.8), HER2-low from DB-04 [26] (9.9); the "T-DXd vs HER2-low"
+    # map puts IHC 0 at DAISY's [28] 4.2 / 6.7 of HER2-low's rate, ultralow as HER2-low.
+    assert medians[IHC3] == pytest.approx(17.8) and medians[IHC2_ISH_POS] == pytest.approx(17.8)
+    assert medians[IHC1] == pytest.approx(9.9) and medians[ULTRALOW] == pytest.approx(9.9)
+    assert medians[IHC0] == pytest.approx(9.9 * 4.2 / 6.7)
     assert [g.name for g in s.analysis.interaction] == ["HER2-positive", "HER2-low"]
     assert [g.name for g in s.analysis.subgroups] == ["HER2-positive", "HER2-low", "HER2-ultralow", "HER2-null"]
     assert s.analysis.subgroups[3].categories == (IHC0,)
     assert s.analysis.multiplicity == "holm"
-    assert s.resolved["arms"]["experimental"]["survival"]["IHC 0"]["source"][0] == "DAISY.TDXd.PFS.median.HER2pos"
+    assert s.resolved["arms"]["experimental"]["survival"]["IHC 0"]["source"][:2] == [
+        "DB04.TDXd.PFS.median", "DAISY.TDXd.PFS.median.IHC0"]
 
 
 def test_binary_scenarios() -> None:

@@ -170,7 +170,8 @@ def calibration_report(
     if int(n_patients) < 1:
         raise InvalidInput(f"n_patients must be >= 1, got {n_patients!r}")
     frame = load_evidence() if evidence is None else evidence
-    ids = frame.index[frame["statistic"].isin(CALIBRATABLE)]
+    # a prevalence is a share of patients, not a figure a model of an arm reproduces
+    ids = frame.index[frame["statistic"].isin(CALIBRATABLE) & (frame["endpoint"] != "prevalence")]
     checks = tuple(
         check_figure(str(i), n_patients=int(n_patients), seed=seed, evidence=frame) for i in ids
     )

@@ -179,6 +179,10 @@ def calibrate_response(
     row = get_row(evidence_id, frame)
     if row["statistic"] != "proportion":
         raise InvalidInput(f"evidence {evidence_id!r} is a {row['statistic']}, not a proportion")
+    if row["endpoint"] == "prevalence":
+        raise InvalidInput(
+            f"evidence {evidence_id!r} is a prevalence (a share of patients), not a response probability"
+        )
     return CalibratedResponse((evidence_id,), float(row["value"]), uncertainty(evidence_id, frame))
 
 __all__ = [

@@ -3,8 +3,15 @@
 ``her2_review.csv`` holds every number the review gives per trial, arm and HER2
 subgroup, plus rows for findings it states only as a direction of effect.
 Proportions and landmark rates are fractions (0.758, not 75.8).  Each row keeps
-the review's reference number and a short verbatim quote, so a reader can check
-it against the text.
+the review's reference number (``uncited`` where the review's sentence cites
+none) and a short verbatim quote, so a reader can check it against the text.
+
+``her2_subgroup`` is one category, one group (``HER2-low``) or, where the
+review's label covers several categories that are no group ("IHC 0–2+/FISH+",
+"IHC 1+ or 2+/ISH+"), the categories it covers separated by ``;``
+(``IHC 1+; IHC 2+/ISH+``); ``subgroup_codes`` reads all three.  ``note`` (optional)
+says what a reader must know beyond the quote: a coarsened label, a figure
+that disagrees with the primary publication, a pooled arm.
 
 The loader validates everything on the way in: a wrong file must fail loudly
 with the file, the line, the row id and the column, never flow on into a
@@ -52,6 +59,7 @@ COLUMNS: tuple[str, ...] = (
     "direction",
     "reference",
     "source_quote",
+    "note",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "id",
@@ -77,9 +85,11 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 FLOAT_COLUMNS = ("value", "ci_low", "ci_high", "time_months", "p_value")
 INT_COLUMNS = ("numerator", "denominator")
 
-SETTINGS = ("metastatic", "adjuvant", "neoadjuvant")
-THERAPY_CLASSES = ("mAb", "ADC", "TKI", "chemotherapy", "physician's choice")
-ARM_ROLES = ("experimental", "control", "single-arm", "pooled")
+# "unspecified": the review's sentence names no treatment setting (a synthesis, or prevalence).
+SETTINGS = ("metastatic", "adjuvant", "neoadjuvant", "unspecified")
+# "none": an epidemiological figure, about patients rather than a therapy.
+THERAPY_CLASSES = ("mAb", "ADC", "TKI", "chemotherapy", "physician's choice", "none")
+ARM_ROLES = ("experimental", "control", "single-arm", "pooled", "population")
 ENDPOINTS = (
     "PFS",
     "iDFS",
@@ -93,11 +103,14 @@ ENDPOINTS = (
     "long-term response",
     "efficacy",
     "enrolment",
+    "prevalence",
 )
 STATISTICS = ("median_months", "rate_at_months", "proportion", "count", "direction")
 DIRECTIONS = ("benefit", "no benefit", "higher", "lower", "similar", "limited")
 P_RELATIONS = ("=", "<", ">")
 TIME_TO_EVENT_ENDPOINTS = ("PFS", "iDFS", "DFS", "RFI", "OS", "BCSS")
+UNCITED = "uncited"  # the reference of a row whose sentence in the review cites no reference
+SUBGROUP_SEPARATOR = ";"
 
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
 _NCT_PATTERN = re.compile(r"^NCT\d{8}$")
@@ -152,6 +165,21 @@ def _parse_int(text: str) -> int:
     return int(value)
 
 
+def subgroup_codes(text: str) -> tuple[int, ...]:
+    """The HER2 category codes a row's ``her2_subgroup`` covers, in category order.
+
+    One category ("IHC 3+"), one group ("HER2-low") or several of either joined by
+    ``;`` ("IHC 1+; IHC 2+/ISH+") for a label that covers several categories.
+    """
+    parts = [part.strip() for part in str(text).split(SUBGROUP_SEPARATOR)]
+    if not all(parts):
+        raise InvalidInput(f"empty part in HER2 subgroup {text!r} (parts are separated by {SUBGROUP_SEPARATOR!r})")
+    codes: set[int] = set()
+    for part in parts:
+        codes.update(parse_group(part))
+    return tuple(sorted(codes))
+
+
 def _check_row(raw: dict[str, str], fail: Callable[[str, str], None]) -> dict[str, object]:
     """Type-convert one row and check the rules a reported figure must obey."""
     row: dict[str, object] = {col: (raw.get(col) or "").strip() for col in COLUMNS}
@@ -161,6 +189,8 @@ def _check_row(raw: dict[str, str], fail: Callable[[str, str], None]) -> dict[st
     for col in ("trial", "regimen", "reference", "source_quote"):
         if not row[col]:
             fail(col, "must not be empty")
+    if row["reference"] != UNCITED and not re.fullmatch(r"\d+(?:-\d+)?", str(row["reference"])):
+        fail("reference", f"a reference number, a range such as 8-17, or {UNCITED!r}; got {row['reference']!r}")
     if row["nct"] and not _NCT_PATTERN.match(str(row["nct"])):
         fail("nct", f"must look like NCT01234567, got {row['nct']!r}")
     for col, allowed in (
@@ -173,7 +203,7 @@ def _check_row(raw: dict[str, str], fail: Callable[[str, str], None]) -> dict[st
         if row[col] not in allowed:
             fail(col, f"{row[col]!r} is not allowed; allowed: {', '.join(allowed)}")
     try:
-        parse_group(str(row["her2_subgroup"]))
+        subgroup_codes(str(row["her2_subgroup"]))
     except ValueError as err:
         fail("her2_subgroup", str(err))
 
@@ -349,7 +379,10 @@ __all__ = [
     "DEFAULT_PATH",
     "EvidenceError",
     "REQUIRED_COLUMNS",
+    "SUBGROUP_SEPARATOR",
+    "UNCITED",
     "UnknownEvidenceId",
     "get_row",
     "load_evidence",
+    "subgroup_codes",
 ]

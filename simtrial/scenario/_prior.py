@@ -60,10 +60,11 @@ PRIOR_FIELDS = {
     "experimental_follows_control": "categories whose experimental model moves with a drawn control median "
     "(default: those given as a hazard_ratio relative to control)",
 }
-_HR_FORMS = ("{mean_log, sd_log} | {median, ci95: [lo, hi]} | {point: hr} | {quantiles: {p: hr, ...}} | "
+_HR_FORMS = ("{mean_log, sd_log} | {median, ci95: [lo, hi]} | {median, sd_log_from_evidence: id} | {point: hr} | "
+             "{quantiles: {p: hr, ...}} | "
              "{experimental_median_from_evidence: id} | {mixture: [...]}")
-_COMPONENT_FIELDS = ("mean_log", "sd_log", "median", "ci95", "point", "quantiles", "experimental_median_from_evidence",
-                     "note", "weight", "mixture", "source")
+_COMPONENT_FIELDS = ("mean_log", "sd_log", "median", "ci95", "sd_log_from_evidence", "point", "quantiles",
+                     "experimental_median_from_evidence", "note", "weight", "mixture", "source")
 _CONTROL_FORMS = "{from_evidence: id} | {median_months: m, ci95: [lo, hi]}"
 _RESPONSE_FORMS = "{from_evidence: id} | {beta: [a, b]} | {mean: p, ci95: [lo, hi]}"
 
@@ -109,13 +110,34 @@ def _interval(node: Node, *, low: float = 0.0, high: float | None = None) -> tup
     return values[0], values[1]
 
 
-def _normal_from_median(node: Node) -> NormalLogHR:
+def _evidence_log_se(node: Node) -> tuple[float, dict[str, Any]]:
+    """The SD on the log scale of an evidence median, from its 95% CI (refused without one)."""
+    ev = node.text()
+    try:
+        dist = uncertainty(ev)
+    except (KeyError, InvalidInput, ValueError) as err:
+        raise node.error(str(err).strip("'\""), allowed="an id of simtrial/evidence/her2_review.csv") from None
+    if not isinstance(dist, LogNormalMedian):
+        why = "it reports no 95% CI" if dist is None else "it is a proportion, not a median"
+        raise node.error(f"evidence {ev!r} cannot give a spread: {why}",
+                         allowed="an evidence median with a 95% CI, or give ci95 / sd_log yourself")
+    return dist.log_median_se, {"method": "SD of log HR = SD of the log median of an evidence figure, from its 95% CI",
+                                "source_ids": list(dist.source_ids), "evidence_ci95": [dist.ci_low, dist.ci_high],
+                                "sd_log": dist.log_median_se}
+
+
+def _normal_from_median(node: Node) -> tuple[NormalLogHR, dict[str, Any] | None]:
     median = node.child("median").number(low=0.0, low_open=True)
+    if node.has("sd_log_from_evidence"):
+        if node.has("ci95"):
+            raise node.child("ci95").error("give ci95 or sd_log_from_evidence, not both", allowed="one of them")
+        sd, fit = _evidence_log_se(node.child("sd_log_from_evidence"))
+        return NormalLogHR(math.log(median), sd), fit
     lo, hi = _interval(node.require("ci95", "[lo, hi]: the 95% interval of the HR"))
     if not lo < median < hi:
         raise node.child("median").error(f"the median HR {median:g} is outside its 95% interval [{lo:g}, {hi:g}]",
                                          allowed=f"a median in ({lo:g}, {hi:g})")
-    return NormalLogHR(math.log(median), (math.log(hi) - math.log(lo)) / (2 * Z975))
+    return NormalLogHR(math.log(median), (math.log(hi) - math.log(lo)) / (2 * Z975)), None
 
 
 def fit_quantiles(probabilities: list[float], hazard_ratios: list[float]) -> tuple[NormalLogHR, dict[str, Any]]:
@@ -203,8 +225,8 @@ def _component(node: Node, *, in_mixture: bool, codes: tuple[int, ...] = (),
         raise node.error("give exactly one form of HR prior" + (f" (got {', '.join(forms)})" if forms else ""),
                          allowed=_HR_FORMS)
     form = forms[0]
-    extra = {"mean_log": ("sd_log",), "median": ("ci95",)}.get(form, ())
-    for f in ("sd_log", "ci95"):
+    extra = {"mean_log": ("sd_log",), "median": ("ci95", "sd_log_from_evidence")}.get(form, ())
+    for f in ("sd_log", "ci95", "sd_log_from_evidence"):
         if node.has(f) and f not in extra:
             raise node.child(f).error(f"{f} does not go with {form}", allowed="remove it")
     if form == "mean_log":
@@ -212,7 +234,7 @@ def _component(node: Node, *, in_mixture: bool, codes: tuple[int, ...] = (),
         sd = node.require("sd_log", "a standard deviation > 0 on log HR").number(low=0.0, low_open=True)
         return NormalLogHR(mean, sd), None
     if form == "median":
-        return _normal_from_median(node), None
+        return _normal_from_median(node)
     if form == "point":
         return PointMassHR(node.child("point").number(low=0.0, low_open=True)), None
     if form == "quantiles":
@@ -370,6 +392,11 @@ def read_prior(
         follows = tuple(sorted(c for c in codes if c in possible))
     decided = {c for p in hr for c in p.categories}
     follows = tuple(c for c in follows if c not in decided) if ctrl else ()
+    # a canonical order (by key): each entry's random stream is numbered by its place, and a
+    # resolved scenario written with sorted keys must draw what the file drew
+    hr.sort(key=lambda p: p.key)
+    ctrl.sort(key=lambda p: p.key)
+    resp.sort(key=lambda p: (p.arm, p.key))
     try:
         return Prior(tuple(hr), tuple(ctrl), tuple(resp), correlation, meaningful, follows)
     except InvalidInput as err:
