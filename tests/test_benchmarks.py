@@ -28,20 +28,29 @@ TINY = {
     ],
     "bench_designs.py": ["--sims", "20", "--repeats", "1", "--search-sims", "20"],
     "bench_sequential.py": ["--sims", "40", "--repeats", "1"],
+    "bench_distributed.py": [
+        "--sims", "200", "--block-trials", "50", "--overhead-sims", "200", "--small-blocks", "25", "--points", "2",
+        "--sweep-sims", "20", "--rss-sims", "100", "300",
+    ],
     "bench_assurance.py": ["--sims", "40", "--repeats", "1"],
+    "bench_report.py": ["--sims", "50", "--repeats", "1", "--calibration-patients", "500"],
 }
 # a bound no measurement can meet, per script: forces a failure
 IMPOSSIBLE = {
     "bench_engine.py": "lifelines_speedup_cpu=inf",
     "bench_designs.py": "flagship_seconds=-1",
     "bench_sequential.py": "engine_ratio=-1",
+    "bench_distributed.py": "dask_efficiency=inf",
     "bench_assurance.py": "assurance_ratio_cpu=-1",
+    "bench_report.py": "report_seconds=-1",
 }
 TARGET_NAMES = {
     "bench_engine.py": {"floor_ratio", "rss_growth_bytes_per_trial", "lifelines_speedup_cpu", "rpact_speedup_cpu"},
     "bench_designs.py": {"flagship_seconds", "samplesize_seconds"},
     "bench_sequential.py": {"engine_ratio", "design_ratio"},
+    "bench_distributed.py": {"dask_efficiency", "sweep_over_separate_ratio", "peak_memory_ratio"},
     "bench_assurance.py": {"assurance_ratio_cpu"},
+    "bench_report.py": {"report_seconds"},
 }
 HAS_R = shutil.which("Rscript") is not None
 
