@@ -41,6 +41,21 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "samplesize_command",
         "Smallest N (or number of events) for SCENARIO to reach the target power, confirmed by an independent run.",
     ),
+    "assurance": (
+        "simtrial_cli.assurance_cmds",
+        "assurance_command",
+        "Assurance of SCENARIO: the probability of success averaged over its prior, with power at the prior's centre.",
+    ),
+    "report": (
+        "simtrial_cli.report_cmds",
+        "report_command",
+        "Write a self-contained HTML design report for SCENARIO (or from earlier results with --from).",
+    ),
+    "sweep": (
+        "simtrial_cli.sweep_cmds",
+        "sweep_command",
+        "Operating characteristics of SCENARIO over a grid of its values (same seed at every point).",
+    ),
     "validate": (
         "simtrial_cli.run_cmds",
         "validate_command",

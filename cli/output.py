@@ -26,7 +26,8 @@ class OutputError(Exception):
 #: every file name a simtrial command writes into --out: what makes up "an output set"
 MANIFEST_NAME = "simtrial-manifest.json"
 # the manifest first: moving it out first and in last makes a set without it an incomplete one
-OUTPUT_NAMES = (MANIFEST_NAME, "summary.json", "trials.csv", "scenario.resolved.yaml", "power_curve.csv")
+OUTPUT_NAMES = (MANIFEST_NAME, "summary.json", "trials.csv", "scenario.resolved.yaml", "power_curve.csv",
+                "sweep.json", "sweep.csv", "sweep.parquet")
 STAGING_PREFIX = ".simtrial-staging-"
 LOCK_NAME = ".simtrial.lock"
 #: a staging directory this old is from a crashed run even if its pid is alive again (reused)
@@ -260,8 +261,9 @@ def staged_output(out_dir: str | None, names=None, *, overwrite: bool = False):
             ) from None
         staged: list[str] = []
 
-        def write(name: str, text: str) -> None:
-            with open(staging / name, "w", encoding="utf-8") as handle:
+        def write(name: str, text: str | bytes) -> None:
+            binary = isinstance(text, bytes)  # e.g. Parquet
+            with open(staging / name, "wb" if binary else "w", encoding=None if binary else "utf-8") as handle:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())

@@ -10,6 +10,12 @@ import sys
 import threading
 
 import click
+from simtrial_cli._backend import (
+    backend_options,
+    check_precision_options,
+    executor_for,
+    precision_rows,
+)
 from simtrial_cli.output import (
     OUTPUT_NAMES,
     OutputError,
@@ -333,41 +339,83 @@ _RUN_FILES = ("summary.json", "trials.csv", "scenario.resolved.yaml")
 def _write_outputs(write, summary: dict, result: PowerResult, scenario: Scenario) -> None:
     write("summary.json", dump_json(summary))
     write("trials.csv", result.per_trial_frame().to_csv(index=False))
-    write("scenario.resolved.yaml", dump_yaml(dict(scenario.resolved)))
+    write("scenario.resolved.yaml", _scenario_header(scenario) + dump_yaml(dict(scenario.resolved)))
+
+
+def _scenario_header(scenario: Scenario) -> str:
+    """The scenario file's leading comment block (question, sources), kept atop scenario.resolved.yaml for reports."""
+    from simtrial.report.inputs import header_comment
+
+    return header_comment(scenario.path)
 
 
 @click.command("run")
 @common_options
 @click.option("--null", is_flag=True, help="Simulate under H0 (type I error) instead of H1.")
+@backend_options
 @_guard
-def run_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, null, overwrite=False):
+def run_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, null, overwrite=False, backend="local",
+                scheduler=None, workers=None, block_trials=None, target_mc_se=None, max_sims=None):
     """Simulate SCENARIO's design: power (or type I error with --null) and operating characteristics."""
+    check_precision_options(target_mc_se, max_sims)
     sc = _load(scenario)
+    extra = None
     with staged_output(out_dir, _RUN_FILES, overwrite=overwrite) as write:
-        n = sims or sc.simulation.n_sims
-        with progress_bar(n, "simulating", quiet, compiles=sc.endpoint == "time_to_event") as update:
-            result = run(sc, n_sims=sims, seed=seed, null=null, threads=threads, progress=_progress(update))
+        with executor_for(backend, scheduler, workers, block_trials, threads) as (executor, threads):
+            if target_mc_se is None:
+                n = sims or sc.simulation.n_sims
+                with progress_bar(n, "simulating", quiet, compiles=sc.endpoint == "time_to_event") as update:
+                    result = run(sc, n_sims=sims, seed=seed, null=null, threads=threads, executor=executor,
+                                 progress=_progress(update))
+            else:
+                from simtrial.precision import (
+                    DEFAULT_BLOCK_SIMS,
+                    DEFAULT_MAX_SIMS,
+                    run_to_precision,
+                )
+
+                cap = max_sims or DEFAULT_MAX_SIMS
+                with progress_bar(cap, "simulating to the MC SE target", quiet,
+                                  compiles=sc.endpoint == "time_to_event") as update:
+                    result, precision = run_to_precision(
+                        sc, target_mc_se, block_sims=sims or DEFAULT_BLOCK_SIMS, max_sims=cap, seed=seed, null=null,
+                        threads=threads, executor=executor, progress=update,
+                    )
+                extra = precision_rows(precision.to_dict())
         summary = result.to_dict()
+        if target_mc_se is not None:
+            summary["precision"] = precision.to_dict()
         if write is not None:
             _write_outputs(write, summary, result, sc)
-    _print(summary, fmt_)
+    _print(summary, fmt_, extra)
 
 
 @click.command("samplesize")
 @common_options
 @click.option("--power", "target_power", type=float, default=None, help="Target power (default: the scenario's, else 0.8).")
+@click.option("--target", "target_quantity", type=click.Choice(["power", "assurance"]), default="power", show_default=True,
+              help="What must reach the target: power, or assurance over the scenario's prior: block.")
+@click.option("--value", "target_value", type=float, default=None,
+              help="The target's value (same as --power; for --target assurance, e.g. 0.7).")
 @click.option("--solve-for", type=click.Choice(["n_patients", "events"]), default=None, help="What to solve for (default: the scenario's).")
 @click.option("--precision", type=float, default=0.02, show_default=True,
               help="95% Monte-Carlo half-width of the answer, as a fraction of it.")
 @click.option("--max-sims", type=int, default=None, callback=_positive,
               help="Budget: simulated trials in the whole search (exit 1 if it runs out before confirmation).")
 @click.option("--max-seconds", type=float, default=None, help="Budget: seconds for the whole search (exit 1 if exceeded).")
+@click.option("--text", "as_text", is_flag=True,
+              help="Print the sample-size justification paragraph (the one `simtrial report` writes) instead of the table.")
 @_guard
-def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, target_power, solve_for, precision,
-                       max_sims, max_seconds, overwrite=False):
+def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, target_power, target_quantity, target_value, solve_for, precision,
+                       max_sims, max_seconds, overwrite=False, as_text=False):
     """Smallest N (or number of events) for SCENARIO to reach the target power, confirmed by an independent run."""
+    if target_value is not None:
+        if target_power is not None and target_power != target_value:
+            raise click.BadParameter(f"--power {target_power} and --value {target_value} disagree: give one",
+                                     param_hint="--value")
+        target_power = target_value
     if target_power is not None and not 0.0 < target_power < 1.0:
-        raise click.BadParameter(f"must be in (0, 1), got {target_power}", param_hint="--power")
+        raise click.BadParameter(f"must be in (0, 1), got {target_power}", param_hint="--value" if target_value else "--power")
     if not 0.0 < precision < 1.0:
         raise click.BadParameter(f"must be a fraction in (0, 1), e.g. 0.02, got {precision}", param_hint="--precision")
     if max_seconds is not None and not max_seconds > 0:
@@ -376,10 +424,15 @@ def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, targ
     with staged_output(out_dir, OUTPUT_NAMES, overwrite=overwrite) as write:
         try:
             with progress_bar(30, "searching", quiet, compiles=sc.endpoint == "time_to_event") as update:
-                result: SampleSizeResult = sample_size(
-                    sc, target_power=target_power, solve_for=solve_for, n_sims=sims, seed=seed, threads=threads,
-                    progress=_progress(update), precision=precision, max_sims=max_sims, max_seconds=max_seconds,
-                )
+                options = dict(solve_for=solve_for, n_sims=sims, seed=seed, threads=threads, progress=_progress(update),
+                               precision=precision, max_sims=max_sims, max_seconds=max_seconds)
+                if target_quantity == "assurance":
+                    from simtrial.probability_of_success import assurance_sample_size
+
+                    target = target_power if target_power is not None else 0.8
+                    result: SampleSizeResult = assurance_sample_size(sc, target=target, **options)
+                else:
+                    result = sample_size(sc, target_power=target_power, **options)
         except BudgetExhausted as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(1)
@@ -387,26 +440,33 @@ def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, targ
         if write is not None:
             write("summary.json", dump_json(summary))
             write("trials.csv", result.confirmation.per_trial_frame().to_csv(index=False))
-            write("scenario.resolved.yaml", dump_yaml(result.resolved_scenario()))
+            write("scenario.resolved.yaml", _scenario_header(sc) + dump_yaml(result.resolved_scenario()))
             write("power_curve.csv", result.to_frame().to_csv(index=False))
     key = summary["solve_for"]
     answer = summary["events_required"] if key == "events" else summary["n_required"]
     unc = summary.get("uncertainty")
     rel = summary.get("uncertainty_relative")
     extra = [
-        ("target power", fmt(summary["target_power"])),
+        (f"target {summary.get('target_quantity', 'power')}", fmt(summary["target_power"])),
         ("solved for", key),
         (f"{'events' if key == 'events' else 'patients'} required",
          f"{fmt(answer)}" + (f"  (Monte-Carlo uncertainty ± {fmt(unc, 1)}, {100 * rel:.1f}%, 95%)" if unc and rel else "")),
         ("patients required" if key == "events" else "events required",
          fmt(summary["n_required"] if key == "events" else summary["events_required"])),
         ("confirmation (independent run)",
-         f"power {fmt(summary['achieved_power'])} (MC SE {fmt(summary['achieved_power_mc_se'], 4)}, "
+         f"{summary.get('target_quantity', 'power')} {fmt(summary['achieved_power'])} "
+         f"(MC SE {fmt(summary['achieved_power_mc_se'], 4)}, "
          f"{summary['n_sims']} trials, seed {summary['seed']})"),
         ("confirmed", "yes: the independent run reaches the target" if summary["confirmed"] else "NO"),
-        ("analytic events (Schoenfeld)", fmt(summary["analytic_events"], 1)),
+        ("analytic events (Schoenfeld" + (" assurance)" if summary.get("target_quantity") == "assurance" else ")"),
+         fmt(summary["analytic_events"], 1)),
         ("points evaluated", f"{len(summary['power_curve'])} + {len(summary.get('confirmations') or [])} confirmation(s)"),
     ]
+    if as_text:
+        from simtrial_cli.report_cmds import justification_text
+
+        click.echo(justification_text(result, sc))
+        return
     _print(summary, fmt_, extra)
     if fmt_ == "table" and summary["power_curve"]:
         click.echo("\n  power curve (per stage: one seed, common random numbers; 'monotone' is the isotonic fit,")

@@ -195,6 +195,14 @@ FIELDS: dict[str, tuple[Change, Change | None]] = {
                               _both(_set(f"{SEQ}.futility", "z"), _set(f"{SEQ}.futility_z", [0.0]))),
     "sequential.futility_hr": (_set(f"{SEQ}.futility_hr", [0.9]),
                                _both(_set(f"{SEQ}.futility", "hr"), _set(f"{SEQ}.futility_hr", [1.2]))),
+    "sequential.harm_alpha": (_set(f"{SEQ}.harm_alpha", 0.01), _set("analysis.sided", 2)),
+    "sequential.harm_spending": (_set(f"{SEQ}.harm_spending", "asP"), _set("analysis.sided", 2)),
+    "sequential.harm_gamma": (_set(f"{SEQ}.harm_gamma", 1.0),
+                              _both(_set("analysis.sided", 2), _set(f"{SEQ}.harm_spending", "asHSD"),
+                                    _set(f"{SEQ}.harm_gamma", -4.0))),
+    "sequential.harm_rho": (_set(f"{SEQ}.harm_rho", 1.0),
+                            _both(_set("analysis.sided", 2), _set(f"{SEQ}.harm_spending", "asKD"),
+                                  _set(f"{SEQ}.harm_rho", 3.0))),
     "simulation.n_sims": (_set("simulation.n_sims", N_SIMS + 10), None),
     "simulation.seed": (_set("simulation.seed", 8), None),
     "sample_size.target_power": (_set("sample_size", {"target_power": 0.6}), _set("sample_size", {"target_power": 0.5})),
@@ -208,6 +216,8 @@ FIELDS: dict[str, tuple[Change, Change | None]] = {
 DOCUMENTATION = {"description"}
 # Chooses which design runs: every other entry is per design.
 SELECTOR = {"design"}
+# Read by `simtrial sweep`, not by run (tests/test_sweep.py checks that a sweep: block is run).
+SWEEP = {"sweep"}
 
 
 def _schema_fields() -> set[str]:
@@ -224,7 +234,7 @@ def _schema_fields() -> set[str]:
 
 
 def test_every_schema_field_is_walked() -> None:
-    missing = _schema_fields() - set(FIELDS) - DOCUMENTATION - SELECTOR
+    missing = _schema_fields() - set(FIELDS) - DOCUMENTATION - SELECTOR - SWEEP
     assert not missing, f"schema fields without a walk entry: {sorted(missing)}"
     stale = set(FIELDS) - _schema_fields()
     assert not stale, f"walk entries for fields the schema no longer has: {sorted(stale)}"

@@ -29,18 +29,38 @@ Seeding: trials are cut into blocks of ``BLOCK_TRIALS``; block ``k`` draws from
 ``np.random.default_rng([seed, k])`` and always draws a full block (a short
 last block is truncated), so trial ``i`` has the same numbers whatever
 ``n_sims`` is: the first 100 trials of a 10 000-trial run are a 100-trial run.
+
+Where blocks run: each design's per-block work is a picklable :class:`BlockTask`
+(numpy arrays and scalars only), ``task(first_trial, n)`` returning the
+per-trial results of trials ``first_trial .. first_trial + n - 1`` as a dict of
+arrays; :func:`run_blocks` hands it to an executor (``simtrial.executors``:
+local threads, dask workers) one block per range and merges the pieces by
+trial index.  A piece that does not start or end on a block boundary redraws
+its whole block and keeps its part, so any executor, splitting and order give
+the same numbers.
+
+Per-trial response probabilities (``TrialParameters.response_probability``,
+assurance): trial ``i`` responds with row ``i`` where it is not NaN; its cell
+probabilities ``q[c, arm] = sum_t P(t | c) p[t, arm]`` replace the scenario's
+in the one binomial draw per cell, which stays where it was in the block's
+stream.  A row that changes nothing (all NaN, or equal to the scenario's
+probabilities) gives exactly the scenario's numbers.  Since a block shares one
+stream, a changed probability in trial ``i`` also moves the draws of the later
+trials of its block (not of other blocks).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from simtrial.errors import InvalidInput, check_n_sims, check_seed
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.spec import Population
+from simtrial.trial_parameters import TrialParameters
 
 BLOCK_TRIALS = 1024
 
@@ -293,3 +313,139 @@ def risk_difference_variance(
 
 def nan_array(n: int) -> np.ndarray:
     return np.full(n, np.nan)
+
+
+# --- blocks behind an executor ------------------------------------------------------
+
+
+def block_response(
+    response_probability: np.ndarray | None, lo: int, size: int, arm: int, p_scenario: np.ndarray
+) -> np.ndarray | None:
+    """P(response) per true category of trials ``lo .. lo + size - 1`` in ``arm``, ``[size, 6]``; None: all the scenario's.
+
+    NaN entries of the drawn rows (and rows past the drawn ones) take the scenario's value.
+    """
+    if response_probability is None:
+        return None
+    rows = response_probability[lo : lo + size, :, arm]
+    if not np.isnan(rows).all() or rows.shape[0] < size:
+        out = np.broadcast_to(p_scenario, (size, N_CATEGORIES)).copy()
+        drawn = ~np.isnan(rows)
+        out[: rows.shape[0]][drawn] = rows[drawn]
+        return out
+    return None
+
+
+def block_q(p_trials: np.ndarray | None, p_scenario: np.ndarray, q_scenario: np.ndarray, law: CohortLaw) -> np.ndarray:
+    """``q[i, c] = sum_t P(t | c) p_trials[i, t]``, ``[size, 6]``; the scenario's ``q`` (exactly) where a row changes nothing.
+
+    A row "changes nothing" when it equals the scenario's probabilities on every
+    true category an enrolled patient can have (the only ones ``q`` reads).
+    """
+    if p_trials is None:
+        return q_scenario[None, :]
+    possible = law.possible_true
+    same = np.all(p_trials[:, possible] == p_scenario[None, possible], axis=1)
+    p = np.where(possible[None, :], np.nan_to_num(p_trials, nan=0.0), 0.0)
+    q = np.einsum("ct,it->ic", law.true_given_assessed, p)
+    q = np.where(law.possible_assessed[None, :], np.clip(q, 0.0, 1.0), 0.0)
+    q[same] = q_scenario
+    return q
+
+
+def response_rows(trial_parameters: TrialParameters | None, n_sims: int, design: str) -> np.ndarray | None:
+    """The drawn ``response_probability`` rows a binary design uses (None: none), checked against the run."""
+    if trial_parameters is None:
+        return None
+    if not isinstance(trial_parameters, TrialParameters):
+        raise InvalidInput(f"trial_parameters must be a TrialParameters, got {type(trial_parameters).__name__}")
+    if trial_parameters.changes_event_times:
+        raise InvalidInput(
+            f"design {design!r} has a binary endpoint: hazard ratios and control hazard multipliers do not apply "
+            "(per-trial response_probability does)"
+        )
+    if trial_parameters.n_sims != n_sims:
+        raise InvalidInput(f"trial_parameters hold {trial_parameters.n_sims} trials, the run {n_sims}")
+    if trial_parameters.n_categories != N_CATEGORIES:
+        raise InvalidInput(f"trial_parameters have {trial_parameters.n_categories} categories, not {N_CATEGORIES}")
+    return trial_parameters.response_probability
+
+
+@dataclass(frozen=True)
+class BlockTask:
+    """``task(first_trial, n)``: per-trial results (dict of arrays, length n) of trials first_trial .. first_trial + n - 1.
+
+    Subclasses hold only numpy arrays and scalars (they pickle) and define
+    ``block(rng, start, size)``: the results of the ``size`` trials of the block
+    starting at trial ``start``, drawn from that block's ``rng`` exactly as a
+    serial run draws them.  ``block_align`` tells an executor where blocks
+    begin, so it need not cut one in two.
+    """
+
+    seed: int
+    n_sims: int
+
+    block_align = BLOCK_TRIALS
+
+    def block(self, rng: np.random.Generator, start: int, size: int) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def __call__(self, first_trial: int, n: int) -> dict[str, np.ndarray]:
+        first_trial, n = int(first_trial), int(n)
+        if n < 1 or first_trial < 0 or first_trial + n > self.n_sims:
+            raise ValueError(f"trials {first_trial}..{first_trial + n - 1} are outside the run (0..{self.n_sims - 1})")
+        pieces = []
+        for k in range(first_trial // BLOCK_TRIALS, (first_trial + n - 1) // BLOCK_TRIALS + 1):
+            start = k * BLOCK_TRIALS
+            size = min(self.n_sims, start + BLOCK_TRIALS) - start
+            rows = self.block(np.random.default_rng([self.seed, k]), start, size)
+            lo, hi = max(first_trial, start) - start, min(first_trial + n, start + size) - start
+            pieces.append({name: v[lo:hi] for name, v in rows.items()} if (lo, hi) != (0, size) else rows)
+        if len(pieces) == 1:
+            return pieces[0]
+        return {name: np.concatenate([p[name] for p in pieces]) for name in pieces[0]}
+
+
+def run_blocks(
+    task: BlockTask, n_sims: int, executor: Any = None, progress: Callable[[int], None] | None = None
+) -> dict[str, np.ndarray]:
+    """Every trial's results: ``task`` over blocks of ``BLOCK_TRIALS`` trials, here or on ``executor``, merged by trial index.
+
+    ``progress(k)`` after each piece of ``k`` trials.  Raises RuntimeError if the
+    executor loses, doubles or mangles trials.
+    """
+    ranges = [(a, min(n_sims, a + BLOCK_TRIALS)) for a in range(0, n_sims, BLOCK_TRIALS)]
+    if executor is None:
+        pieces: Any = ((a, b, task(a, b - a)) for a, b in ranges)
+    elif callable(getattr(executor, "map_ranges", None)):
+        pieces = executor.map_ranges(task, ranges)
+    else:
+        raise InvalidInput(f"executor must have a map_ranges(task, ranges) method, got {executor!r}")
+    out: dict[str, np.ndarray] | None = None
+    done = np.zeros(n_sims, dtype=np.bool_)
+    try:
+        for start, stop, rows in pieces:
+            lo, hi = int(start), int(stop)
+            if not (0 <= lo < hi <= n_sims) or done[lo:hi].any():
+                raise RuntimeError(f"{executor!r} returned trials {lo}..{hi - 1}: outside 0..{n_sims - 1} or twice")
+            if not isinstance(rows, dict) or any(
+                not isinstance(v, np.ndarray) or v.shape[:1] != (hi - lo,) for v in rows.values()
+            ):
+                raise RuntimeError(f"{executor!r} returned malformed rows for trials {lo}..{hi - 1}")
+            if out is None:
+                out = {name: np.empty((n_sims, *v.shape[1:]), dtype=v.dtype) for name, v in rows.items()}
+            if set(rows) != set(out):
+                raise RuntimeError(f"{executor!r} returned other fields for trials {lo}..{hi - 1}")
+            for name, v in rows.items():
+                out[name][lo:hi] = v
+            done[lo:hi] = True
+            if progress is not None:
+                progress(hi - lo)
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+    if out is None or not done.all():
+        missing = np.flatnonzero(~done)
+        raise RuntimeError(f"{executor!r} left {missing.size} trials unrun (first: trial {int(missing[0])})")
+    return out

@@ -44,21 +44,28 @@ randomisation (``_binary_cohort.allocate_arms``).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from simtrial.designs._binary_cohort import (
     BLOCK_TRIALS,
+    BlockTask,
+    CohortLaw,
     allocate_arms,
+    block_q,
+    block_response,
     check_allocation,
     check_run_args,
     cohort_law,
     nan_array,
     resolve_n_patients,
     response_given_assessed,
+    response_rows,
     response_vector,
     risk_difference_variance,
-    trial_blocks,
+    run_blocks,
 )
 from simtrial.designs._decisions import adjust, p_values, reject
 from simtrial.designs.base import Progress, TrialOutcomes
@@ -163,6 +170,86 @@ def _strata_index(strata) -> tuple[np.ndarray, int]:
     return dense.astype(np.int64), int(dense.max()) + 1
 
 
+@dataclass(frozen=True)
+class _TwoArmTask(BlockTask):
+    """One block of two-arm binary trials: cohort counts, arms, responders, the test (see ``BlockTask``)."""
+
+    law: CohortLaw | None = None
+    allocation: tuple[int, int, int] = (1, 1, 2)
+    randomisation: str = "permuted_blocks"
+    randomisation_strata: Mapping[int, int] | None = None
+    q: np.ndarray | None = None  # [6, 2] the scenario's P(response | assessed, arm)
+    p_control: np.ndarray | None = None  # [6] per true category
+    p_experimental: np.ndarray | None = None
+    null: bool = False
+    margin: float | None = None
+    response_probability: np.ndarray | None = None  # [n_sims, 6, 2] drawn per trial, NaN = the scenario's
+    test: str = "chi_square"
+    onehot: np.ndarray | None = None
+    in_analysis: np.ndarray | None = None
+    sub_masks: np.ndarray | None = None  # [subgroups, 6]
+    alpha: float = 0.025
+    sided: int = 1
+
+    def _test(self, responders: np.ndarray, patients: np.ndarray):
+        tot_r, tot_n = responders.sum(axis=1), patients.sum(axis=1)
+        if self.test == "chi_square":
+            return two_proportion_test(tot_r, tot_n)
+        if self.test == "risk_difference_ni":
+            return risk_difference_ni_test(tot_r, tot_n, self.margin)
+        onehot = self.onehot
+        return cmh_test(np.einsum("sca,ck->ska", responders, onehot), np.einsum("sca,ck->ska", patients, onehot))
+
+    def _q(self, start: int, size: int) -> np.ndarray:
+        """P(response | assessed, arm) of the block's trials: ``[1, 6, 2]`` (the scenario's) or ``[size, 6, 2]``."""
+        rp = self.response_probability
+        pc = block_response(rp, start, size, 0, self.p_control)
+        if self.null:  # the experimental arm follows the trial's control, as the scenario's does
+            pe = None if pc is None else (pc.copy() if self.margin is None else np.maximum(pc - self.margin, 0.0))
+        else:
+            pe = block_response(rp, start, size, 1, self.p_experimental)
+        if pc is None and pe is None:
+            return self.q[None, :, :]
+        qc = block_q(pc, self.p_control, self.q[:, 0], self.law)
+        qe = block_q(pe, self.p_experimental, self.q[:, 1], self.law)
+        return np.stack(np.broadcast_arrays(qc, qe), axis=-1)
+
+    def block(self, rng: np.random.Generator, start: int, size: int) -> dict[str, np.ndarray]:
+        law, (ctrl, expt, multiple) = self.law, self.allocation
+        counts = law.draw_assessed(rng, BLOCK_TRIALS)
+        patients = allocate_arms(  # [BLOCK_TRIALS, 6, 2]
+            rng, counts, (ctrl, expt), multiple, self.randomisation, self.randomisation_strata
+        )
+        q = self._q(start, size)
+        if q.shape[0] != 1:  # the trials past the run's end draw with the scenario's q, as they always did
+            q = np.concatenate([q, np.broadcast_to(self.q, (BLOCK_TRIALS - size, *self.q.shape))])
+        responders_all = rng.binomial(patients, q)[:size]
+        patients_all = patients[:size]
+        z_sub = np.full((size, self.sub_masks.shape[0]), np.nan)
+        for j, mask in enumerate(self.sub_masks):
+            z_sub[:, j] = self._test(np.where(mask[None, :, None], responders_all, 0),
+                                     np.where(mask[None, :, None], patients_all, 0)).z
+        inside = self.in_analysis[None, :, None]
+        patients = np.where(inside, patients_all, 0)
+        responders = np.where(inside, responders_all, 0)
+        tot_r = responders.sum(axis=1)  # [size, 2]
+        tot_n = patients.sum(axis=1)
+        result = self._test(responders, patients)
+        if self.sided == 1:
+            success = np.nan_to_num(result.p_value_one_sided, nan=1.0) < self.alpha
+        else:
+            success = reject(result.z, self.alpha, self.sided)[0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate_c = np.where(tot_n[:, 0] > 0, tot_r[:, 0] / tot_n[:, 0], np.nan)
+            rate_e = np.where(tot_n[:, 1] > 0, tot_r[:, 1] / tot_n[:, 1], np.nan)
+        return {
+            "success": np.asarray(success, dtype=bool), "z": np.asarray(result.z, dtype=np.float64), "z_sub": z_sub,
+            "responders_arm": tot_r.astype(np.int64), "patients_arm": tot_n.astype(np.int64),
+            "responders": tot_r.sum(axis=1).astype(np.int64), "analysed": tot_n.sum(axis=1).astype(np.int64),
+            "rate_control": rate_c, "rate_experimental": rate_e,
+        }
+
+
 class TwoArmBinaryDesign:
     """Randomised control vs experimental on a binary endpoint (design name ``"binary"``)."""
 
@@ -182,9 +269,14 @@ class TwoArmBinaryDesign:
         executor: Executor | None = None,
         trial_parameters: TrialParameters | None = None,
     ) -> TrialOutcomes:
-        """Simulate ``n_sims`` trials; ``target_events`` and ``threads`` do not apply and are ignored."""
-        if executor is not None or trial_parameters is not None:
-            raise InvalidInput(f"design {self.name!r} does not take an executor or per-trial parameters yet")
+        """Simulate ``n_sims`` trials; ``target_events`` and ``threads`` do not apply and are ignored.
+
+        ``executor`` runs the blocks of trials (default: here, in order);
+        ``trial_parameters.response_probability[i, t, arm]`` replaces the
+        scenario's response probability of true category ``t`` in trial ``i``
+        (NaN: the scenario's; under ``null`` the experimental arm follows the
+        trial's control as the scenario's does, floored at 0 for a margin).
+        """
         n_sims, seed = check_run_args(n_sims, seed)
         a = scenario.analysis
         test = a.test
@@ -228,53 +320,19 @@ class TwoArmBinaryDesign:
             stratum, n_strata = _strata_index(a.strata)
             onehot = np.zeros((N_CATEGORIES, n_strata), dtype=np.int64)
             onehot[np.arange(N_CATEGORIES), stratum] = 1
-
-        def run_test(responders: np.ndarray, patients: np.ndarray):
-            tot_r, tot_n = responders.sum(axis=1), patients.sum(axis=1)
-            if test == "chi_square":
-                return two_proportion_test(tot_r, tot_n)
-            if test == "risk_difference_ni":
-                return risk_difference_ni_test(tot_r, tot_n, margin)
-            return cmh_test(np.einsum("sca,ck->ska", responders, onehot), np.einsum("sca,ck->ska", patients, onehot))
-
-        sub_masks = [_analysis_mask(sub.categories) for sub in a.subgroups]
-        z_sub = np.full((n_sims, len(sub_masks)), np.nan)
-        resp_arm = np.zeros((n_sims, 2), dtype=np.int64)
-
-        success = np.zeros(n_sims, dtype=bool)
-        responders_out = np.zeros(n_sims, dtype=np.int64)
+        sub_masks = np.array([_analysis_mask(sub.categories) for sub in a.subgroups], dtype=bool).reshape(-1, N_CATEGORIES)
+        task = _TwoArmTask(
+            seed=seed, n_sims=n_sims, law=law, allocation=allocation, randomisation=scenario.randomisation,
+            randomisation_strata=scenario.randomisation_strata, q=q, p_control=p_ctrl, p_experimental=p_exp,
+            null=bool(null), margin=margin, response_probability=response_rows(trial_parameters, n_sims, self.name),
+            test=test, onehot=onehot, in_analysis=in_analysis, sub_masks=sub_masks, alpha=alpha, sided=sided,
+        )
+        out = run_blocks(task, n_sims, executor, progress)
+        success, z_all, z_sub = out["success"], out["z"], out["z_sub"]
+        resp_arm, n_arm = out["responders_arm"], out["patients_arm"]
+        responders_out, analysed = out["responders"], out["analysed"]
+        rate_c, rate_e = out["rate_control"], out["rate_experimental"]
         enrolled = np.full(n_sims, n, dtype=np.int64)
-        analysed = np.zeros(n_sims, dtype=np.int64)
-        rate_c, rate_e, z_all = nan_array(n_sims), nan_array(n_sims), nan_array(n_sims)
-        n_arm = np.zeros((n_sims, 2), dtype=np.int64)
-        for start, stop, rng in trial_blocks(n_sims, seed, progress):
-            size = stop - start
-            counts = law.draw_assessed(rng, BLOCK_TRIALS)
-            patients = allocate_arms(  # [BLOCK_TRIALS, 6, 2]
-                rng, counts, allocation[:2], allocation[2], scenario.randomisation, scenario.randomisation_strata
-            )
-            responders_all = rng.binomial(patients, q[None, :, :])[:size]
-            patients_all = patients[:size]
-            for j, mask in enumerate(sub_masks):
-                z_sub[start:stop, j] = run_test(np.where(mask[None, :, None], responders_all, 0),
-                                                np.where(mask[None, :, None], patients_all, 0)).z
-            patients = np.where(in_analysis[None, :, None], patients_all, 0)
-            responders = np.where(in_analysis[None, :, None], responders_all, 0)
-            tot_r = responders.sum(axis=1)  # [size, 2]
-            tot_n = patients.sum(axis=1)
-            result = run_test(responders, patients)
-            if sided == 1:
-                success[start:stop] = np.nan_to_num(result.p_value_one_sided, nan=1.0) < alpha
-            else:
-                success[start:stop] = reject(result.z, alpha, sided)[0]
-            z_all[start:stop] = result.z
-            resp_arm[start:stop] = tot_r
-            responders_out[start:stop] = tot_r.sum(axis=1)
-            analysed[start:stop] = tot_n.sum(axis=1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rate_c[start:stop] = np.where(tot_n[:, 0] > 0, tot_r[:, 0] / tot_n[:, 0], np.nan)
-                rate_e[start:stop] = np.where(tot_n[:, 1] > 0, tot_r[:, 1] / tot_n[:, 1], np.nan)
-            n_arm[start:stop] = tot_n
 
         # expected design quantities for the analytic cross-check
         w = law.assessed_weights * in_analysis

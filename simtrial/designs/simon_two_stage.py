@@ -24,17 +24,24 @@ binomial approximation at the mean rate, noted in ``details``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from simtrial.designs._binary_cohort import (
     BLOCK_TRIALS,
+    BlockTask,
+    CohortLaw,
+    block_q,
+    block_response,
     check_run_args,
     cohort_law,
     nan_array,
     resolve_n_patients,
     response_given_assessed,
+    response_rows,
     response_vector,
-    trial_blocks,
+    run_blocks,
 )
 from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.designs.single_arm import check_one_sided_alpha, check_p0
@@ -85,6 +92,31 @@ def design_for(scenario: Scenario) -> SimonDesign:
         ) from None
 
 
+@dataclass(frozen=True)
+class _SimonTask(BlockTask):
+    """One block of Simon trials: both stages' enrolled counts, then their responders (see ``BlockTask``)."""
+
+    law: CohortLaw | None = None
+    n1: int = 0
+    n2: int = 0
+    q: np.ndarray | None = None  # [6] the scenario's P(response | assessed)
+    p_true: np.ndarray | None = None  # [6] per true category
+    response_probability: np.ndarray | None = None  # [n_sims, 6, 2]; arm 1 is read
+
+    def block(self, rng: np.random.Generator, start: int, size: int) -> dict[str, np.ndarray]:
+        law = self.law
+        if law.fixed_counts is None:
+            c1 = rng.multinomial(self.n1, law.assessed_probs, size=BLOCK_TRIALS)
+            c2 = rng.multinomial(self.n2, law.assessed_probs, size=BLOCK_TRIALS)
+        else:
+            c1 = rng.multivariate_hypergeometric(law.fixed_counts, self.n1, size=BLOCK_TRIALS)
+            c2 = law.fixed_counts[None, :] - c1
+        q = block_q(block_response(self.response_probability, start, size, 1, self.p_true), self.p_true, self.q, law)
+        if q.shape[0] != 1:
+            q = np.concatenate([q, np.broadcast_to(self.q, (BLOCK_TRIALS - size, self.q.shape[0]))])
+        return {"stage1": rng.binomial(c1, q).sum(axis=1)[:size], "stage2": rng.binomial(c2, q).sum(axis=1)[:size]}
+
+
 class SimonTwoStageDesign:
     """Simon optimal / minimax two-stage design (design name ``"simon_two_stage"``)."""
 
@@ -104,9 +136,13 @@ class SimonTwoStageDesign:
         executor: Executor | None = None,
         trial_parameters: TrialParameters | None = None,
     ) -> TrialOutcomes:
-        """Simulate ``n_sims`` trials; ``target_events`` and ``threads`` do not apply and are ignored."""
-        if executor is not None or trial_parameters is not None:
-            raise InvalidInput(f"design {self.name!r} does not take an executor or per-trial parameters yet")
+        """Simulate ``n_sims`` trials; ``target_events`` and ``threads`` do not apply and are ignored.
+
+        ``executor`` runs the blocks of trials (default: here, in order);
+        ``trial_parameters.response_probability[i, t, 1]`` replaces the
+        response probability of true category ``t`` in trial ``i`` (NaN: the
+        scenario's; ignored under ``null``, where it is p0).
+        """
         n_sims, seed = check_run_args(n_sims, seed)
         design = design_for(scenario)
         for given, field in ((n_patients, "n_patients (override)"), (scenario.n_patients, "n_patients")):
@@ -124,18 +160,11 @@ class SimonTwoStageDesign:
             p_true = response_vector(scenario.experimental_response, law, "experimental_response")
         q = response_given_assessed(p_true, law)
 
-        s1 = np.zeros(n_sims, dtype=np.int64)
-        s2 = np.zeros(n_sims, dtype=np.int64)
-        for start, stop, rng in trial_blocks(n_sims, seed, progress):
-            size = stop - start
-            if law.fixed_counts is None:
-                c1 = rng.multinomial(n1, law.assessed_probs, size=BLOCK_TRIALS)
-                c2 = rng.multinomial(n2, law.assessed_probs, size=BLOCK_TRIALS)
-            else:
-                c1 = rng.multivariate_hypergeometric(law.fixed_counts, n1, size=BLOCK_TRIALS)
-                c2 = law.fixed_counts[None, :] - c1
-            s1[start:stop] = rng.binomial(c1, q[None, :]).sum(axis=1)[:size]
-            s2[start:stop] = rng.binomial(c2, q[None, :]).sum(axis=1)[:size]
+        rows = response_rows(trial_parameters, n_sims, self.name)
+        task = _SimonTask(seed=seed, n_sims=n_sims, law=law, n1=n1, n2=n2, q=q, p_true=p_true,
+                          response_probability=None if null else rows)
+        out = run_blocks(task, n_sims, executor, progress)
+        s1, s2 = out["stage1"], out["stage2"]
         decision = simon_decision(design, s1, s2)
         stopped = decision.stopped_early
         responders = np.where(stopped, s1, s1 + s2)

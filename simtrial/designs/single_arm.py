@@ -17,18 +17,24 @@ fixed counts, so it is exact in both cases).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from simtrial.designs._binary_cohort import (
     BLOCK_TRIALS,
+    BlockTask,
     CohortLaw,
+    block_q,
+    block_response,
     check_run_args,
     cohort_law,
     nan_array,
     resolve_n_patients,
     response_given_assessed,
+    response_rows,
     response_vector,
-    trial_blocks,
+    run_blocks,
 )
 from simtrial.designs.base import Progress, TrialOutcomes
 from simtrial.errors import InvalidInput
@@ -71,6 +77,23 @@ def responder_distribution(law: CohortLaw, q: np.ndarray) -> np.ndarray:
     return pmf
 
 
+@dataclass(frozen=True)
+class _SingleArmTask(BlockTask):
+    """One block of single-arm trials: enrolled counts per assessed category, then responders (see ``BlockTask``)."""
+
+    law: CohortLaw | None = None
+    q: np.ndarray | None = None  # [6] the scenario's P(response | assessed)
+    p_true: np.ndarray | None = None  # [6] per true category
+    response_probability: np.ndarray | None = None  # [n_sims, 6, 2]; arm 1 is read
+
+    def block(self, rng: np.random.Generator, start: int, size: int) -> dict[str, np.ndarray]:
+        counts = self.law.draw_assessed(rng, BLOCK_TRIALS)
+        q = block_q(block_response(self.response_probability, start, size, 1, self.p_true), self.p_true, self.q, self.law)
+        if q.shape[0] != 1:
+            q = np.concatenate([q, np.broadcast_to(self.q, (BLOCK_TRIALS - size, self.q.shape[0]))])
+        return {"responders": rng.binomial(counts, q).sum(axis=1)[:size]}
+
+
 class SingleArmBinaryDesign:
     """One-stage single-arm exact binomial design (design name ``"single_arm_binary"``)."""
 
@@ -90,9 +113,13 @@ class SingleArmBinaryDesign:
         executor: Executor | None = None,
         trial_parameters: TrialParameters | None = None,
     ) -> TrialOutcomes:
-        """Simulate ``n_sims`` trials; ``target_events`` and ``threads`` do not apply and are ignored."""
-        if executor is not None or trial_parameters is not None:
-            raise InvalidInput(f"design {self.name!r} does not take an executor or per-trial parameters yet")
+        """Simulate ``n_sims`` trials; ``target_events`` and ``threads`` do not apply and are ignored.
+
+        ``executor`` runs the blocks of trials (default: here, in order);
+        ``trial_parameters.response_probability[i, t, 1]`` replaces the
+        experimental response probability of true category ``t`` in trial
+        ``i`` (NaN: the scenario's; ignored under ``null``, where it is p0).
+        """
         from scipy.stats import binom
         n_sims, seed = check_run_args(n_sims, seed)
         a = scenario.analysis
@@ -109,11 +136,11 @@ class SingleArmBinaryDesign:
         q = response_given_assessed(p_true, law)
         critical = binomial_critical_value(n, p0, level)
 
+        rows = response_rows(trial_parameters, n_sims, self.name)
+        task = _SingleArmTask(seed=seed, n_sims=n_sims, law=law, q=q, p_true=p_true,
+                              response_probability=None if null else rows)
+        responders = run_blocks(task, n_sims, executor, progress)["responders"]
         success = np.zeros(n_sims, dtype=bool)
-        responders = np.zeros(n_sims, dtype=np.int64)
-        for start, stop, rng in trial_blocks(n_sims, seed, progress):
-            counts = law.draw_assessed(rng, BLOCK_TRIALS)
-            responders[start:stop] = rng.binomial(counts, q[None, :]).sum(axis=1)[: stop - start]
         success[:] = responders >= critical
         p_value = exact_binomial_test(responders, n, p0)
 
