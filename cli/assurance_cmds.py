@@ -28,10 +28,11 @@ def _rows(d: dict) -> list[tuple[str, str]]:
         ("analytic assurance", fmt(d["analytic_assurance"]) if d["analytic_assurance"] is not None
          else f"- ({d['analytic_note']})"),
     ]
-    pm = d["power_at_prior_mean"]
-    at = ", ".join(f"{k} {fmt(v)}" for k, v in pm["at"].items())
-    rows.append(("power at the prior's centre", f"{fmt(pm['power'])}  (MC SE {fmt(pm['mc_se'], 4)}, "
-                                                 f"{pm['n_sims']:,} trials; {at})"))
+    pm = d.get("power_at_prior_mean")
+    if pm:
+        at = ", ".join(f"{k} {fmt(v)}" for k, v in pm["at"].items())
+        rows.append(("power at the prior's centre", f"{fmt(pm['power'])}  (MC SE {fmt(pm['mc_se'], 4)}, "
+                                                     f"{pm['n_sims']:,} trials; {at})"))
     if d.get("assurance_plateau") is not None:
         rows.append(("assurance plateau (infinite size)", fmt(d["assurance_plateau"])))
     ms = d.get("meaningful_success")

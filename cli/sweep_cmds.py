@@ -31,14 +31,18 @@ def _table(d: dict) -> str:
     rows = d["rows"]
     decisions = [k for k in (rows[0] if rows else {}) if k.startswith("p_") and not k.endswith("_mc_se")]
     timed = any(r.get("mean_duration_months") is not None for r in rows)
-    header = [*d["varied"], "type I error" if d["null"] else "power", "MC SE", "analytic", "trials",
+    assured = any("assurance" in r for r in rows)
+    header = [*d["varied"], "type I error" if d["null"] else "power", "MC SE", "analytic",
+              *(["assurance", "MC SE"] if assured else []), "trials",
               "events" if timed else "responders", *(["months"] if timed else []), "N",
               *[f"P({k[2:]})" for k in decisions]]
     body = []
     for r in rows:
         body.append([
             *[_value_text(r[p]) for p in d["varied"]], fmt(r[label]), fmt(r[f"{label}_mc_se"], 4),
-            fmt(r.get(f"analytic_{label}")), str(r["n_sims"]), fmt(r.get("mean_events"), 1),
+            fmt(r.get(f"analytic_{label}")),
+            *([fmt(r.get("assurance")), fmt(r.get("assurance_mc_se"), 4)] if assured else []),
+            str(r["n_sims"]), fmt(r.get("mean_events"), 1),
             *([fmt(r.get("mean_duration_months"), 1)] if timed else []),
             fmt(r.get("n_patients")), *[fmt(r.get(k)) for k in decisions],
         ])

@@ -6,6 +6,7 @@
     result = st.run(scenario, n_sims=2000, seed=1)          # PowerResult
     size = st.sample_size(scenario, target_power=0.85)      # SampleSizeResult, confirmed
     pos = st.assurance(scenario_with_prior, n_sims=5000)    # AssuranceResult: power averaged over the prior
+    grid = st.sweep(scenario, st.SweepPlan.from_cli(["analysis.ni_margin=1.2:1.4:0.1"]))  # SweepResult
     stats = st.analyze(time, event, arm)                    # TwoArmAnalysis on your own data
 
 and the trial as data (``st.Population``, ``st.Arm``, ``st.Accrual``, ``st.Exponential``, ...,
@@ -32,6 +33,9 @@ _EXPORTS: dict[str, str] = {
     "assurance": "simtrial.probability_of_success",
     "AssuranceResult": "simtrial.probability_of_success",
     "assurance_sample_size": "simtrial.probability_of_success",
+    "sweep": "simtrial.sweep",
+    "SweepResult": "simtrial.sweep",
+    "SweepPlan": "simtrial.spec.sweep",
     "analyze": "simtrial.analysis",
     "TwoArmAnalysis": "simtrial.analysis",
     "InvalidInput": "simtrial.errors",

@@ -60,7 +60,7 @@ class AssuranceResult:
     analytic_assurance: float | None
     analytic_note: str
     plateau: float | None
-    power_at_prior_mean: dict[str, Any]
+    power_at_prior_mean: dict[str, Any] | None
     p_success_by_look: list[dict] | None
     meaningful_success: dict[str, Any] | None
     true_hr_given_success: dict[str, dict]
@@ -103,7 +103,10 @@ class AssuranceResult:
         """Long format: one row per reported quantity, with its MC SE where one applies."""
         rows = [("assurance", self.assurance, self.assurance_mc_se),
                 ("analytic_assurance", self.analytic_assurance, None),
-                ("power_at_prior_mean", self.power_at_prior_mean["power"], self.power_at_prior_mean["mc_se"])]
+                ]
+        if self.power_at_prior_mean is not None:
+            pm = self.power_at_prior_mean
+            rows.append(("power_at_prior_mean", pm["power"], pm["mc_se"]))
         if self.meaningful_success is not None:
             rows.append(("meaningful_success", self.meaningful_success["probability"], self.meaningful_success["mc_se"]))
         for look in self.p_success_by_look or []:
@@ -174,7 +177,11 @@ def assurance(
     executor: Executor | None = None,
     central_sims: int | None = None,
 ) -> AssuranceResult:
-    """Simulated assurance of ``scenario`` over ``prior`` (default: the scenario's ``prior:`` block)."""
+    """Simulated assurance of ``scenario`` over ``prior`` (default: the scenario's ``prior:`` block).
+
+    ``central_sims``: trials of the power run at the prior's centre (default
+    min(n_sims, CENTRAL_SIMS); 0 skips it and ``power_at_prior_mean`` is None).
+    """
     prior = scenario.prior if prior is None else prior
     if prior is None:
         raise InvalidInput(f"scenario {scenario.name!r} has no prior: add a prior: block (scenarios/README.md, prior)")
@@ -192,14 +199,16 @@ def assurance(
     k = int(success.sum())
     p = k / n
 
-    m = min(n, CENTRAL_SIMS) if central_sims is None else check_n_sims(central_sims)
-    centre = draw(scenario, m, seed, prior, central=True)
-    central = run(scenario, n_sims=m, seed=seed, trial_parameters=centre.trial_parameters, **common)
-    at = {name: float(values[0]) for name, values in centre.columns.items()}
-    power_at_mean = {"power": central.power, "mc_se": central.power_mc_se, "n_sims": m, "at": at,
-                     "note": "every trial at the prior's centre: HR = exp(E[log HR]), the control median at its CI's "
-                             "geometric midpoint, "
-                             "each Beta's mean; the first trials' patient streams"}
+    power_at_mean = None
+    m = min(n, CENTRAL_SIMS) if central_sims is None else int(central_sims)
+    if m:  # central_sims=0 skips it (a sweep reports assurance alone)
+        m = check_n_sims(m)
+        centre = draw(scenario, m, seed, prior, central=True)
+        central = run(scenario, n_sims=m, seed=seed, trial_parameters=centre.trial_parameters, **common)
+        at = {name: float(values[0]) for name, values in centre.columns.items()}
+        power_at_mean = {"power": central.power, "mc_se": central.power_mc_se, "n_sims": m, "at": at,
+                         "note": "every trial at the prior's centre: HR = exp(E[log HR]), the control median at its "
+                                 "CI's geometric midpoint, each Beta's mean; the first trials' patient streams"}
 
     threshold = prior.meaningful_hr_below if meaningful_hr_below is None else float(meaningful_hr_below)
     meaningful = None

@@ -262,6 +262,7 @@ def sweep(
     target_mc_se: float | None = None,
     max_sims: int | None = None,
     on_point: Callable[[int, int], None] | None = None,
+    with_assurance: bool = True,
 ) -> SweepResult:
     """Run every point of ``plan`` (default: the scenario's ``sweep:`` block) with one seed; see the module docstring.
 
@@ -269,7 +270,12 @@ def sweep(
     ``target_mc_se``: each point runs to that MC SE (``simtrial.precision``;
     ``n_sims`` is then the block size, ``max_sims`` the cap).
     ``on_point(i, n)`` is called before point ``i`` of ``n`` runs.
+    Where a point has a ``prior:`` block (and not under ``null``), its row
+    also gets assurance over that prior, at the point's run size and seed
+    (``with_assurance=False`` skips it).
     """
+    from simtrial.probability_of_success import assurance
+
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     plan = scenario.sweep if plan is None else plan
@@ -300,7 +306,14 @@ def sweep(
             )
             info = prec.to_dict()
             precision.append({**{p: v for p, v in zip(plan.paths, point.values, strict=True)}, **info})
-        rows.append(point_row(plan, point.values, result, info))
+        row = point_row(plan, point.values, result, info)
+        if point.scenario.prior is not None and not null and with_assurance:
+            # the same seed: the point's trials again, each with its own draw from the prior
+            a = assurance(point.scenario, n_sims=result.n_sims, seed=seed, threads=threads, executor=executor,
+                          progress=progress, central_sims=0)
+            row.update({"assurance": a.assurance, "assurance_mc_se": a.assurance_mc_se,
+                        "analytic_assurance": a.analytic_assurance})
+        rows.append(row)
         results.append(result)
     return SweepResult(
         scenario=scenario.name, varied=plan.paths, zip=plan.zip, null=bool(null), seed=int(seed),

@@ -299,3 +299,46 @@ def test_spectrum_assurance_priors_are_centred_on_the_base_scenarios_hazard_rati
     # same arms, design and analysis as the base file: only the prior differs
     for key in ("population", "arms", "analysis", "n_patients", "accrual", "allocation"):
         assert variant.resolved[key] == base.resolved[key], key
+
+
+def _binary(prior):
+    d = yaml.safe_load(open("scenarios/neoadjuvant_pcr_by_ihc.yaml"))
+    d.pop("sample_size")
+    d["prior"] = prior
+    return scenario_from_dict(d)
+
+
+def test_binary_assurance_draws_response_probabilities_from_the_evidence_counts():
+    """Panphila's pCR counts give Jeffreys Betas; each trial's responders use its own drawn probability."""
+    from simtrial.evidence import get_row, load_evidence
+
+    sc = _binary({"response": {"experimental": {
+        "IHC 3+": {"from_evidence": "Panphila.TCbHPy.pCR.IHC3"},
+        "IHC 2+/ISH+": {"from_evidence": "Panphila.TCbHPy.pCR.IHC2ISHpos"}}}})
+    row = get_row("Panphila.TCbHPy.pCR.IHC3", load_evidence())
+    entry = next(p for p in sc.prior.response if p.key == "IHC 3+")
+    assert (entry.alpha, entry.beta) == (row["numerator"] + 0.5, row["denominator"] - row["numerator"] + 0.5)
+    a = assurance(sc, n_sims=2000, seed=3, central_sims=500)
+    p = run(sc, n_sims=2000, seed=3)
+    # the drawn probabilities spread the responders: assurance below power at the reported values
+    assert a.assurance < p.power
+    drawn = a.draws.columns["response_experimental[IHC 3+]"]
+    assert stats.kstest(drawn, stats.beta(entry.alpha, entry.beta).cdf).pvalue > 0.001
+    # a point prior at the scenario's own probabilities is the power run, trial by trial
+    same = _binary({"response": {"experimental": {
+        "IHC 3+": {"beta": [1e6 * row["value"], 1e6 * (1 - row["value"])]}}}})
+    assert abs(assurance(same, n_sims=500, seed=3, central_sims=50).assurance - run(same, n_sims=500, seed=3).power) < 0.03
+
+
+def test_sweep_rows_carry_assurance_and_prior_fields_can_vary():
+    import simtrial as st
+
+    sc = scenario(NORMAL)
+    plan = st.SweepPlan.from_cli(['prior.hazard_ratio.all.sd_log=0.1,0.4'])
+    result = st.sweep(sc, plan, n_sims=400, seed=5)
+    for row, sd in zip(result.rows, (0.1, 0.4), strict=True):
+        alone = assurance(scenario({"hazard_ratio": {"all": {"mean_log": math.log(0.7), "sd_log": sd}}}),
+                          n_sims=400, seed=5, central_sims=0)
+        assert row["assurance"] == alone.assurance
+        assert row["power"] == run(sc, n_sims=400, seed=5).power  # the prior does not change power
+    assert result.rows[0]["assurance"] > result.rows[1]["assurance"]  # a wider prior: less assurance here

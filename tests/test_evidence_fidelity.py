@@ -31,7 +31,6 @@ from simtrial.calibrate.audit import (
     header_blocks,
     header_lines,
     header_problems,
-    shipped_scenarios,
 )
 from simtrial.calibrate.effect_maps import check_status, status_kind
 from simtrial.evidence import get_row, load_evidence, subgroup_codes
@@ -59,7 +58,8 @@ def review_text() -> str:
 
 
 def _files() -> list[Path]:
-    files = shipped_scenarios()
+    # the checkout's own files: an installed (non-editable) simtrial has no scenarios/ beside it
+    files = sorted(SCENARIOS.glob("*.yaml"))
     assert len(files) >= 9, files  # the walk finds the shipped scenarios
     return files
 

@@ -68,8 +68,15 @@ SHIPPED_SCENARIOS_DIR = Path(__file__).resolve().parents[2] / "scenarios"
 
 
 def shipped_scenarios() -> list[Path]:
-    """The scenario files of the source tree (``scenarios/*.yaml``); empty in an installed wheel."""
-    return sorted(SHIPPED_SCENARIOS_DIR.glob("*.yaml")) if SHIPPED_SCENARIOS_DIR.is_dir() else []
+    """The shipped scenario files: ``scenarios/*.yaml`` of the source tree, else of the working directory.
+
+    An installed (non-editable) package has no source tree beside it; run from a
+    checkout, the checkout's ``scenarios/`` is the shipped set.
+    """
+    for directory in (SHIPPED_SCENARIOS_DIR, Path.cwd() / "scenarios"):
+        if directory.is_dir():
+            return sorted(directory.glob("*.yaml"))
+    return []
 
 
 # --- header comments -------------------------------------------------------------------
