@@ -388,6 +388,9 @@ def run_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, null, overw
         if write is not None:
             _write_outputs(write, summary, result, sc)
     _print(summary, fmt_, extra)
+    if sc.prior is not None and fmt_ == "table" and not null:
+        click.echo("\n  note: power at the scenario's assumed effects; this file's prior: block is what "
+                   "`simtrial assurance` averages over")
 
 
 @click.command("samplesize")
@@ -462,6 +465,11 @@ def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, targ
          fmt(summary["analytic_events"], 1)),
         ("points evaluated", f"{len(summary['power_curve'])} + {len(summary.get('confirmations') or [])} confirmation(s)"),
     ]
+    if summary.get("analytic_sample_sizes"):
+        from simtrial.timeline.sizes import format_sizes
+
+        extra[-1:-1] = [("analytic" if i == 0 else "", line)
+                        for i, line in enumerate(format_sizes(summary["analytic_sample_sizes"]))]
     if as_text:
         from simtrial_cli.report_cmds import justification_text
 
@@ -482,7 +490,7 @@ def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, targ
 @click.command("validate")
 @click.argument("scenario", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt_", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--for", "command", type=click.Choice(["run", "samplesize"]), default="run", show_default=True,
+@click.option("--for", "command", type=click.Choice(["run", "samplesize", "assurance"]), default="run", show_default=True,
               help="The command the file is for: a sample-size-only file (no n_patients or target_events) "
                    "validates for samplesize, not for run.")
 @_guard
@@ -490,10 +498,13 @@ def validate_command(scenario, fmt_, command):
     """Load and check SCENARIO without simulating; print the resolved scenario."""
     sc = _load(scenario)
     missing = _run_needs(sc)
-    if missing and command == "run":
+    if command == "assurance" and sc.prior is None:
+        raise UserError(f"{scenario}: `simtrial assurance` needs a prior: block, which this file has not; "
+                        "allowed: add one (scenarios/README.md, prior)")
+    if missing and command in ("run", "assurance"):
         # a file that validates must run: this one only the sample-size search can use as it is
         raise UserError(
-            f"{scenario}: `simtrial run` needs {' and '.join(missing)}, which this file leaves to a sample-size "
+            f"{scenario}: `simtrial {command}` needs {' and '.join(missing)}, which this file leaves to a sample-size "
             "search; allowed: give it, or check the file with `simtrial validate --for samplesize`"
         )
     if fmt_ == "json":

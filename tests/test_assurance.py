@@ -342,3 +342,12 @@ def test_sweep_rows_carry_assurance_and_prior_fields_can_vary():
         assert row["assurance"] == alone.assurance
         assert row["power"] == run(sc, n_sims=400, seed=5).power  # the prior does not change power
     assert result.rows[0]["assurance"] > result.rows[1]["assurance"]  # a wider prior: less assurance here
+
+
+def test_cli_run_notes_the_prior_and_validate_checks_for_assurance():
+    r = CliRunner().invoke(main, ["run", "scenarios/ihc3_deescalation_ni_assurance.yaml", "--sims", "100", "--quiet"])
+    assert r.exit_code == 0 and "simtrial assurance" in r.output
+    r = CliRunner().invoke(main, ["validate", "--for", "assurance", "scenarios/ihc3_deescalation_ni.yaml"])
+    assert r.exit_code == 2 and "prior" in r.output
+    r = CliRunner().invoke(main, ["validate", "--for", "assurance", "scenarios/ihc3_deescalation_ni_assurance.yaml"])
+    assert r.exit_code == 0
