@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     from simtrial.power import run
     from simtrial.scenario import load_scenario, scenario_from_dict
     from simtrial.spec.sweep import SweepPlan
-    from simtrial.sweep import grid_points, sweep
+    from simtrial.sweeps import grid_points, sweep
 
     sc = load_scenario(FLAGSHIP)
     start = clock()

@@ -31,6 +31,12 @@ the kernels first) and comes as wall seconds and process CPU seconds
   Linux allows); rss holds each child's post-warm-up baseline and peak, and
   rss_growth_bytes_per_trial = (growth of LARGE - growth of SMALL) / (LARGE -
   SMALL), a growth being peak - baseline in one child.
+- nph: issue 15's statistics on the reference design, each run computing only that
+  statistic, at one thread, timed alternately: seconds_per_10k_trials (CPU) of
+  logrank, rmst (tau 24 months) and maxcombo (FH(0,0), FH(0,1), FH(1,0), with its
+  trivariate-normal p-value per trial); rmst_ratio / maxcombo_ratio = median of the
+  per-repeat CPU ratios to the log-rank run, and nph_targets: each ratio against
+  issue 15's bound (RMST <= 1.2, MaxCombo <= 1.5) with its verdict (``--no-nph`` skips it).
 - machine: cores and load average before and after; targets: verdicts.
 """
 
@@ -74,6 +80,8 @@ TARGETS = [
     ),
     Target("rpact_speedup_cpu", ">=", 1.0, "README: faster than rpact getSimulationSurvival, per core"),
 ]
+#: issue 15's cost targets, reported under "nph" (kept out of TARGETS, whose names the harness tests pin)
+NPH_TARGETS = {"rmst_ratio": 1.2, "maxcombo_ratio": 1.5}
 
 
 def _run_child(args: list[str], env: dict[str, str] | None = None) -> dict:
@@ -183,6 +191,36 @@ def engine_and_floor(n_sims: int, repeats: int, threads: int) -> dict:
     }
 
 
+def nph_timings(n_sims: int, repeats: int) -> dict:
+    """Seconds per 10,000 trials (CPU, 1 thread) of log-rank-only, RMST-only and MaxCombo-only runs."""
+    from dataclasses import replace
+
+    from simtrial.simulate import simulate
+
+    base = _spec()
+    specs = {
+        "logrank": replace(base, statistics=("logrank",)),
+        "rmst": replace(base, statistics=("rmst",), rmst_tau_months=24.0),
+        "maxcombo": replace(base, statistics=("maxcombo",)),
+    }
+    for spec in specs.values():
+        simulate(spec, 64, 1, threads=1)  # warm
+    cpu: dict[str, list[float]] = {name: [] for name in specs}
+    for r in range(max(1, repeats)):
+        for name, spec in specs.items():
+            start = clock()
+            simulate(spec, n_sims, 2000 + r, threads=1)
+            cpu[name].append(since(start)[1])
+    per_10k = {name: round(statistics.median(v) * 10_000 / n_sims, 4) for name, v in cpu.items()}
+    ratios = {
+        f"{name}_ratio": round(statistics.median(a / b for a, b in zip(cpu[name], cpu["logrank"], strict=True)), 3)
+        for name in ("rmst", "maxcombo")
+    }
+    verdicts = {name: {"value": ratios[name], "limit": limit, "ok": ratios[name] <= limit}
+                for name, limit in NPH_TARGETS.items()}
+    return {"seconds_per_10k_trials_cpu_1_thread": per_10k, **ratios, "nph_targets": verdicts}
+
+
 def lifelines_per_trial(n_trials: int) -> tuple[float, float]:
     """Wall and CPU seconds of one lifelines ``logrank_test``, averaged over n_trials trials."""
     from lifelines.statistics import logrank_test
@@ -245,6 +283,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="trial counts of the two peak-RSS child processes")
     parser.add_argument("--no-rpact", action="store_true", help="skip the rpact comparison")
     parser.add_argument("--no-compile", action="store_true", help="skip the cold-compile measurement")
+    parser.add_argument("--no-nph", action="store_true", help="skip the RMST / MaxCombo timings (issue 15)")
     parser.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     import numba
@@ -272,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         rp, rp_cpu, reason = None, None, "skipped (--no-rpact)"
     else:
         rp, rp_cpu, reason = rpact_seconds(args.sims)
+    nph = None if args.no_nph else nph_timings(args.sims, args.repeats)
     lifelines_seconds = ll_wall * args.sims
     # each child's growth over its own post-warm-up baseline, so their baselines need not agree
     grown = {n: r["peak_mb"] - r["baseline_mb"] for n, r in rss.items()}
@@ -316,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb_100k": rss[large]["peak_mb"],
         "peak_rss_ratio_100k_over_10k": round(rss[large]["peak_mb"] / rss[small]["peak_mb"], 3),
         "rss_growth_bytes_per_trial": round(growth, 1),
+        "nph": nph,
+        "nph_skipped_reason": "skipped (--no-nph)" if nph is None else None,
     }
     return finish(result, targets, args, skipped={"rpact_speedup_cpu": reason or "rpact not measured"})
 

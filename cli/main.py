@@ -56,6 +56,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "sweep_command",
         "Operating characteristics of SCENARIO over a grid of its values (same seed at every point).",
     ),
+    "timeline": (
+        "simtrial_cli.timeline_cmds",
+        "timeline_command",
+        "Expected enrolment, events per arm and category, and look times of SCENARIO, by numerical integration.",
+    ),
     "validate": (
         "simtrial_cli.run_cmds",
         "validate_command",

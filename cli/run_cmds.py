@@ -304,6 +304,12 @@ def _looks_table(looks: list[dict]) -> str:
         ]
         for lk in looks
     ]
+    if looks and "p_stop_harm" in looks[0]:  # two-sided plans: the lower (harm) bound and its stops
+        header[4:4] = ["z_harm"]
+        header[-1:-1] = ["P(harm)"]
+        for row, lk in zip(rows, looks, strict=True):
+            row[4:4] = [fmt(lk["z_harm"])]
+            row[-1:-1] = [fmt(lk["p_stop_harm"])]
     return grid(header, rows)
 
 

@@ -85,7 +85,7 @@ def sweep_command(scenario, vary, zip_, null, sims, seed, threads, out_dir, fmt_
     anything runs.  Writes sweep.csv, sweep.parquet and sweep.json under --out.
     """
     from simtrial.spec.sweep import SweepPlan
-    from simtrial.sweep import grid_points, sweep
+    from simtrial.sweeps import grid_points, sweep
 
     check_precision_options(target_mc_se, max_sims)
     sc = _load(scenario)

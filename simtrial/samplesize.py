@@ -72,6 +72,8 @@ class SampleSizeResult:
     precision: float | None = None  # requested: uncertainty / answer
     confirmations: list[dict[str, Any]] = field(default_factory=list)
     target_quantity: str = "power"  # or "assurance": what target_power and achieved_power are
+    # closed forms beside the simulated answer: Schoenfeld, Freedman, Lachin-Foulkes (simtrial.timeline.sizes)
+    analytic_sizes: dict[str, Any] = field(default_factory=dict)
 
     @property
     def answer(self) -> int | None:
@@ -96,6 +98,7 @@ class SampleSizeResult:
             "precision_requested": self.precision,
             "confirmations": self.confirmations,
             "analytic_events": self.analytic_events,
+            "analytic_sample_sizes": self.analytic_sizes,
             "start_value": self.start_value,
             "power_curve": self.curve,
             "search": self.details,
@@ -214,7 +217,7 @@ def _analytic_events(scenario: Scenario, target_power: float) -> float | None:
     if a.sequential is not None:
         from simtrial.designs.sequential import planned_design
 
-        events *= planned_design(a.sequential, a.alpha / a.sided, 1.0 - target_power).inflation_factor
+        events *= planned_design(a.sequential, a.alpha / a.sided, 1.0 - target_power, a.sided).inflation_factor
     return float(events)
 
 
@@ -550,7 +553,18 @@ def sample_size(
         precision=precision,
         confirmations=confirmations,
         target_quantity=quantity,
+        analytic_sizes=_analytic_sizes(scenario, target) if quantity == "power" else {},
     )
+
+
+def _analytic_sizes(scenario: Scenario, target: float) -> dict[str, Any]:
+    """Schoenfeld / Freedman / Lachin-Foulkes events and N for the answer's table (never fails the search)."""
+    from simtrial.timeline.sizes import analytic_sample_sizes
+
+    try:
+        return analytic_sample_sizes(scenario, target)
+    except InvalidInput as err:
+        return {"methods": {}, "notes": {"all": str(err)}}
 
 
 def _exact_search(scenario, target, lo_bound, hi_bound, n_sims, seed, threads, budget, analytic, start):

@@ -37,7 +37,7 @@ from simtrial.engine.records import (
     LookArgs,
     VariantArgs,
 )
-from simtrial.engine.statistics_registry import ALL_STATISTICS, requested_mask
+from simtrial.engine.statistics_registry import ALL_STATISTICS, nph_analysis_args, requested_mask
 from simtrial.engine.trial import generate_one_cohort
 from simtrial.executors import Executor, LocalThreads, TrialRows
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
@@ -292,6 +292,7 @@ def _spec_records(spec: TrialSpec) -> KernelArgs:
         fh_gamma=float(spec.fh_gamma),
         landmark_months=np.array(spec.landmark_months, dtype=np.float64),
         requested=requested_mask(spec.statistics),
+        **nph_analysis_args(spec),
     )
     args = KernelArgs(cohort, LookArgs(target_events=look_events, calendar_months=look_calendar), analysis)
     check_kernel_args(args)
@@ -552,7 +553,7 @@ class TrialTask:
 
     @property
     def n_fields(self) -> int:
-        return layout.n_fields(int(self.args.analysis.landmark_months.shape[0]))
+        return layout.n_columns(int(self.args.analysis.landmark_months.shape[0]), self.args.analysis.nph_requested != 0)
 
     def empty_rows(self, n: int) -> TrialRows:
         n_looks, n_pop = self.n_looks, self.n_populations
@@ -670,6 +671,8 @@ def simulate(
             raise ValueError(f"trial_parameters hold {trial_parameters.n_sims} trials, the run {n_sims}")
     task = TrialTask(int(seed), args, variant_index=variant_index, index_offset=first, trial_parameters=trial_parameters)
     fields = layout.FIELDS + layout.landmark_fields(spec.landmark_months)
+    if args.analysis.nph_requested:
+        fields += layout.NPH_FIELDS
     assert len(fields) == task.n_fields
 
     # chunks only pace the progress bar: every trial's stream is fixed by its index

@@ -22,6 +22,7 @@ import numpy as np
 
 from simtrial.engine.models import (
     MODEL_PIECEWISE_EXPONENTIAL,
+    MODEL_TIME_VARYING_HR,
     MODEL_WEIBULL,
     pack_model_params,
 )
@@ -233,3 +234,114 @@ class CureMixture:
             hazard_ratio=self.hazard_ratio,
             shape_params=tuple(inner[2:]),
         )
+
+
+@dataclass(frozen=True)
+class TimeVaryingHazardRatio:
+    """An arm whose hazard is ``values[j]`` times the hazard of ``control`` from ``start_months[j]`` on.
+
+    h(t) = r_j h_c(t) for t_j <= t < t_{j+1}; the last piece lasts forever.  A delayed
+    effect is ``values = (1, 0.6)``, a waning one ``(0.6, 1)``.  ``control`` is an
+    exponential, piecewise-exponential or Weibull model, or a cure mixture: then h_c is
+    the hazard of the whole mixture (cured patients included), so proportional hazards
+    within a piece means S(t) = S(t_j) (S_c(t) / S_c(t_j)) ** r_j.  The arm still
+    plateaus (at exp(-sum_j r_j [H_c(t_j+1) - H_c(t_j)]), H_c(inf) = -log of the control's
+    cure fraction), but it is not a cure mixture with a lowered cure fraction unless
+    there is one piece (which is exactly ``control.with_hazard_ratio(r)``).
+    Event times are drawn by exact inversion of the piecewise cumulative hazard
+    (``simtrial.engine.eventtime``).
+    """
+
+    control: PiecewiseExponential | Weibull | CureMixture
+    start_months: tuple[float, ...]
+    values: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        starts = tuple(float(x) for x in self.start_months)
+        values = tuple(float(x) for x in self.values)
+        if not starts or len(starts) != len(values):
+            raise InvalidInput(
+                "hazard_ratio: start_months and values must be non-empty and of equal length, "
+                f"got {len(starts)} and {len(values)}"
+            )
+        if starts[0] != 0.0:
+            raise InvalidInput(f"hazard_ratio.start_months must begin at 0, got {starts[0]!r}")
+        if any(b <= a for a, b in zip(starts, starts[1:], strict=False)) or not all(map(math.isfinite, starts)):
+            raise InvalidInput(f"hazard_ratio.start_months must be finite and strictly increasing, got {starts!r}")
+        for j, v in enumerate(values):
+            if not (v > 0.0 and math.isfinite(v)):
+                raise InvalidInput(f"hazard_ratio.values[{j}] must be a finite number > 0, got {v!r}")
+        if not isinstance(self.control, PiecewiseExponential | Weibull | CureMixture):
+            raise InvalidInput("a time-varying hazard ratio applies to an exponential, piecewise, Weibull or cure model")
+        object.__setattr__(self, "start_months", starts)
+        object.__setattr__(self, "values", values)
+
+    def control_cumulative_hazard(self, t_months):
+        with np.errstate(divide="ignore"):
+            return -np.log(np.asarray(self.control.survival(np.maximum(np.asarray(t_months, dtype=float), 0.0))))
+
+    def _piece_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """(H_c(t_j), A(t_j)) at each piece start: the control's and this arm's cumulative hazards."""
+        hc = np.atleast_1d(self.control_cumulative_hazard(np.array(self.start_months)))
+        r = np.array(self.values)
+        a = np.concatenate([[0.0], np.cumsum(r[:-1] * np.diff(hc))])
+        return hc, a
+
+    def cumulative_hazard(self, t_months):
+        t = np.asarray(t_months, dtype=float)
+        starts = np.array(self.start_months)
+        ends = np.append(starts[1:], np.inf)
+        r = np.array(self.values)
+        lo = self.control_cumulative_hazard(np.minimum(t[..., None], starts))
+        hi = self.control_cumulative_hazard(np.minimum(t[..., None], ends))
+        return (r * (hi - lo)).sum(axis=-1)
+
+    def survival(self, t_months):
+        out = np.exp(-self.cumulative_hazard(t_months))
+        return float(out) if np.ndim(out) == 0 else out
+
+    def hazard_ratio_at(self, t_months):
+        """r(t): the hazard ratio against the control at ``t_months``."""
+        idx = np.searchsorted(np.array(self.start_months), np.asarray(t_months, dtype=float), side="right") - 1
+        out = np.array(self.values)[np.clip(idx, 0, None)]
+        return float(out) if np.ndim(out) == 0 else out
+
+    def quantile_time(self, survival_probability: float) -> float:
+        p = _check_probability("survival_probability", survival_probability)
+        if p == 0.0:
+            return math.inf
+        if p == 1.0:
+            return 0.0
+        target = -math.log(p)
+        hc, a = self._piece_table()
+        j = int(np.searchsorted(a, target, side="right") - 1)
+        h = hc[j] + (target - a[j]) / self.values[j]
+        if not math.isfinite(h):
+            return math.inf
+        return self.control.quantile_time(math.exp(-h))
+
+    def median(self) -> float:
+        return self.quantile_time(0.5)
+
+    def with_hazard_ratio(self, hazard_ratio: float) -> TimeVaryingHazardRatio:
+        hr = _check_positive("hazard_ratio", hazard_ratio)
+        return TimeVaryingHazardRatio(self.control, self.start_months, tuple(v * hr for v in self.values))
+
+    def to_kernel(self) -> tuple[int, np.ndarray]:
+        code, row = self.control.to_kernel()
+        header_hr = row[1]
+        hc, a = self._piece_table()
+        # the kernel divides E by the header hazard ratio first: tables relative to a unit header
+        b = hc / header_hr
+        a = a / header_hr
+        tail = np.concatenate([[len(self.values)], self.start_months, self.values, b, a])
+        return code + MODEL_TIME_VARYING_HR, np.concatenate([row, tail]).astype(np.float64)
+
+
+def time_varying_hazard_ratio(control, start_months, values):
+    """``control`` x a piecewise-constant hazard ratio; one piece is ``control.with_hazard_ratio`` itself."""
+    if len(tuple(values)) == 1 and len(tuple(start_months)) == 1 and float(tuple(start_months)[0]) == 0.0:
+        return control.with_hazard_ratio(float(tuple(values)[0]))
+    if isinstance(control, TimeVaryingHazardRatio):
+        raise InvalidInput("a time-varying hazard ratio needs a plain control model, not another time-varying one")
+    return TimeVaryingHazardRatio(control, tuple(start_months), tuple(values))

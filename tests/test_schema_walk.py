@@ -165,6 +165,15 @@ FIELDS: dict[str, tuple[Change, Change | None]] = {
                                     _both(_set("analysis.test", "fleming_harrington"),
                                           _set("analysis.fleming_harrington", {"rho": 0, "gamma": 0}))),
     "analysis.landmark_months": (_set("analysis.landmark_months", [6]), None),
+    "analysis.rmst_tau_months": (_set("analysis.rmst_tau_months", 24),
+                                 _both(_set("analysis.test", "rmst"), _set("analysis.rmst_tau_months", 12))),
+    "analysis.milestone_months": (_set("analysis.milestone_months", 24),
+                                  _both(_set("analysis.test", "milestone"), _set("analysis.milestone_months", 12))),
+    "analysis.mwlr_t_star_months": (_set("analysis.mwlr_t_star_months", 24),
+                                    _both(_set("analysis.test", "modestly_weighted_logrank"),
+                                          _set("analysis.mwlr_t_star_months", 12))),
+    "analysis.maxcombo": (_set("analysis.maxcombo", [{"rho": 0, "gamma": 0}, {"rho": 1, "gamma": 0}]),
+                          _set("analysis.test", "maxcombo")),
     "analysis.p0": (_set("analysis.p0", 0.1), None),
     "analysis.p1": (_set("analysis.p1", 0.55), None),
     "analysis.beta": (_set("analysis.beta", 0.1), None),
@@ -218,6 +227,9 @@ DOCUMENTATION = {"description"}
 SELECTOR = {"design"}
 # Read by `simtrial sweep`, not by run (tests/test_sweep.py checks that a sweep: block is run).
 SWEEP = {"sweep"}
+# `simtrial run` reports power at the assumed effects and says the prior is unused there; the
+# prior is what `simtrial assurance` averages over (tests/test_assurance.py checks its effect)
+ASSURANCE = {"prior"}
 
 
 def _schema_fields() -> set[str]:
@@ -234,7 +246,7 @@ def _schema_fields() -> set[str]:
 
 
 def test_every_schema_field_is_walked() -> None:
-    missing = _schema_fields() - set(FIELDS) - DOCUMENTATION - SELECTOR - SWEEP
+    missing = _schema_fields() - set(FIELDS) - DOCUMENTATION - SELECTOR - SWEEP - ASSURANCE
     assert not missing, f"schema fields without a walk entry: {sorted(missing)}"
     stale = set(FIELDS) - _schema_fields()
     assert not stale, f"walk entries for fields the schema no longer has: {sorted(stale)}"

@@ -23,7 +23,7 @@ from simtrial.errors import InvalidInput
 from simtrial.power import run
 from simtrial.scenario import ScenarioError, load_scenario, scenario_from_dict
 from simtrial.spec.sweep import SweepPlan, expand_range, format_path, parse_path, parse_values
-from simtrial.sweep import grid_points, sweep
+from simtrial.sweeps import grid_points, sweep
 
 ROOT = Path(__file__).resolve().parents[1] / "scenarios"
 FLAGSHIP = ROOT / "ihc3_deescalation_ni.yaml"

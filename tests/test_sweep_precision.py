@@ -20,7 +20,7 @@ from simtrial.power import run
 from simtrial.precision import RowCache, run_to_precision
 from simtrial.scenario import load_scenario
 from simtrial.spec.sweep import SweepPlan
-from simtrial.sweep import sweep
+from simtrial.sweeps import sweep
 
 ROOT = Path(__file__).resolve().parents[1] / "scenarios"
 BINARY = ROOT / "neoadjuvant_pcr_by_ihc.yaml"

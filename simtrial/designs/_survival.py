@@ -27,6 +27,21 @@ TEST_STATISTIC = {
     "stratified_cox": "stratified",
     "fleming_harrington": "fleming_harrington",
     "cox": "cox",
+    # non-proportional hazards (issue 15): fields after the landmark columns (layout.NPH_FIELDS)
+    "rmst": "rmst",
+    "stratified_rmst": "rmst",
+    "milestone": "milestone",
+    "milestone_cloglog": "milestone",
+    "maxcombo": "maxcombo",
+    "modestly_weighted_logrank": "modestly_weighted",
+}
+#: Z_eff = -(this NPH field) for the tests read from one (maxcombo: from its p-value)
+_NPH_Z = {
+    "rmst": layout.RMST_Z,
+    "stratified_rmst": layout.STRATIFIED_RMST_Z,
+    "milestone": layout.MILESTONE_Z,
+    "milestone_cloglog": layout.MILESTONE_CLOGLOG_Z,
+    "modestly_weighted_logrank": layout.MODESTLY_WEIGHTED_Z,
 }
 #: what every time-to-event summary reads whatever the test: the Cox log HR and its SE (the reported
 #: HR, subgroup HRs, the interaction test, non-inferiority and group-sequential decisions) and
@@ -113,7 +128,19 @@ def build_spec(
         fh_gamma=a.fh_gamma,
         landmark_months=a.landmark_months,
         statistics=design_statistics(a.test),
+        **_nph_spec_fields(a),
     )
+
+
+def _nph_spec_fields(a) -> dict:
+    """The NPH test parameters the engine spec carries (empty for the other tests: their specs are unchanged)."""
+    out = {}
+    for name in ("rmst_tau_months", "milestone_months", "mwlr_t_star_months"):
+        if getattr(a, name, None) is not None:
+            out[name] = getattr(a, name)
+    if getattr(a, "maxcombo", None):
+        out["maxcombo"] = a.maxcombo
+    return out
 
 
 def primary_index(result: SimulationResult, scenario: Scenario) -> int:
@@ -138,6 +165,14 @@ def efficacy_z(result: SimulationResult, test: str, population: int, look=slice(
         return -stats[..., layout.LOG_HR] / stats[..., layout.LOG_HR_SE]
     if test == "stratified_cox":
         return -stats[..., layout.STRATIFIED_LOG_HR] / stats[..., layout.STRATIFIED_LOG_HR_SE]
+    if test in _NPH_Z or test == "maxcombo":
+        offset = layout.n_fields(len(result.spec.landmark_months))
+        if test == "maxcombo":
+            from scipy.stats import norm
+
+            # the Z with the same one-sided p: rejecting at Z_eff >= z_(1-alpha) is rejecting at p <= alpha
+            return norm.isf(stats[..., offset + layout.MAXCOMBO_P])
+        return -stats[..., offset + _NPH_Z[test]]
     raise InvalidInput(f"analysis.test {test!r} is not a time-to-event test")
 
 
@@ -260,4 +295,33 @@ def flag_totals(result: SimulationResult, population: int = 0, look=-1) -> dict[
         if calendar is not None:
             short &= result.cut_months[:, look] < calendar  # a calendar cut that came first is not a shortfall
         flags[short] |= layout.FLAG_TARGET_EVENTS_NOT_REACHED
-    return {name: int(((flags & bit) != 0).sum()) for bit, name in layout.FLAG_NAMES.items()}
+    names = dict(layout.FLAG_NAMES)
+    if result.stats.shape[-1] > layout.n_fields(len(result.spec.landmark_months)):
+        names.update(layout.NPH_FLAG_NAMES)  # only runs with NPH statistics can raise these
+    return {name: int(((flags & bit) != 0).sum()) for bit, name in names.items()}
+
+
+def nph_details(scenario: Scenario, experimental: Arm, result: SimulationResult) -> dict:
+    """Average hazard ratio (gsDesign2) beside the result when an arm's hazard ratio varies over time; else {}."""
+    from simtrial.stats.nph import average_hazard_ratio
+    from simtrial.survival import TimeVaryingHazardRatio
+
+    if not any(isinstance(m, TimeVaryingHazardRatio) for m in experimental.models.values()):
+        return {}
+    a = scenario.analysis
+    cats = scenario.population.true_categories(a.population)
+    weights = scenario.population.true_weights(a.population)
+    breaks, cum = scenario.accrual.entry_law(result.spec.n_patients)
+    months = float(np.nanmean(result.cut_months[:, -1]))
+    ahr = average_hazard_ratio(
+        {c: scenario.control.models[c] for c in cats}, {c: experimental.models[c] for c in cats}, weights,
+        breaks, cum, (scenario.control.dropout_hazard_per_month, experimental.dropout_hazard_per_month),
+        scenario.allocation, months,
+    )
+    return {
+        "average_hazard_ratio": ahr,
+        "average_hazard_ratio_note": (
+            "gsDesign2's average hazard ratio: exp of the log hazard ratio over follow-up weighted by the "
+            f"expected events (both arms), at the mean final analysis time {months:.4g} months"
+        ),
+    }

@@ -8,6 +8,14 @@ efficacy; the final look spends whatever alpha is left.  Futility is
 non-binding unless the plan says otherwise: beta-spending bounds come from
 the planned design, fixed rules from Z values or hazard ratios.
 
+Two-sided plans (``analysis.sided = 2``) reject on either side: at each look
+the trial stops rejecting H0 favourably when Z_eff >= the upper bound, or
+unfavourably (harm) when Z_eff <= the lower bound; both bounds are recomputed
+from the observed information, each side spending its own alpha (symmetric:
+alpha / 2 each).  Success, as for fixed two-sided tests, is rejection on either
+side, with ``reject_favourable`` / ``reject_unfavourable`` beside it; beta-
+spending futility is rpact's inner wedge |Z_eff| < a_k.
+
 Scale: Z_eff, positive when the experimental arm is better.
 """
 
@@ -21,6 +29,11 @@ import numpy as np
 
 from simtrial.errors import InvalidInput
 from simtrial.sequential import efficacy_bounds_from_information, group_sequential_design
+from simtrial.sequential.two_sided import (
+    TwoSidedDesign,
+    two_sided_bounds_from_information,
+    two_sided_design,
+)
 from simtrial.spec import SequentialPlan
 
 
@@ -31,7 +44,8 @@ class SequentialOutcome:
     stopped_for_efficacy: np.ndarray  # bool [n_sims]
     stopped_for_futility: np.ndarray  # bool [n_sims]
     looks: list[dict]  # one summary per look
-    design: object  # the planned GroupSequentialDesign
+    design: object  # the planned GroupSequentialDesign (TwoSidedDesign for two-sided plans)
+    side_decisions: dict | None = None  # two-sided: reject_favourable / reject_unfavourable per trial
 
 
 def design_beta(scenario) -> float:
@@ -57,12 +71,20 @@ def _masks(plan: SequentialPlan, n_looks: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @functools.lru_cache(maxsize=64)
-def planned_design(plan: SequentialPlan, alpha: float, beta: float):
+def planned_design(plan: SequentialPlan, alpha: float, beta: float, sided: int = 1):
     """The design at the planned information fractions (for reporting and beta-spending futility).
 
-    Cached: a sample-size search asks for the same design at every point.
+    ``alpha`` is per side (the analysis alpha / sided).  Cached: a sample-size
+    search asks for the same design at every point.
     """
     fractions = plan.information_fractions
+    if sided == 2:
+        return two_sided_design(
+            fractions, alpha=2.0 * alpha, beta=beta, spending=plan.efficacy_spending, gamma=plan.gamma,
+            rho=plan.rho, **_harm_kwargs(plan),
+            beta_spending=plan.beta_spending if plan.futility == "beta_spending" else None,
+            beta_gamma=plan.beta_gamma, beta_rho=plan.beta_rho, binding_futility=plan.binding_futility,
+        )
     efficacy, _ = _masks(plan, len(fractions))
     if plan.futility == "beta_spending":
         if not efficacy.all():
@@ -83,6 +105,17 @@ def planned_design(plan: SequentialPlan, alpha: float, beta: float):
         eff_fractions, alpha=alpha, beta=beta, spending=plan.efficacy_spending, gamma=plan.gamma, rho=plan.rho,
         futility_z=futility_z, binding_futility=plan.binding_futility if futility_z is not None else False,
     )
+
+
+def _harm_kwargs(plan: SequentialPlan) -> dict:
+    """The lower (harm) bound's arguments for ``simtrial.sequential.two_sided``; {} = symmetric."""
+    out = {}
+    for ours, theirs in (("harm_alpha", "lower_alpha"), ("harm_spending", "lower_spending"),
+                         ("harm_gamma", "lower_gamma"), ("harm_rho", "lower_rho")):
+        value = getattr(plan, ours, None)
+        if value is not None:
+            out[theirs] = value
+    return out
 
 
 def _interim_futility_z(plan: SequentialPlan, efficacy: np.ndarray) -> list[float] | None:
@@ -120,9 +153,16 @@ def apply_sequential(
     ni_margin: float = 1.0,
     allocation: tuple[int, int] = (1, 1),
     planned_events: int | None = None,
+    sided: int = 1,
 ) -> SequentialOutcome:
-    """Decide every simulated trial from its per-look Z_eff [n_sims, n_looks]."""
+    """Decide every simulated trial from its per-look Z_eff [n_sims, n_looks].
+
+    ``alpha`` is per side (the analysis alpha / ``sided``).
+    """
     from scipy.stats import norm
+    if sided == 2:
+        return _apply_two_sided(plan, z_eff, information_fraction, hazard_ratio, events, alpha=alpha, beta=beta,
+                                ni_margin=ni_margin, allocation=allocation, planned_events=planned_events)
     n_sims, n_looks = z_eff.shape
     efficacy, futility = _masks(plan, n_looks)
     design = planned_design(plan, alpha, beta)
@@ -208,6 +248,100 @@ def apply_sequential(
     return SequentialOutcome(success, stop_look, stop_eff, stop_fut, looks, design)
 
 
+def _apply_two_sided(
+    plan: SequentialPlan, z_eff: np.ndarray, information_fraction: np.ndarray, hazard_ratio: np.ndarray,
+    events: np.ndarray, *, alpha: float, beta: float, ni_margin: float, allocation: tuple[int, int],
+    planned_events: int | None,
+) -> SequentialOutcome:
+    """Two-sided monitoring: upper (favourable) and lower (harm) rejection bounds, optional futility wedge."""
+    from scipy.stats import norm
+
+    n_sims, n_looks = z_eff.shape
+    design = planned_design(plan, alpha, beta, 2)
+    _, futility = _masks(plan, n_looks)
+    inner = np.zeros(n_looks)
+    if design.z_futility is not None:
+        inner[:-1] = np.where(futility[:-1], np.array(design.z_futility[:-1]), 0.0)
+    harm = _harm_kwargs(plan)
+    observed = np.round(information_fraction, 12)
+    upper = np.full((n_sims, n_looks), np.inf)
+    lower = np.full((n_sims, n_looks), -np.inf)
+    unique, inverse = np.unique(observed, axis=0, return_inverse=True)
+    for u, row in enumerate(unique):
+        fractions = np.maximum.accumulate(row)
+        keep = np.concatenate(([True], np.diff(fractions) > 1e-12))
+        wedge = None
+        if plan.binding_futility and design.z_futility is not None:
+            wedge = [float(w) for w, k in zip(inner[:-1], keep[:-1], strict=True) if k][: int(keep.sum()) - 1]
+        lo_k, up_k = two_sided_bounds_from_information(
+            tuple(fractions[keep]), alpha=2.0 * alpha, spending=plan.efficacy_spending, gamma=plan.gamma,
+            rho=plan.rho, spend_all_at_last=True, futility_inner=wedge, **harm,
+        )
+        lo = np.full(n_looks, -np.inf)
+        up = np.full(n_looks, np.inf)
+        lo[keep], up[keep] = lo_k, up_k
+        rows = np.flatnonzero(np.ravel(inverse) == u)
+        upper[rows] = up
+        lower[rows] = lo
+
+    alive = np.ones(n_sims, dtype=bool)
+    favourable = np.zeros(n_sims, dtype=bool)
+    unfavourable = np.zeros(n_sims, dtype=bool)
+    stop_look = np.full(n_sims, n_looks - 1)
+    stop_fut = np.zeros(n_sims, dtype=bool)
+    share = allocation[0] * allocation[1] / (allocation[0] + allocation[1]) ** 2
+    looks = []
+    cumulative = 0.0
+    for look in range(n_looks):
+        z = z_eff[:, look]
+        # an undefined statistic (no events in an arm) neither rejects nor stops for futility
+        with np.errstate(invalid="ignore"):
+            up = alive & (z >= upper[:, look])
+            down = alive & ~up & (z <= lower[:, look])
+            fut = alive & ~up & ~down & (look < n_looks - 1) & (np.abs(z) < inner[look])
+        favourable |= up
+        unfavourable |= down
+        stop_fut |= fut
+        ended = up | down | fut
+        stop_look[ended] = look
+        alive &= ~ended
+        cumulative += float(up.mean() + down.mean())
+        z_up = float(np.nanmedian(upper[:, look]))
+        z_low = float(np.nanmedian(lower[:, look]))
+        info_events = float(planned_events * plan.information_fractions[look]) if planned_events else float(
+            np.nanmean(events[:, look]))
+        info = info_events * share
+
+        def hr_at(zb: float, info: float = info) -> float | None:
+            return ni_margin * math.exp(-zb / math.sqrt(info)) if math.isfinite(zb) and info > 0 else None
+
+        looks.append({
+            "look": look + 1,
+            "information_fraction": float(plan.information_fractions[look]),
+            "observed_information_fraction": float(np.nanmean(information_fraction[:, look])),
+            "mean_events": float(np.nanmean(events[:, look])),
+            "efficacy": True,
+            "futility": bool(inner[look] > 0.0),
+            "z_efficacy": z_up if math.isfinite(z_up) else None,
+            "z_harm": z_low if math.isfinite(z_low) else None,
+            "z_futility": float(inner[look]) if inner[look] > 0.0 else None,
+            "hr_futility": None,
+            "nominal_p": float(norm.sf(z_up)) if math.isfinite(z_up) else None,
+            "nominal_p_harm": float(norm.cdf(z_low)) if math.isfinite(z_low) else None,
+            "hr_efficacy": hr_at(z_up),
+            "hr_harm": hr_at(z_low),
+            "p_stop_efficacy": float(up.mean()),
+            "p_stop_harm": float(down.mean()),
+            "p_stop_futility": float(fut.mean()),
+            "cumulative_power": cumulative,
+        })
+    success = favourable | unfavourable
+    return SequentialOutcome(
+        success, stop_look, favourable | unfavourable, stop_fut, looks, design,
+        {"reject_favourable": favourable, "reject_unfavourable": unfavourable},
+    )
+
+
 def analytic_sequential_power(
     plan: SequentialPlan,
     design,
@@ -228,6 +362,19 @@ def analytic_sequential_power(
     from simtrial.sequential._integration import crossing_probabilities
 
     fractions = np.array(plan.information_fractions, dtype=float)
+    if isinstance(design, TwoSidedDesign):
+        # rejection on either side, every bound obeyed (the simulated success)
+        from simtrial.sequential.two_sided import two_sided_probabilities
+
+        share = allocation[0] * allocation[1] / (allocation[0] + allocation[1]) ** 2
+        drift = -math.log(hazard_ratio / ni_margin) * math.sqrt(events * share)
+        inner = None
+        if design.z_futility is not None:
+            inner = np.array(design.z_futility, dtype=float)
+            inner[-1] = 0.0
+        up, down, _ = two_sided_probabilities(fractions, np.array(design.z_lower), np.array(design.z_upper),
+                                              inner, drift, grid_r)
+        return float(up.sum() + down.sum())
     n_looks = fractions.size
     efficacy, futility = _masks(plan, n_looks)
     share = allocation[0] * allocation[1] / (allocation[0] + allocation[1]) ** 2

@@ -22,6 +22,7 @@ from simtrial.designs._survival import (
     efficacy_z,
     flag_totals,
     model_survival,
+    nph_details,
     null_experimental_arm,
     primary_index,
 )
@@ -32,6 +33,7 @@ from simtrial.errors import InvalidInput
 from simtrial.executors import Executor
 from simtrial.simulate import SimulationResult, simulate
 from simtrial.spec import Arm, Scenario
+from simtrial.spec.analysis import FIXED_DESIGN_TESTS
 from simtrial.trial_parameters import TrialParameters
 
 
@@ -95,6 +97,8 @@ class TimeToEventDesign:
         derived = scenario.sample_size is not None and scenario.sample_size.events_per_patient is not None
         if scenario.analysis.target_events is None and scenario.analysis.calendar_months is None and not derived:
             raise InvalidInput("analysis: give target_events or calendar_months for a time-to-event design")
+        if scenario.analysis.sequential is not None and scenario.analysis.test in FIXED_DESIGN_TESTS:
+            raise InvalidInput(f"analysis.sequential: test {scenario.analysis.test} is fixed-design only")
 
     def run(
         self,
@@ -141,6 +145,7 @@ class TimeToEventDesign:
         )
         planned_events = spec.cuts[-1].target_events
         details: dict = {}
+        side_decisions: dict = {}
         if plan is not None:
             fractions = total_events / planned_events if planned_events else np.tile(
                 np.array(plan.information_fractions), (result.n_sims, 1)
@@ -149,13 +154,14 @@ class TimeToEventDesign:
             seq = apply_sequential(
                 plan, z_eff, fractions, np.exp(log_hr), total_events, alpha=a.alpha / a.sided, beta=beta,
                 ni_margin=margin or 1.0, allocation=scenario.allocation, planned_events=planned_events,
+                sided=a.sided,
             )
             success = seq.success
+            side_decisions = seq.side_decisions or {}
             stop = seq.stop_look
             details["looks"] = seq.looks
             details["inflation_factor"] = seq.design.inflation_factor
             details["group_sequential_design"] = seq.design.to_dict()
-        side_decisions: dict = {}
         if plan is None:
             success, side_decisions = reject(z_eff[:, -1], a.alpha, a.sided)
             stop = np.full(result.n_sims, result.n_looks - 1)
@@ -180,6 +186,13 @@ class TimeToEventDesign:
         final_events = float(np.nanmean(
             result.stats[:, -1, pop, layout.EVENTS_CONTROL] + result.stats[:, -1, pop, layout.EVENTS_EXPERIMENTAL]
         ))
+        if plan is None and not planned_events and a.calendar_months:
+            # a calendar cut: the expected events there (numerical integration), not the seed-dependent mean
+            from simtrial.timeline import expected_events
+
+            final_events = float(expected_events(scenario, [a.calendar_months], n_patients=spec.n_patients,
+                                                 experimental=experimental, assessed=a.population)["total"][0])
+            details["analytic_events_at_calendar_cut"] = final_events
         if plan is None:
             analytic = analytic_powers(
                 hr_true, final_events, a.alpha, scenario.allocation, ni_margin=margin or 1.0, sided=a.sided
@@ -193,6 +206,7 @@ class TimeToEventDesign:
         else:
             analytic = {}
         details.update(self._details(scenario, result, spec))
+        details.update(nph_details(scenario, experimental, result))
         details["true_hazard_ratio"] = hr_true
         if hr_true is None and plan is None:
             approx, mean_hr, reason = approximate_schoenfeld(

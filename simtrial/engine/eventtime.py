@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from simtrial.engine._jit import kernel
-from simtrial.engine.models import MODEL_WEIBULL
+from simtrial.engine.models import MODEL_PIECEWISE_EXPONENTIAL, MODEL_TIME_VARYING_HR, MODEL_WEIBULL
 from simtrial.engine.rng import seed_stream, standard_exponential
 
 
@@ -29,8 +29,30 @@ def _base_time_from_cumhaz(code, params, cumhaz):
 
 
 @kernel
+def _time_varying_event_time(code, params, exp1):
+    """Event time under a time-varying hazard ratio (layout: ``simtrial.engine.models``)."""
+    base = code - MODEL_TIME_VARYING_HR
+    off = 2 + (1 + 2 * np.int64(params[2]) if base == MODEL_PIECEWISE_EXPONENTIAL else 2)
+    n_pieces = np.int64(params[off])
+    e = exp1 / params[1]
+    j = 0
+    while j + 1 < n_pieces and params[off + 1 + 3 * n_pieces + j + 1] <= e:
+        j += 1
+    target = params[off + 1 + 2 * n_pieces + j] + (e - params[off + 1 + 3 * n_pieces + j]) / params[off + 1 + n_pieces + j]
+    cure = params[0]
+    if cure == 0.0:
+        return _base_time_from_cumhaz(base, params, target)
+    u = np.exp(-target)
+    if u <= cure:
+        return np.inf
+    return _base_time_from_cumhaz(base, params, -np.log((u - cure) / (1.0 - cure)))
+
+
+@kernel
 def event_time(code, params, exp1):
     """Event time (months) for a patient whose Exp(1) draw is ``exp1``; +inf if cured."""
+    if code >= MODEL_TIME_VARYING_HR:
+        return _time_varying_event_time(code, params, exp1)
     cure = params[0]
     hr = params[1]
     if cure == 0.0:

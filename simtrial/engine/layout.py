@@ -72,3 +72,62 @@ def landmark_fields(landmark_months) -> tuple[str, ...]:
 
 def n_fields(n_landmarks: int) -> int:
     return N_FIXED_FIELDS + 2 * n_landmarks
+
+
+# --- non-proportional-hazards statistics (issue 15) -------------------------------------------
+# A run that asks for any of them (``AnalysisArgs.nph_requested`` != 0) gets NPH_FIELDS as
+# extra columns after the landmark columns; a run that asks for none has exactly the layout above.
+NPH_FIELDS: tuple[str, ...] = (
+    "rmst_control_months",
+    "rmst_experimental_months",
+    "rmst_difference_months",  # experimental - control
+    "rmst_difference_se",
+    "rmst_z",  # (control - experimental) / SE: the sign of log HR, negative favours experimental
+    "stratified_rmst_difference_months",
+    "stratified_rmst_difference_se",
+    "stratified_rmst_z",
+    "milestone_survival_control",
+    "milestone_survival_experimental",
+    "milestone_z",  # (S_control - S_experimental) / SE (Greenwood)
+    "milestone_cloglog_z",  # (log(-log S_e) - log(-log S_c)) / SE (delta method)
+    "maxcombo_z",  # the smallest component Z (sign of log HR)
+    "maxcombo_p",  # one-sided p for benefit: 1 - P(max_k -Z_k <= -maxcombo_z) under the MVN
+    "modestly_weighted_z",
+)
+(
+    RMST_CONTROL,
+    RMST_EXPERIMENTAL,
+    RMST_DIFFERENCE,
+    RMST_DIFFERENCE_SE,
+    RMST_Z,
+    STRATIFIED_RMST_DIFFERENCE,
+    STRATIFIED_RMST_DIFFERENCE_SE,
+    STRATIFIED_RMST_Z,
+    MILESTONE_CONTROL,
+    MILESTONE_EXPERIMENTAL,
+    MILESTONE_Z,
+    MILESTONE_CLOGLOG_Z,
+    MAXCOMBO_Z,
+    MAXCOMBO_P,
+    MODESTLY_WEIGHTED_Z,
+) = range(len(NPH_FIELDS))
+N_NPH_FIELDS = len(NPH_FIELDS)
+
+FLAG_RMST_UNDEFINED = 64  # zero variance (no events before tau in an arm): Z is NaN
+FLAG_RMST_TAU_BEYOND_FOLLOW_UP = 128  # tau beyond the longest follow-up: the last KM value is carried to tau
+FLAG_MILESTONE_UNDEFINED = 256  # S in {0, 1} in an arm at the milestone: Z (or the cloglog Z) is NaN
+FLAG_MAXCOMBO_UNDEFINED = 512  # a component without information: Z and p are NaN
+FLAG_MODESTLY_WEIGHTED_UNDEFINED = 1024
+
+NPH_FLAG_NAMES: dict[int, str] = {
+    FLAG_RMST_UNDEFINED: "rmst_undefined",
+    FLAG_RMST_TAU_BEYOND_FOLLOW_UP: "rmst_tau_beyond_follow_up",
+    FLAG_MILESTONE_UNDEFINED: "milestone_undefined",
+    FLAG_MAXCOMBO_UNDEFINED: "maxcombo_undefined",
+    FLAG_MODESTLY_WEIGHTED_UNDEFINED: "modestly_weighted_undefined",
+}
+
+
+def n_columns(n_landmarks: int, nph: bool) -> int:
+    """Width of a stats row: the fields, the landmark columns and, if any NPH statistic is asked for, NPH_FIELDS."""
+    return n_fields(n_landmarks) + (N_NPH_FIELDS if nph else 0)

@@ -14,6 +14,15 @@ Sampling needs one Exp(1) draw E per patient: the survival value is
 U = exp(-E); U ** (1/h) <= c means cured (event time +inf), otherwise the
 event time solves S0(t) = (U ** (1/h) - c) / (1 - c).  With c = 0 this is simply
 the cumulative hazard H0(t) = E / h, with no exp/log round trip.
+
+Time-varying hazard ratio (code = base code + MODEL_TIME_VARYING_HR): the row is the
+control's row (cure, h, base model) followed by ``J, t_1..t_J, r_1..r_J, B_1..B_J,
+A_1..A_J``: from t_j on the hazard is r_j times the hazard of the model in front,
+B_j = H_b(t_j) is that model's cumulative hazard with h = 1 (mixture included),
+A_j = sum_{i<j} r_i (B_{i+1} - B_i) the cumulative hazard of the product.  Sampling maps
+E / h through the pieces (A(t) = E / h gives H_b(t) = B_j + (E / h - A_j) / r_j in the
+piece where A_j <= E / h) and inverts H_b exactly, so a per-trial multiplier on h scales
+the whole arm's hazard (the pieces stay relative).
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ import numpy as np
 MODEL_PIECEWISE_EXPONENTIAL = 0
 MODEL_WEIBULL = 1
 N_HEADER = 2
+#: added to a base code: a time-varying hazard ratio against that model (issue 15)
+MODEL_TIME_VARYING_HR = 4
 
 
 def pack_model_params(code: int, *, cure_fraction: float, hazard_ratio: float, shape_params) -> np.ndarray:

@@ -50,6 +50,10 @@ K = 4 * C packed patient codes, see ``pack_code``)::
     AnalysisArgs.landmark_months        float64[M]
     AnalysisArgs.requested              int64            bit mask of the statistics computed (STAT_* of
                                         simtrial.engine.statistics_registry); others are NaN
+    AnalysisArgs.nph_requested          int64            bit mask of the NPH statistics (NPH_* of the registry);
+                                        0: no NPH columns in the stats row
+    AnalysisArgs.rmst_tau_months, milestone_months, mwlr_t_star_months  float64 (-1 when unused)
+    AnalysisArgs.maxcombo_rho, maxcombo_gamma  float64[K], 1 <= K <= MAX_MAXCOMBO components
     VariantArgs.<field>                 [V, *shape of CohortArgs.<field>] for the fields of
                                         PARAMETER_FIELDS; single_pair int64[V]; model_params
                                         zero-padded to a common width W, accrual_breaks /
@@ -99,7 +103,11 @@ LookArgs = namedtuple("LookArgs", ("target_events", "calendar_months"))
 
 AnalysisArgs = namedtuple(
     "AnalysisArgs",
-    ("code_in_pop", "code_stratum", "n_strata", "fh_rho", "fh_gamma", "landmark_months", "requested"),
+    (
+        "code_in_pop", "code_stratum", "n_strata", "fh_rho", "fh_gamma", "landmark_months", "requested",
+        "nph_requested", "rmst_tau_months", "milestone_months", "maxcombo_rho", "maxcombo_gamma",
+        "mwlr_t_star_months",
+    ),
 )
 
 #: CohortArgs fields a variant may change: the per-trial parameters (prevalence mix,
@@ -141,8 +149,16 @@ Scratch = namedtuple(
         "piece_time",  # float64[2, n] stream pieces: times
         "piece_code",  # int64[2, n] stream pieces: codes
         "look_flags",  # int64[MAX_LOOKS] per-look flags
+        "table_s",  # float64[2, n * n_strata] stratified event rows: time, stratum (stratified RMST)
+        "nph_state",  # float64[n_strata, 2, 7] per stratum x arm RMST accumulators
+        "nph_u",  # float64[MAX_MAXCOMBO] MaxCombo component scores
+        "nph_cov",  # float64[MAX_MAXCOMBO, MAX_MAXCOMBO] their covariance
+        "nph_out",  # float64[8] RMST / milestone per arm
     ),
 )
+
+#: MaxCombo components a trial can hold (simtrial.spec.engine.MAX_MAXCOMBO_COMPONENTS)
+MAX_MAXCOMBO = 4
 
 #: looks per trial the scratch space holds (``Scratch.look_flags``)
 MAX_LOOKS = 64
@@ -189,6 +205,12 @@ FIELD_TYPES: dict[type, dict[str, types.Type]] = {
         "fh_gamma": _FLOAT,
         "landmark_months": _array(_FLOAT, 1),
         "requested": _INT,
+        "nph_requested": _INT,
+        "rmst_tau_months": _FLOAT,
+        "milestone_months": _FLOAT,
+        "maxcombo_rho": _array(_FLOAT, 1),
+        "maxcombo_gamma": _array(_FLOAT, 1),
+        "mwlr_t_star_months": _FLOAT,
     },
 }
 
@@ -232,6 +254,11 @@ def allocate_scratch(n, n_random_strata, block_size, n_strata):
         piece_time=np.empty((2, n), dtype=np.float64),
         piece_code=np.empty((2, n), dtype=np.int64),
         look_flags=np.empty(MAX_LOOKS, dtype=np.int64),
+        table_s=np.empty((2, n * max(n_strata, 1)), dtype=np.float64),
+        nph_state=np.empty((max(n_strata, 1), 2, 7), dtype=np.float64),
+        nph_u=np.empty(MAX_MAXCOMBO, dtype=np.float64),
+        nph_cov=np.empty((MAX_MAXCOMBO, MAX_MAXCOMBO), dtype=np.float64),
+        nph_out=np.empty(8, dtype=np.float64),
     )
 
 

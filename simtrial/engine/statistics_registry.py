@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from simtrial.engine import layout as L
-from simtrial.spec.engine import STATISTIC_NAMES
+from simtrial.spec.engine import NPH_STATISTIC_NAMES, STATISTIC_NAMES
 
 STAT_LOGRANK = 1
 STAT_FH = 2
@@ -74,6 +74,8 @@ def requested_mask(names) -> int:
     """The bit mask of the statistics ``names`` (ValueError on an unknown name)."""
     mask = 0
     for name in names:
+        if name in NPH_STATISTIC_NAMES:
+            continue  # the second mask: nph_requested_mask
         if name not in STATISTICS:
             raise ValueError(f"unknown statistic {name!r}; known: {', '.join(STATISTICS)}")
         mask |= STATISTICS[name].code
@@ -89,3 +91,65 @@ def requested_fields(mask: int, n_landmarks: int = 0) -> tuple[int, ...]:
             if s.landmarks:
                 out += range(L.N_FIXED_FIELDS, L.n_fields(n_landmarks))
     return tuple(sorted(out))
+
+
+# --- non-proportional-hazards statistics (issue 15): a second mask, AnalysisArgs.nph_requested ---
+# Their fields are layout.NPH_FIELDS, stored after the landmark columns only when one is asked for,
+# so a run without them has the layout (and the numbers) it had before.
+NPH_RMST = 1
+NPH_MILESTONE = 2
+NPH_MAXCOMBO = 4
+NPH_MODESTLY_WEIGHTED = 8
+
+NPH_STATISTICS: dict[str, Statistic] = {
+    s.name: s
+    for s in (
+        Statistic(
+            "rmst", NPH_RMST,
+            (L.RMST_CONTROL, L.RMST_EXPERIMENTAL, L.RMST_DIFFERENCE, L.RMST_DIFFERENCE_SE, L.RMST_Z,
+             L.STRATIFIED_RMST_DIFFERENCE, L.STRATIFIED_RMST_DIFFERENCE_SE, L.STRATIFIED_RMST_Z),
+            flags=(L.FLAG_RMST_UNDEFINED, L.FLAG_RMST_TAU_BEYOND_FOLLOW_UP),
+        ),
+        Statistic(
+            "milestone", NPH_MILESTONE,
+            (L.MILESTONE_CONTROL, L.MILESTONE_EXPERIMENTAL, L.MILESTONE_Z, L.MILESTONE_CLOGLOG_Z),
+            flags=(L.FLAG_MILESTONE_UNDEFINED,),
+        ),
+        Statistic("maxcombo", NPH_MAXCOMBO, (L.MAXCOMBO_Z, L.MAXCOMBO_P), flags=(L.FLAG_MAXCOMBO_UNDEFINED,)),
+        Statistic(
+            "modestly_weighted", NPH_MODESTLY_WEIGHTED, (L.MODESTLY_WEIGHTED_Z,),
+            flags=(L.FLAG_MODESTLY_WEIGHTED_UNDEFINED,),
+        ),
+    )
+}
+ALL_NPH_STATISTICS = 0
+for _s in NPH_STATISTICS.values():
+    ALL_NPH_STATISTICS |= _s.code
+assert tuple(NPH_STATISTICS) == NPH_STATISTIC_NAMES, "simtrial.spec.engine.NPH_STATISTIC_NAMES must list them in order"
+assert sorted(f for s in NPH_STATISTICS.values() for f in s.fields) == list(range(L.N_NPH_FIELDS))
+
+
+def nph_requested_mask(names) -> int:
+    """The NPH bit mask of ``names`` (names of the first registry are ignored; unknown ones raise)."""
+    mask = 0
+    for name in names:
+        if name in NPH_STATISTICS:
+            mask |= NPH_STATISTICS[name].code
+        elif name not in STATISTICS:
+            raise ValueError(f"unknown statistic {name!r}; known: {', '.join((*STATISTICS, *NPH_STATISTICS))}")
+    return mask
+
+
+def nph_analysis_args(spec) -> dict:
+    """The NPH fields of ``AnalysisArgs`` for a ``TrialSpec`` (-1 marks an unused time)."""
+    import numpy as np
+
+    comps = np.array(spec.maxcombo, dtype=np.float64).reshape(-1, 2)
+    return {
+        "nph_requested": nph_requested_mask(spec.statistics),
+        "rmst_tau_months": float(spec.rmst_tau_months) if spec.rmst_tau_months is not None else -1.0,
+        "milestone_months": float(spec.milestone_months) if spec.milestone_months is not None else -1.0,
+        "maxcombo_rho": np.ascontiguousarray(comps[:, 0]),
+        "maxcombo_gamma": np.ascontiguousarray(comps[:, 1]),
+        "mwlr_t_star_months": float(spec.mwlr_t_star_months) if spec.mwlr_t_star_months is not None else -1.0,
+    }

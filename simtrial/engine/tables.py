@@ -39,10 +39,13 @@ def event_tables(
     srow_d0,
     srow_d1,
     patients,
+    srow_time,
+    srow_stratum,
 ):
     """Fill the pooled and (if ``stratified``) stratified tables; returns (pooled rows, stratified rows).
 
-    ``patients[0:2]`` receives the population's patients per arm.  Scratch:
+    ``patients[0:2]`` receives the population's patients per arm; ``srow_time`` and
+    ``srow_stratum`` the time and stratum of each stratified row (for the stratified RMST).  Scratch:
     ``at_risk`` and ``stratum_deaths`` [n_strata, 2], ``touched`` [n_strata].
     """
     at_risk[:, :] = 0
@@ -92,6 +95,8 @@ def event_tables(
             srow_n1[n_srows] = at_risk[s, 1]
             srow_d0[n_srows] = stratum_deaths[s, 0]
             srow_d1[n_srows] = stratum_deaths[s, 1]
+            srow_time[n_srows] = t
+            srow_stratum[n_srows] = s
             stratum_deaths[s, 0] = 0
             stratum_deaths[s, 1] = 0
             n_srows += 1

@@ -12,6 +12,7 @@ from simtrial.engine import statistics_registry as R
 from simtrial.engine._jit import kernel
 from simtrial.engine.cohort import generate_cohort
 from simtrial.engine.cut import analysis_stream, event_calendar_times, look_cut_times
+from simtrial.engine.mvn import mvn_cdf
 from simtrial.engine.records import allocate_scratch
 from simtrial.engine.rng import seed_stream
 from simtrial.engine.sort import bucket_argsort
@@ -20,6 +21,10 @@ from simtrial.engine.statistics import (
     fleming_harrington_sums,
     kaplan_meier,
     logrank_sums,
+    modestly_weighted_sums,
+    rmst_milestone,
+    stratified_rmst,
+    weighted_logrank_components,
     z_from_sums,
 )
 from simtrial.engine.tables import event_tables
@@ -40,6 +45,17 @@ def analyze_stream(
     scratch_f,
     scratch_i,
     out,
+    nph_requested,
+    rmst_tau,
+    milestone_t,
+    mc_rho,
+    mc_gamma,
+    mwlr_t_star,
+    scratch_s,
+    nph_state,
+    nph_u,
+    nph_cov,
+    nph_out,
 ):
     """The ``requested`` statistics of one population at one look into ``out`` (FIELDS layout); returns flags.
 
@@ -53,6 +69,12 @@ def analyze_stream(
     ``scratch_f`` is float64[9, n * n_strata] (pooled and stratified tables),
     ``scratch_i`` int64[5 * n_strata + 2] (at-risk and death counts per
     stratum and arm, touched strata, patients per arm).
+
+    ``nph_requested`` (NPH_* bits) asks for the non-proportional-hazards statistics, written
+    to ``out[n_fields(n_landmarks) + NPH field]`` (``out`` is then that much longer); their
+    parameters and scratch follow it (``scratch_s`` float64[2, n * n_strata]: stratified rows'
+    time and stratum; ``nph_state`` [n_strata, 2, 7], ``nph_u`` [K], ``nph_cov`` [K, K],
+    ``nph_out`` [8]).  With ``nph_requested == 0`` nothing of it is read or written.
     """
     at_risk = scratch_i[: 2 * n_strata].reshape((n_strata, 2))
     stratum_deaths = scratch_i[2 * n_strata : 4 * n_strata].reshape((n_strata, 2))
@@ -78,9 +100,12 @@ def analyze_stream(
     need_cox = want_cox or pooled_as_stratified
     need_sums = want_logrank or need_cox or (want_fh and fh_is_logrank)
 
+    want_rmst = (nph_requested & R.NPH_RMST) != 0
+    build_strata = stratified or (want_rmst and n_strata > 1)
     n_rows, n_srows = event_tables(
-        stream_time, stream_code, m, code_in_pop, code_stratum, stratified,
+        stream_time, stream_code, m, code_in_pop, code_stratum, build_strata,
         at_risk, stratum_deaths, touched, row_time, n0, n1, d0, d1, sn0, sn1, sd0, sd1, patients,
+        scratch_s[0], scratch_s[1],
     )
     flags = 0
     events0 = 0.0
@@ -176,6 +201,108 @@ def analyze_stream(
     if patients[1] == 0 or not want_km:
         out[L.MEDIAN_EXPERIMENTAL] = np.nan
         lm_experimental[:] = np.nan
+    if nph_requested != 0:
+        last_time = stream_time[m - 1] if m > 0 else 0.0
+        flags |= nph_statistics(
+            row_time, n0, n1, d0, d1, n_rows, scratch_s[0], scratch_s[1], sn0, sn1, sd0, sd1, n_srows, n_strata,
+            last_time, nph_requested, rmst_tau, milestone_t, mc_rho, mc_gamma, mwlr_t_star,
+            nph_state, nph_u, nph_cov, nph_out, out[L.N_FIXED_FIELDS + 2 * n_lm :],
+        )
+    return flags
+
+
+@kernel
+def nph_statistics(
+    row_time, n0, n1, d0, d1, n_rows, srow_time, srow_stratum, sn0, sn1, sd0, sd1, n_srows, n_strata,
+    last_time, nph_requested, rmst_tau, milestone_t, mc_rho, mc_gamma, mwlr_t_star,
+    nph_state, nph_u, nph_cov, nph_out, out,
+):
+    """The requested NPH statistics into ``out`` (NPH_FIELDS layout, NaN where not requested); returns flags."""
+    flags = 0
+    for f in range(L.N_NPH_FIELDS):
+        out[f] = np.nan
+    want_rmst = (nph_requested & R.NPH_RMST) != 0
+    want_ms = (nph_requested & R.NPH_MILESTONE) != 0
+    if want_rmst or want_ms:
+        rmst_milestone(
+            row_time, n0, n1, d0, d1, n_rows, rmst_tau if want_rmst else -1.0, milestone_t if want_ms else -1.0,
+            nph_out,
+        )
+    if want_rmst:
+        r0 = nph_out[0]
+        r1 = nph_out[2]
+        var = nph_out[1] + nph_out[3]
+        out[L.RMST_CONTROL] = r0
+        out[L.RMST_EXPERIMENTAL] = r1
+        out[L.RMST_DIFFERENCE] = r1 - r0
+        if rmst_tau > last_time:
+            flags |= L.FLAG_RMST_TAU_BEYOND_FOLLOW_UP
+        if var > 0.0:
+            out[L.RMST_DIFFERENCE_SE] = np.sqrt(var)
+            out[L.RMST_Z] = (r0 - r1) / np.sqrt(var)
+        else:
+            flags |= L.FLAG_RMST_UNDEFINED
+        if n_strata > 1:
+            diff, se, used = stratified_rmst(
+                srow_time, srow_stratum, sn0, sn1, sd0, sd1, n_srows, n_strata, rmst_tau, nph_state,
+            )
+            out[L.STRATIFIED_RMST_DIFFERENCE] = diff
+            out[L.STRATIFIED_RMST_DIFFERENCE_SE] = se
+            out[L.STRATIFIED_RMST_Z] = -diff / se if se > 0.0 else np.nan
+            if not se > 0.0:
+                flags |= L.FLAG_RMST_UNDEFINED
+        else:
+            out[L.STRATIFIED_RMST_DIFFERENCE] = out[L.RMST_DIFFERENCE]
+            out[L.STRATIFIED_RMST_DIFFERENCE_SE] = out[L.RMST_DIFFERENCE_SE]
+            out[L.STRATIFIED_RMST_Z] = out[L.RMST_Z]
+    if want_ms:
+        s0 = nph_out[4]
+        s1 = nph_out[6]
+        g0 = nph_out[5]
+        g1 = nph_out[7]
+        out[L.MILESTONE_CONTROL] = s0
+        out[L.MILESTONE_EXPERIMENTAL] = s1
+        var = s0 * s0 * g0 + s1 * s1 * g1
+        ok = np.isfinite(var) and var > 0.0
+        if ok:
+            out[L.MILESTONE_Z] = (s0 - s1) / np.sqrt(var)
+        inner = 0.0 < s0 < 1.0 and 0.0 < s1 < 1.0 and np.isfinite(g0) and np.isfinite(g1)
+        if inner:
+            l0 = np.log(s0)
+            l1 = np.log(s1)
+            vc = g0 / (l0 * l0) + g1 / (l1 * l1)
+            out[L.MILESTONE_CLOGLOG_Z] = (np.log(-l1) - np.log(-l0)) / np.sqrt(vc)
+        if not (ok and inner):
+            flags |= L.FLAG_MILESTONE_UNDEFINED
+    if (nph_requested & R.NPH_MAXCOMBO) != 0:
+        k = min(mc_rho.shape[0], nph_u.shape[0])
+        weighted_logrank_components(n0, n1, d0, d1, n_rows, mc_rho, mc_gamma, k, nph_u, nph_cov)
+        zmin = np.inf
+        ok = True
+        for i in range(k):
+            if not nph_cov[i, i] > 0.0:
+                ok = False
+                break
+            z = nph_u[i] / np.sqrt(nph_cov[i, i])
+            if z < zmin:
+                zmin = z
+        if ok:
+            for i in range(k):
+                for j in range(k):
+                    if i != j:
+                        nph_cov[i, j] = nph_cov[i, j] / np.sqrt(nph_cov[i, i] * nph_cov[j, j])
+            for i in range(k):
+                nph_cov[i, i] = 1.0
+                nph_u[i] = -zmin
+            out[L.MAXCOMBO_Z] = zmin
+            out[L.MAXCOMBO_P] = 1.0 - mvn_cdf(nph_u, nph_cov, k)
+        else:
+            flags |= L.FLAG_MAXCOMBO_UNDEFINED
+    if (nph_requested & R.NPH_MODESTLY_WEIGHTED) != 0:
+        oe, var = modestly_weighted_sums(row_time, n0, n1, d0, d1, n_rows, mwlr_t_star)
+        out[L.MODESTLY_WEIGHTED_Z] = z_from_sums(oe, var)
+        if not var > 0.0:
+            flags |= L.FLAG_MODESTLY_WEIGHTED_UNDEFINED
     return flags
 
 
@@ -223,6 +350,9 @@ def simulate_trial(cohort, looks, analysis, scratch, out_stats, out_cut, out_enr
                 analysis.fh_rho, analysis.fh_gamma, analysis.landmark_months, analysis.requested,
                 scratch.table_f, scratch.table_i,
                 out_stats[look, p],
+                analysis.nph_requested, analysis.rmst_tau_months, analysis.milestone_months,
+                analysis.maxcombo_rho, analysis.maxcombo_gamma, analysis.mwlr_t_star_months,
+                scratch.table_s, scratch.nph_state, scratch.nph_u, scratch.nph_cov, scratch.nph_out,
             )
             out_flags[look, p] = flags | scratch.look_flags[look]
 

@@ -24,6 +24,7 @@ from simtrial.spec import (
     SequentialPlan,
     Subgroup,
 )
+from simtrial.spec.analysis import FIXED_DESIGN_TESTS
 
 ANALYSIS_FIELDS: dict[str, str] = {
     "test": "the primary test (depends on the design; see valid_tests)",
@@ -38,6 +39,10 @@ ANALYSIS_FIELDS: dict[str, str] = {
     "multiplicity": "adjustment across subgroups: " + one_of(MULTIPLICITY),
     "interaction": "treatment x biomarker interaction test: {groups: [A, B]}",
     "fleming_harrington": "weights of test fleming_harrington: {rho, gamma}, each >= 0",
+    "rmst_tau_months": "tests rmst / stratified_rmst: restriction time tau (months) of the restricted mean survival",
+    "milestone_months": "tests milestone / milestone_cloglog: the time (months) survival is compared at",
+    "maxcombo": "test maxcombo: FH components [{rho, gamma}, ...] (2 to 4; default FH(0,0), FH(0,1), FH(1,0))",
+    "mwlr_t_star_months": "test modestly_weighted_logrank: t* (months); weights 1 / max(S(t-), S(t*))",
     "landmark_months": "times (months) at which Kaplan-Meier survival is reported",
     "p0": "single-arm: response rate of no interest (H0)",
     "p1": "Simon: target response rate (H1)",
@@ -59,6 +64,11 @@ SEQUENTIAL_FIELDS: dict[str, str] = {
     "binding_futility": "true: efficacy bounds assume futility stops are obeyed",
     "futility_z": "with futility z: Z bounds for the interim looks in order (stop if the efficacy-scale Z is below it)",
     "futility_hr": "with futility hr: HR bounds for the interim looks in order (stop if the observed HR is above it)",
+    "harm_alpha": "sided 2: the lower (harm) side's share of alpha, in (0, alpha) (default alpha / 2: symmetric)",
+    "harm_spending": "sided 2: alpha spending of the lower (harm) bound: " + one_of(("asOF", "asP", "asHSD", "asKD"))
+    + " (default efficacy_spending)",
+    "harm_gamma": "harm_spending asHSD parameter",
+    "harm_rho": "harm_spending asKD parameter",
 }
 
 
@@ -138,7 +148,7 @@ def _flags(node: Node, n_looks: int) -> tuple[bool, ...]:
     return tuple(i.boolean() for i in items)
 
 
-def _sequential(node: Node, alpha: float) -> SequentialPlan:
+def _sequential(node: Node, alpha: float, sided: int = 1) -> SequentialPlan:
     node.mapping(SEQUENTIAL_FIELDS)
     frac_node = node.require("information_fractions", "e.g. [0.5, 1.0]")
     fractions = frac_node.numbers(low=0.0, high=1.0, low_open=True)
@@ -200,13 +210,54 @@ def _sequential(node: Node, alpha: float) -> SequentialPlan:
         raise node.child("futility_looks").error("the final look tests efficacy only: a futility stop there has no "
                                                  "effect", allowed="last value false")
     binding = node.child("binding_futility").boolean() if node.get("binding_futility") is not None else False
-    del alpha
+    harm = _harm(node, alpha, sided, spending, futility, efficacy_looks)
     return SequentialPlan(
         information_fractions=tuple(fractions), efficacy_spending=spending, gamma=gamma, rho=rho,
         efficacy_looks=efficacy_looks, futility=None if futility == "none" else futility,
         futility_looks=futility_looks, beta_spending=beta_name, beta_gamma=beta_gamma, beta_rho=beta_rho,
-        binding_futility=binding, futility_z=fut_z, futility_hr=fut_hr,
+        binding_futility=binding, futility_z=fut_z, futility_hr=fut_hr, **harm,
     )
+
+
+def _harm(node: Node, alpha: float, sided: int, spending: str, futility: str,
+          efficacy_looks: tuple[bool, ...] | None) -> dict[str, Any]:
+    """The lower (harm) bound of a two-sided plan; {} when symmetric or one-sided."""
+    names = ("harm_alpha", "harm_spending", "harm_gamma", "harm_rho")
+    if sided == 1:
+        for name in names:
+            if node.get(name) is not None:
+                raise node.child(name).error(f"{name} applies only to two-sided plans (analysis.sided: 2)",
+                                             allowed=f"remove {name}, or set sided: 2")
+        return {}
+    if futility in ("z", "hr"):
+        raise node.child("futility").error("a two-sided plan stops for futility by beta spending (an inner "
+                                           "wedge |Z| < bound, as rpact); fixed z / hr rules are one-sided",
+                                           allowed="none | beta_spending")
+    if efficacy_looks is not None and not all(efficacy_looks):
+        raise node.child("efficacy_looks").error("a two-sided plan tests both sides at every look",
+                                                 allowed="remove efficacy_looks")
+    out: dict[str, Any] = {}
+    if (child := node.get("harm_alpha")) is not None:
+        out["harm_alpha"] = child.number(low=0.0, high=alpha, low_open=True, high_open=True)
+    if (child := node.get("harm_spending")) is not None:
+        out["harm_spending"] = child.text(("asOF", "asP", "asHSD", "asKD"))
+    harm_spending = out.get("harm_spending")
+    for name, needed, bounds in (("harm_gamma", "asHSD", GAMMA_RANGE), ("harm_rho", "asKD", RHO_RANGE)):
+        child = node.get(name)
+        if harm_spending == needed and child is None:
+            raise node.child(name).error(f"harm_spending {needed} needs {name}", allowed=f"a number in {list(bounds)}")
+        if child is not None:
+            if harm_spending != needed:
+                raise child.error(f"{name} applies only to harm_spending {needed}",
+                                  allowed=f"remove it, or use harm_spending: {needed}")
+            out[name] = child.number(low=bounds[0], high=bounds[1])
+    if out and spending in ("OF", "P"):
+        raise node.child("efficacy_spending").error("an asymmetric harm bound needs an alpha-spending function",
+                                                    allowed="asOF | asP | asHSD | asKD")
+    if out and futility == "beta_spending":
+        raise node.child("futility").error("two-sided beta-spending futility needs symmetric bounds (as rpact)",
+                                           allowed="remove harm_alpha / harm_spending, or futility: none")
+    return out
 
 
 def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, ...]) -> Analysis:
@@ -236,9 +287,9 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
         out["alpha"] = child.number(low=0.0, high=0.5, low_open=True, high_open=True)
     if (child := node.get("sided")) is not None:
         out["sided"] = child.integer(low=1, high=2)
-        if out["sided"] == 2 and (design in ("noninferiority", *SINGLE_ARM) or node.get("sequential")):
-            raise child.error("non-inferiority, single-arm (exact binomial, Simon) and group-sequential tests "
-                              "are one-sided", allowed="1")
+        if out["sided"] == 2 and design in ("noninferiority", *SINGLE_ARM):
+            raise child.error("non-inferiority and single-arm (exact binomial, Simon) tests are one-sided",
+                              allowed="1")
     if (child := only("target_events", tte, "time-to-event endpoints")) is not None:
         out["target_events"] = child.integer(low=1)
     if (child := only("calendar_months", tte, "time-to-event endpoints")) is not None:
@@ -302,6 +353,7 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
         # beyond 10 the weights S^rho (1 - S)^gamma underflow to 0 for most event times: no statistic left
         out["fh_rho"] = fh.require("rho").number(low=0.0, high=10.0)
         out["fh_gamma"] = fh.require("gamma").number(low=0.0, high=10.0)
+    _nph_fields(node, test, out)
     if (child := only("landmark_months", tte, "time-to-event endpoints")) is not None:
         times = child.numbers(low=0.0, low_open=True)
         if len(times) > MAX_LIST_LENGTH:
@@ -333,8 +385,48 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
             "subgroup tests are not defined for group-sequential designs (at which look would they be tested?)",
             allowed="remove subgroups, or the sequential block")
     if (child := only("sequential", tte, "time-to-event endpoints")) is not None:
-        out["sequential"] = _sequential(child, out.get("alpha", 0.025))
+        out["sequential"] = _sequential(child, out.get("alpha", 0.025), out.get("sided", 1))
     return Analysis(**out)
+
+
+_NPH_PARAMETERS = {
+    "rmst_tau_months": ("rmst", "stratified_rmst"),
+    "milestone_months": ("milestone", "milestone_cloglog"),
+    "mwlr_t_star_months": ("modestly_weighted_logrank",),
+}
+
+
+def _nph_fields(node: Node, test: str, out: dict[str, Any]) -> None:
+    """The non-proportional-hazards tests' parameters (issue 15), each required with its test only."""
+    for name, tests in _NPH_PARAMETERS.items():
+        child = node.get(name)
+        if child is not None and test not in tests:
+            raise child.error(f"{name} applies only to test {' / '.join(tests)}", allowed=f"remove {name}")
+        if test in tests:
+            out[name] = node.require(name, "a time in months > 0").number(low=0.0, low_open=True)
+    child = node.get("maxcombo")
+    if child is not None and test != "maxcombo":
+        raise child.error("maxcombo applies only to test maxcombo", allowed="remove maxcombo")
+    if test == "maxcombo":
+        if node.get("sided") is not None and node.child("sided").value == 2:
+            raise node.child("sided").error("MaxCombo is a one-sided test for benefit here (the p-value is "
+                                            "P(max of the efficacy-scale Z's >= observed))", allowed="1")
+        if child is not None:
+            items = child.elements()
+            if not 2 <= len(items) <= 4:
+                raise child.error(f"{len(items)} components", allowed="2 to 4 components {rho, gamma}")
+            comps = []
+            for item in items:
+                item.mapping(("rho", "gamma"), "a mapping {rho, gamma}")
+                comps.append((item.require("rho").number(low=0.0, high=10.0),
+                              item.require("gamma").number(low=0.0, high=10.0)))
+            out["maxcombo"] = tuple(comps)
+    if test in FIXED_DESIGN_TESTS and node.get("sequential") is not None:
+        raise node.child("sequential").error(
+            f"test {test} is fixed-design only here: its group-sequential form needs the joint law of the "
+            "statistic across looks, which simtrial does not estimate yet (log-rank, Cox, fleming_harrington and "
+            "modestly_weighted_logrank have one)",
+            allowed="remove sequential, or a log-rank-type test")
 
 
 def _check_reachable(node: Node, codes: tuple[int, ...], assessable: tuple[int, ...]) -> None:
@@ -371,6 +463,13 @@ def analysis_dict(a: Analysis) -> dict[str, Any]:
                                          for s in a.interaction]}
     if a.test == "fleming_harrington":
         out["fleming_harrington"] = {"rho": a.fh_rho, "gamma": a.fh_gamma}
+    for name in _NPH_PARAMETERS:
+        if getattr(a, name) is not None:
+            out[name] = getattr(a, name)
+    if a.test == "maxcombo":
+        from simtrial.spec.engine import DEFAULT_MAXCOMBO
+
+        out["maxcombo"] = [{"rho": r, "gamma": g} for r, g in (a.maxcombo or DEFAULT_MAXCOMBO)]
     if a.landmark_months:
         out["landmark_months"] = list(a.landmark_months)
     for name in ("p0", "p1", "beta"):
@@ -384,7 +483,8 @@ def analysis_dict(a: Analysis) -> dict[str, Any]:
                                "efficacy_spending": s.efficacy_spending,
                                "futility": s.futility or "none"}
         for name in ("gamma", "rho", "efficacy_looks", "futility_looks", "beta_spending", "beta_gamma",
-                     "beta_rho", "futility_z", "futility_hr"):
+                     "beta_rho", "futility_z", "futility_hr", "harm_alpha", "harm_spending", "harm_gamma",
+                     "harm_rho"):
             value = getattr(s, name)
             if value is not None:
                 seq[name] = list(value) if isinstance(value, tuple) else value

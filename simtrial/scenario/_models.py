@@ -15,9 +15,17 @@ from typing import Any
 from simtrial.calibrate import calibrate, calibrate_response
 from simtrial.evidence import UnknownEvidenceId, get_row
 from simtrial.scenario.errors import Node
-from simtrial.survival import LOG2, CureMixture, Exponential, PiecewiseExponential, Weibull
+from simtrial.survival import (
+    LOG2,
+    CureMixture,
+    Exponential,
+    PiecewiseExponential,
+    TimeVaryingHazardRatio,
+    Weibull,
+    time_varying_hazard_ratio,
+)
 
-SurvivalModel = PiecewiseExponential | Weibull | CureMixture
+SurvivalModel = PiecewiseExponential | Weibull | CureMixture | TimeVaryingHazardRatio
 
 # Field -> what it means; the table drives unknown-field suggestions and the README.
 SURVIVAL_FIELDS: dict[str, str] = {
@@ -28,7 +36,10 @@ SURVIVAL_FIELDS: dict[str, str] = {
     "cure_fraction": "cure mixture: fraction never having the event, in [0, 1)",
     "uncured": "cure mixture: the model of the uncured (exponential, Weibull or piecewise)",
     "hazard_ratio": "experimental arm: control's model for the same category x this HR; "
-    "inside a cure mixture: PH applied to the whole mixture",
+    "or time-varying {start_months: [0, t1, ...], values: [r0, r1, ...]} (r_j x the control's hazard "
+    "from t_j on); inside a cure mixture: PH applied to the whole mixture",
+    "relative_to": "with a time-varying hazard_ratio: the model it multiplies (written by the resolved "
+    "scenario; default the control arm's model)",
     "from_evidence": "an evidence id: the model calibrated from that reported figure",
     "pair": "with from_evidence: use a median and landmark rate of the same arm together (default true)",
     "source": "evidence ids the model rests on (informational, checked to exist)",
@@ -58,6 +69,8 @@ class Resolved:
 def describe(model: SurvivalModel) -> str:
     median = model.median()
     m = "median not reached" if math.isinf(median) else f"median {median:.4g} months"
+    if isinstance(model, TimeVaryingHazardRatio):
+        return f"time-varying hazard ratio {describe_hazard_ratio(model)} x ({describe(model.control)}), {m}"
     if isinstance(model, CureMixture):
         return f"cure mixture, cure fraction {model.population_cure_fraction:.4g}, {m}"
     if isinstance(model, Weibull):
@@ -65,6 +78,18 @@ def describe(model: SurvivalModel) -> str:
     if len(model.hazard_per_month) == 1:
         return f"exponential, {m}"
     return f"piecewise exponential ({len(model.hazard_per_month)} pieces), {m}"
+
+
+def describe_hazard_ratio(model: TimeVaryingHazardRatio) -> str:
+    """'0.9 from 0, 0.6 from 6 months' and the implied survival at a few times, for readers."""
+    pieces = ", ".join(f"{v:g} from {t:g}" for t, v in zip(model.start_months, model.values, strict=True))
+    return f"{pieces} months"
+
+
+def implied_curve(model: TimeVaryingHazardRatio, months=(6.0, 12.0, 24.0, 36.0, 60.0)) -> str:
+    """The survival the pieces imply beside the control's, at ``months``."""
+    parts = [f"S({t:g}) {model.survival(t):.3f} vs control {model.control.survival(t):.3f}" for t in months]
+    return "implied: " + "; ".join(parts)
 
 
 def evidence_row(node: Node) -> str:
@@ -165,7 +190,10 @@ def survival_spec(
         auto = f"{describe(fitted.model)}; {fitted.method} ({', '.join(fitted.source_ids)})"
         return Resolved(fitted.model, sources or fitted.source_ids, note or auto)
     if node.has("hazard_ratio") and not node.has("cure_fraction"):
-        node.mapping(("hazard_ratio", "source", "note"))
+        node.mapping(("hazard_ratio", "relative_to", "source", "note"))
+        hr_node = node.child("hazard_ratio")
+        if isinstance(hr_node.value, dict) or node.has("relative_to"):
+            return _time_varying(node, control, allow_relative, sources, note)
         if not allow_relative:
             raise node.error(
                 "a bare hazard_ratio is relative to the control arm, so only the experimental arm may use it",
@@ -189,8 +217,40 @@ def survival_spec(
     return Resolved(model, sources or (), note or describe(model))
 
 
+def _time_varying(node: Node, control: Resolved | None, allow_relative: bool, sources, note) -> Resolved:
+    """``hazard_ratio: {start_months, values}`` against the control's model (or ``relative_to``)."""
+    hr_node = node.child("hazard_ratio")
+    hr_node.mapping(("start_months", "values"), "a mapping {start_months: [0, ...], values: [...]}")
+    starts = hr_node.require("start_months", "[0, t1, ...] (months)").numbers(low=0.0)
+    values = hr_node.require("values", "one hazard ratio > 0 per piece").numbers(low=0.0, low_open=True)
+    if len(starts) != len(values):
+        raise hr_node.error(f"start_months has {len(starts)} entries, values {len(values)}",
+                            allowed="one value per piece start")
+    if node.has("relative_to"):
+        base = survival_spec(node.child("relative_to"))
+        if isinstance(base.value, TimeVaryingHazardRatio):
+            raise node.child("relative_to").error("relative_to must be a plain model", allowed=_MODEL_KINDS)
+    else:
+        if not allow_relative:
+            raise node.error("a hazard_ratio is relative to the control arm, so only the experimental arm may use it "
+                             "(or give relative_to: <model>)", allowed=_MODEL_KINDS.replace(" | hazard_ratio", ""))
+        if control is None:
+            raise node.error("the control arm has no model for this category to apply the hazard ratio to",
+                             allowed="a control model for the same category, or relative_to: <model>")
+        base = control
+    model = _wrap(hr_node, time_varying_hazard_ratio, base.value, starts, values)
+    if isinstance(model, TimeVaryingHazardRatio):
+        auto = f"{describe(model)}; control's model x these hazard ratios; {implied_curve(model)}"
+    else:
+        auto = f"{describe(model)}; control's model x hazard ratio {values[0]:g}"
+    return Resolved(model, sources or base.sources, note or auto, relative_to_control=not node.has("relative_to"))
+
+
 def model_spec(model: SurvivalModel) -> dict[str, Any]:
     """The explicit spec that rebuilds ``model`` exactly."""
+    if isinstance(model, TimeVaryingHazardRatio):
+        return {"hazard_ratio": {"start_months": list(model.start_months), "values": list(model.values)},
+                "relative_to": model_spec(model.control)}
     if isinstance(model, CureMixture):
         return {"cure_fraction": model.cure_fraction, "uncured": model_spec(model.uncured),
                 "hazard_ratio": model.hazard_ratio}

@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.stats import norm
 
 from simtrial.calibrate.uncertainty import (
     BetaProportion,
@@ -145,6 +144,8 @@ def fit_quantiles(probabilities: list[float], hazard_ratios: list[float]) -> tup
 
     Returns the fit and its report: the elicited and fitted quantiles and the largest relative error.
     """
+    from scipy.stats import norm  # here, not at import: loading a scenario must not import scipy
+
     z = norm.ppf(np.asarray(probabilities, dtype=float))
     y = np.log(np.asarray(hazard_ratios, dtype=float))
     sd, mean = np.polyfit(z, y, 1)

@@ -132,3 +132,28 @@ def crossing_probabilities(
         if j < k - 1:
             stage = advance(stage, float(t[j]), drift, float(lower[j]), float(upper[j]), r)
     return up, down
+
+
+def advance_regions(
+    stage: Stage | None, t: float, drift: float, regions: list[tuple[float, float]], r: int
+) -> Stage:
+    """As ``advance``, on a continuation region made of disjoint intervals (e.g. a futility wedge removed).
+
+    Each interval gets its own J&T grid and Simpson weights; the nodes are
+    concatenated, so integrals against the stage stay dot products.
+    """
+    zs, ws = [], []
+    mean = drift * math.sqrt(t)
+    for lower, upper in regions:
+        z, w = grid(mean, lower, upper, r)
+        zs.append(z)
+        ws.append(w)
+    z = np.concatenate(zs)
+    w = np.concatenate(ws)
+    if stage is None:
+        return Stage(t, z, w * _phi(z - mean))
+    dt = t - stage.t
+    scale = math.sqrt(dt)
+    arg = (z[None, :] * math.sqrt(t) - stage.z[:, None] * math.sqrt(stage.t) - drift * dt) / scale
+    dens = stage.h @ (_phi(arg) * (math.sqrt(t) / scale))
+    return Stage(t, z, w * dens)

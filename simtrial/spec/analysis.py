@@ -14,9 +14,15 @@ from typing import Final
 
 from simtrial.spec.population import Subgroup
 
-SURVIVAL_TESTS: Final = ("logrank", "stratified_logrank", "cox", "stratified_cox", "fleming_harrington")
+SURVIVAL_TESTS: Final = (
+    "logrank", "stratified_logrank", "cox", "stratified_cox", "fleming_harrington",
+    # non-proportional hazards (issue 15)
+    "rmst", "stratified_rmst", "milestone", "milestone_cloglog", "maxcombo", "modestly_weighted_logrank",
+)
+#: tests without a group-sequential form here (their ``analysis.sequential`` is refused)
+FIXED_DESIGN_TESTS: Final = ("rmst", "stratified_rmst", "milestone", "milestone_cloglog", "maxcombo")
 BINARY_TESTS: Final = ("chi_square", "cmh", "risk_difference_ni", "exact_binomial")
-STRATIFIED_TESTS: Final = ("stratified_logrank", "stratified_cox", "cmh")
+STRATIFIED_TESTS: Final = ("stratified_logrank", "stratified_cox", "cmh", "stratified_rmst")
 MULTIPLICITY: Final = ("bonferroni", "holm", "fixed_sequence")
 ALPHA_SPENDING: Final = ("asOF", "asP", "asHSD", "asKD")
 BETA_SPENDING: Final = ("bsOF", "bsP", "bsHSD", "bsKD")
@@ -36,7 +42,10 @@ class SequentialPlan:
     for efficacy / futility.  Futility is from beta-spending
     (``futility="beta_spending"``, with ``beta_spending`` a spending name),
     from fixed Z values (``futility_z``) or from fixed hazard ratios
-    (``futility_hr``: stop if the observed HR is above it).
+    (``futility_hr``: stop if the observed HR is above it).  Two-sided plans
+    (``Analysis.sided = 2``) reject on either side: symmetric bounds by
+    default, or a lower (harm) bound spending ``harm_alpha`` with
+    ``harm_spending``; their beta-spending futility is rpact's inner wedge.
     """
 
     information_fractions: tuple[float, ...]
@@ -52,6 +61,11 @@ class SequentialPlan:
     binding_futility: bool = False
     futility_z: tuple[float, ...] | None = None
     futility_hr: tuple[float, ...] | None = None
+    # two-sided plans (analysis.sided = 2): the lower (harm) bound; None = symmetric (alpha / 2, same spending)
+    harm_alpha: float | None = None  # the harm side's share of the two-sided alpha
+    harm_spending: str | None = None  # one of ALPHA_SPENDING
+    harm_gamma: float | None = None  # asHSD
+    harm_rho: float | None = None  # asKD
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,10 @@ class Analysis:
     fh_rho: float = 0.0
     fh_gamma: float = 0.0
     landmark_months: tuple[float, ...] = ()
+    rmst_tau_months: float | None = None  # tests rmst / stratified_rmst: restriction time
+    milestone_months: float | None = None  # tests milestone / milestone_cloglog
+    maxcombo: tuple[tuple[float, float], ...] | None = None  # test maxcombo: (rho, gamma) components
+    mwlr_t_star_months: float | None = None  # test modestly_weighted_logrank: weights capped at t*
     p0: float | None = None  # single-arm / Simon: uninteresting response rate
     p1: float | None = None  # Simon: target response rate
     beta: float | None = None  # Simon: 1 - power

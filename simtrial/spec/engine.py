@@ -43,6 +43,11 @@ ALL_CATEGORIES = tuple(range(N_CATEGORIES))
 RANDOMISATION_METHODS = ("permuted_blocks", "simple")
 # the statistics a trial can compute (simtrial.engine.statistics_registry, which checks this list)
 STATISTIC_NAMES = ("logrank", "fleming_harrington", "cox", "stratified", "kaplan_meier")
+# non-proportional-hazards statistics (issue 15): computed only on request, never by default
+NPH_STATISTIC_NAMES = ("rmst", "milestone", "maxcombo", "modestly_weighted")
+#: MaxCombo components (rho, gamma) when none are given: FH(0,0), FH(0,1), FH(1,0)
+DEFAULT_MAXCOMBO = ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0))
+MAX_MAXCOMBO_COMPONENTS = 4
 
 
 @dataclass(frozen=True)
@@ -64,8 +69,13 @@ class TrialSpec:
     fh_rho: float = 0.0
     fh_gamma: float = 0.0
     landmark_months: tuple[float, ...] = field(default_factory=tuple)
-    # what each trial computes (the fields of the others are NaN); default: everything
+    # what each trial computes (the fields of the others are NaN); default: everything but NPH_STATISTIC_NAMES
     statistics: tuple[str, ...] = STATISTIC_NAMES
+    # parameters of the NPH statistics (used only when asked for in ``statistics``)
+    rmst_tau_months: float | None = None
+    milestone_months: float | None = None
+    maxcombo: tuple[tuple[float, float], ...] = DEFAULT_MAXCOMBO
+    mwlr_t_star_months: float | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_patients, int | np.integer) or self.n_patients < 2:
@@ -126,10 +136,12 @@ class TrialSpec:
         if isinstance(self.statistics, str):
             raise InvalidInput(f"statistics must be a sequence of names, got the string {self.statistics!r}")
         asked = tuple(self.statistics)
-        unknown = [s for s in asked if s not in STATISTIC_NAMES]
+        known = STATISTIC_NAMES + NPH_STATISTIC_NAMES
+        unknown = [s for s in asked if s not in known]
         if unknown:
-            raise InvalidInput(f"statistics: unknown {unknown!r}; known: {', '.join(STATISTIC_NAMES)}")
-        object.__setattr__(self, "statistics", tuple(s for s in STATISTIC_NAMES if s in asked))
+            raise InvalidInput(f"statistics: unknown {unknown!r}; known: {', '.join(known)}")
+        object.__setattr__(self, "statistics", tuple(s for s in known if s in asked))
+        self._check_nph()
         for arm in (self.control, self.experimental):
             for cat in self.population.true_categories():
                 if cat not in arm.models:
@@ -137,6 +149,22 @@ class TrialSpec:
                         f"arm {arm.label!r} has no event-time model for {_category_name(cat)}, "
                         "which the population can contain"
                     )
+
+    def _check_nph(self) -> None:
+        for name in ("rmst_tau_months", "milestone_months", "mwlr_t_star_months"):
+            value = getattr(self, name)
+            if value is None:
+                continue  # its statistic is then NaN (the scenario loader requires the time with its test)
+            v = float(value)
+            if not (v > 0.0 and math.isfinite(v)):
+                raise InvalidInput(f"{name} must be > 0 months, got {value!r}")
+            object.__setattr__(self, name, v)
+        comps = tuple((float(r), float(g)) for r, g in self.maxcombo)
+        if not 1 <= len(comps) <= MAX_MAXCOMBO_COMPONENTS:
+            raise InvalidInput(f"maxcombo: 1 to {MAX_MAXCOMBO_COMPONENTS} components (rho, gamma), got {len(comps)}")
+        if any(not (0.0 <= x <= 10.0) for c in comps for x in c):
+            raise InvalidInput(f"maxcombo: rho and gamma must be in [0, 10], got {comps!r}")
+        object.__setattr__(self, "maxcombo", comps)
 
     @property
     def arms(self) -> tuple[Arm, Arm]:

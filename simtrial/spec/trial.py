@@ -71,7 +71,7 @@ class Trial:
     accrual: Accrual | None = None
     sample_size: SampleSizeSearch | None = None
     prior: Prior | None = None  # uncertainty of the unknowns, for assurance (simtrial.spec.prior)
-    sweep: SweepPlan | None = None  # a sensitivity sweep over field paths (simtrial.spec.sweep, simtrial.sweep)
+    sweep: SweepPlan | None = None  # a sensitivity sweep over field paths (simtrial.spec.sweep, simtrial.sweeps)
     # Where the trial came from and its plain-dict form: not part of what the trial *is*,
     # so a trial rebuilt from its own ``resolved`` dict compares equal.
     path: str | None = field(default=None, compare=False)
