@@ -109,17 +109,32 @@ def _interval(node: Node, *, low: float = 0.0, high: float | None = None) -> tup
     return values[0], values[1]
 
 
-def _evidence_log_se(node: Node) -> tuple[float, dict[str, Any]]:
-    """The SD on the log scale of an evidence median, from its 95% CI (refused without one)."""
+def _evidence_median(node: Node, what: str, instead: str) -> LogNormalMedian:
+    """The sampling distribution of the evidence median ``node`` names; refused without a 95% CI."""
+    return _evidence(node, LogNormalMedian, what, "an evidence median with a 95% CI, or give " + instead + " yourself",
+                     "it reports no 95% CI", "it is a proportion, not a median")
+
+
+def _evidence(node: Node, kind: type, what: str, allowed: str, no_spread: str, wrong_kind: str):
+    """``uncertainty(id)`` for the evidence id in ``node``, of type ``kind``, or an error naming the field.
+
+    ``from_evidence`` spreads come from the table's CI or counts, never from a guess: a
+    figure without them is refused and the user is asked to give the spread.
+    """
     ev = node.text()
     try:
         dist = uncertainty(ev)
     except (KeyError, InvalidInput, ValueError) as err:
         raise node.error(str(err).strip("'\""), allowed="an id of simtrial/evidence/her2_review.csv") from None
-    if not isinstance(dist, LogNormalMedian):
-        why = "it reports no 95% CI" if dist is None else "it is a proportion, not a median"
-        raise node.error(f"evidence {ev!r} cannot give a spread: {why}",
-                         allowed="an evidence median with a 95% CI, or give ci95 / sd_log yourself")
+    if not isinstance(dist, kind):
+        raise node.error(f"evidence {ev!r} cannot give {what}: {no_spread if dist is None else wrong_kind}",
+                         allowed=allowed)
+    return dist
+
+
+def _evidence_log_se(node: Node) -> tuple[float, dict[str, Any]]:
+    """The SD on the log scale of an evidence median, from its 95% CI (refused without one)."""
+    dist = _evidence_median(node, "a spread", "ci95 / sd_log")
     return dist.log_median_se, {"method": "SD of log HR = SD of the log median of an evidence figure, from its 95% CI",
                                 "source_ids": list(dist.source_ids), "evidence_ci95": [dist.ci_low, dist.ci_high],
                                 "sd_log": dist.log_median_se}
@@ -188,15 +203,7 @@ def _from_experimental_median(node: Node, codes: tuple[int, ...], control_models
     The same ratio of medians (exponential reading) the effect maps use; the
     control's median is the scenario's model, taken as known here.
     """
-    ev = node.text()
-    try:
-        dist = uncertainty(ev)
-    except (KeyError, InvalidInput, ValueError) as err:
-        raise node.error(str(err).strip("'\""), allowed="an id of simtrial/evidence/her2_review.csv") from None
-    if not isinstance(dist, LogNormalMedian):
-        why = "it reports no 95% CI" if dist is None else "it is a proportion, not a median"
-        raise node.error(f"evidence {ev!r} cannot give the HR's uncertainty: {why}",
-                         allowed="an evidence median with a 95% CI, or give {median, ci95} yourself")
+    dist = _evidence_median(node, "the HR's uncertainty", "{median, ci95}")
     if not control_models:
         raise node.error("needs the control arm's model", allowed="a two-arm time-to-event design")
     medians = {c: float(control_models[c].median()) for c in codes if c in control_models}
@@ -275,16 +282,8 @@ def _control_prior(key: str, codes: tuple[int, ...], node: Node, control_models:
     if node.has("from_evidence"):
         if node.has("median_months") or node.has("ci95"):
             raise node.error("from_evidence takes its median and CI from the evidence table", allowed="remove median_months/ci95")
-        ev = node.child("from_evidence").text()
-        try:
-            dist = uncertainty(ev)
-        except (KeyError, InvalidInput, ValueError) as err:
-            raise node.child("from_evidence").error(str(err).strip("'\""), allowed="an id of simtrial/evidence/her2_review.csv") from None
-        if not isinstance(dist, LogNormalMedian):
-            why = ("it reports no 95% CI" if dist is None else "it is a proportion, not a median")
-            raise node.child("from_evidence").error(
-                f"evidence {ev!r} cannot give a control median's uncertainty: {why}",
-                allowed="an evidence median with a 95% CI, or give {median_months: m, ci95: [lo, hi]} yourself")
+        dist = _evidence_median(node.child("from_evidence"), "a control median's uncertainty",
+                                "{median_months: m, ci95: [lo, hi]}")
         median, ci, se, sources = dist.median_months, (dist.ci_low, dist.ci_high), dist.log_median_se, dist.source_ids
     else:
         median = node.require("median_months", _CONTROL_FORMS).number(low=0.0, low_open=True)
@@ -311,17 +310,9 @@ def _response_prior(arm: str, key: str, codes: tuple[int, ...], node: Node) -> R
     if len(forms) != 1:
         raise node.error("give exactly one form of response prior", allowed=_RESPONSE_FORMS)
     if forms[0] == "from_evidence":
-        ev = node.child("from_evidence").text()
-        try:
-            dist = uncertainty(ev)
-        except (KeyError, InvalidInput, ValueError) as err:
-            raise node.child("from_evidence").error(str(err).strip("'\""),
-                                                    allowed="an id of simtrial/evidence/her2_review.csv") from None
-        if not isinstance(dist, BetaProportion):
-            why = "it reports neither counts nor a CI" if dist is None else "it is a median, not a proportion"
-            raise node.child("from_evidence").error(
-                f"evidence {ev!r} cannot give a response probability's uncertainty: {why}",
-                allowed="an evidence proportion with counts or a CI, or give {beta: [a, b]} yourself")
+        dist = _evidence(node.child("from_evidence"), BetaProportion, "a response probability's uncertainty",
+                         "an evidence proportion with counts or a CI, or give {beta: [a, b]} yourself",
+                         "it reports neither counts nor a CI", "it is a median, not a proportion")
         return ResponsePrior(arm, key, codes, dist.alpha, dist.beta, dist.method, dist.source_ids)
     if forms[0] == "beta":
         values = node.child("beta").numbers(low=0.0, low_open=True)
