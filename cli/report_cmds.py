@@ -30,9 +30,12 @@ DEFAULT_CALIBRATION_PATIENTS = 20_000
               help="Sample-size search: 95% Monte-Carlo half-width of the answer, as a fraction of it.")
 @click.option("--calibration-patients", type=int, default=DEFAULT_CALIBRATION_PATIENTS, callback=_positive,
               show_default=True, help="Patients per HER2 category in the calibration figure's simulated cohort.")
+@click.option("--sweep", "sweep_dir", type=click.Path(), default=None,
+              help="Add a sensitivity-sweep section from a `simtrial sweep --out` directory of the same scenario.")
 @click.option("--quiet", is_flag=True, help="No progress messages.")
 @_guard
-def report_command(scenario, out_path, from_dirs, sims, seed, threads, precision, calibration_patients, quiet):
+def report_command(scenario, out_path, from_dirs, sims, seed, threads, precision, calibration_patients, quiet,
+                   sweep_dir=None):
     """Write a self-contained HTML design report for SCENARIO (or from earlier results with --from).
 
     Runs what the scenario asks: power, the null run for type I error, the
@@ -56,13 +59,16 @@ def report_command(scenario, out_path, from_dirs, sims, seed, threads, precision
     if not 0.0 < precision < 1.0:
         raise click.BadParameter(f"must be a fraction in (0, 1), e.g. 0.02, got {precision}", param_hint="--precision")
     check_html_target(out_path)  # before any work: a directory or an unwritable path fails now
+    from simtrial.report.inputs import read_sweep
+
+    sweep = read_sweep(sweep_dir) if sweep_dir is not None else None  # before any simulation, too
     if from_dirs:
         if sims is not None or seed is not None:
             raise UserError("--sims / --seed apply when simulating; --from reads the results as they are")
         sets = [read_output_set(d) for d in from_dirs]
     else:
         sets = _simulate(scenario, sims, seed, threads, precision, quiet)
-    inputs = Inputs.from_sets(sets, calibration_patients=calibration_patients)
+    inputs = Inputs.from_sets(sets, calibration_patients=calibration_patients, sweep=sweep)
     if not quiet:
         click.echo("drawing figures and writing the report", err=True)
     page = render_html(collect(inputs))

@@ -30,6 +30,7 @@ class Inputs:
     null: OutputSet | None = None
     samplesize: OutputSet | None = None
     assurance: OutputSet | None = None
+    sweep: dict[str, Any] | None = None  # sweep.json of `simtrial sweep --out`
     calibration_patients: int = 20_000
     calibration_seed: int = 20250405
 
@@ -189,6 +190,15 @@ def question(inputs: Inputs) -> dict[str, Any]:
         rows.append(("non-inferiority margin (hazard ratio)", f"{a['ni_margin']}"))
     if a.get("p0") is not None:
         rows.append(("response rates p0 / p1", f"{a.get('p0')} / {a.get('p1')}"))
+    if a.get("reference") is not None:
+        rows.append(("reference curve (H0)", str((s.get("details") or {}).get("reference") or a["reference"])))
+    if a.get("reference_rate_per_patient_year") is not None:
+        rows.append(("reference rate (H0, events per patient-year)", f"{a['reference_rate_per_patient_year']:.4g}"))
+    if a.get("logrank_variance") is not None:
+        rows.append(("one-sample log-rank variance", str(a["logrank_variance"])))
+    for j, look in enumerate(a.get("interim_futility") or []):
+        rows.append((f"futility look {j + 1}", f"at {look['patient_years']:g} patient-years: stop if more than "
+                                               f"{look['max_events']} events"))
     population = a.get("population")
     if isinstance(population, dict):
         population = population.get("name") or ", ".join(population.get("categories", []))
@@ -362,8 +372,10 @@ def calibration(inputs: Inputs) -> dict[str, Any] | None:
     n = int(inputs.calibration_patients)
     panels = []
     models_all = []
+    arms = [(name, arm) for name, arm in (("control", sc.control), ("experimental", sc.experimental))
+            if arm is not None]  # a single-arm design has no control
     for cat in cats:
-        for arm in (sc.control, sc.experimental):
+        for _, arm in arms:
             models_all.append(arm.models[cat])
     # time axis: to where the slowest curve falls to 10% (or twice its landmark for cure mixtures), at most 120 months
     horizon = []
@@ -379,9 +391,9 @@ def calibration(inputs: Inputs) -> dict[str, Any] | None:
         spec = _cohort_spec(cohort_trial, n)
         pdata = patient_data(spec, seed=int(inputs.calibration_seed) + j)
         curves = []
-        for k, (arm_name, arm) in enumerate((("control", sc.control), ("experimental", sc.experimental))):
+        for arm_name, arm in arms:
             model = arm.models[cat]
-            mask = pdata["arm"].to_numpy() == k
+            mask = pdata["arm"].to_numpy() == (0 if arm_name == "control" else 1)
             t = pdata["time_to_event_or_dropout_months"].to_numpy()[mask]
             e = pdata["event"].to_numpy()[mask].astype(float)
             times, s, var = _km(t, e)
@@ -409,8 +421,9 @@ def calibration(inputs: Inputs) -> dict[str, Any] | None:
 def _cohort_spec(trial, n: int):
     from simtrial.spec.engine import Cut, TrialSpec
 
-    return TrialSpec(
-        population=trial.population, control=trial.control, experimental=trial.experimental, n_patients=n,
+    return TrialSpec(  # a single-arm trial's cohort: its arm on both sides (only the experimental half is read)
+        population=trial.population, control=trial.control or trial.experimental, experimental=trial.experimental,
+        n_patients=n,
         accrual=trial.accrual, cuts=(Cut(target_events=n),), allocation=(1, 1),
     )
 
@@ -547,8 +560,9 @@ def sequential(inputs: Inputs) -> dict[str, Any] | None:
     cum_alpha = list(gs.get("cumulative_alpha_spent") or [])
     eff_index = 0
     rows = []
-    cum_h0 = {"eff": 0.0, "fut": 0.0}
-    cum_h1 = {"eff": 0.0, "fut": 0.0}
+    cum_h0 = {"eff": 0.0, "fut": 0.0, "harm": 0.0}
+    cum_h1 = {"eff": 0.0, "fut": 0.0, "harm": 0.0}
+    has_harm = any("z_harm" in lk for lk in looks)  # two-sided designs: the lower (harm) bound
     for lk, l0 in zip(looks, h0_looks, strict=False):
         events = int(round(planned * lk["information_fraction"])) if planned else lk.get("mean_events")
         alpha_here = None
@@ -557,9 +571,11 @@ def sequential(inputs: Inputs) -> dict[str, Any] | None:
             eff_index += 1
         cum_h1["eff"] += lk["p_stop_efficacy"]
         cum_h1["fut"] += lk["p_stop_futility"]
+        cum_h1["harm"] += lk.get("p_stop_harm") or 0.0
         if l0 is not None:
             cum_h0["eff"] += l0["p_stop_efficacy"]
             cum_h0["fut"] += l0["p_stop_futility"]
+            cum_h0["harm"] += l0.get("p_stop_harm") or 0.0
         month = _expected_month(trial, events) if events else None
         info = events * trial.allocation[0] * trial.allocation[1] / sum(trial.allocation) ** 2 if events else None
         z_fut = lk.get("z_futility")
@@ -578,6 +594,10 @@ def sequential(inputs: Inputs) -> dict[str, Any] | None:
             "h0_stop_futility": None if l0 is None else l0["p_stop_futility"],
             "h0_cum_efficacy": None if l0 is None else cum_h0["eff"],
             "h0_cum_futility": None if l0 is None else cum_h0["fut"],
+            "z_harm": lk.get("z_harm"), "nominal_p_harm": lk.get("nominal_p_harm"), "hr_harm": lk.get("hr_harm"),
+            "h1_stop_harm": lk.get("p_stop_harm"), "h1_cum_harm": cum_h1["harm"] if has_harm else None,
+            "h0_stop_harm": None if l0 is None else l0.get("p_stop_harm"),
+            "h0_cum_harm": None if l0 is None or not has_harm else cum_h0["harm"],
         })
     # simulated Z at the look each trial ended at (the per-trial output keeps the Z of the deciding look)
     z_at_stop = []
@@ -600,7 +620,7 @@ def sequential(inputs: Inputs) -> dict[str, Any] | None:
     return {"rows": rows, "spending": gs.get("spending"), "alpha": gs.get("alpha"), "beta": gs.get("beta"),
             "binding_futility": gs.get("binding_futility"), "inflation_factor": gs.get("inflation_factor"),
             "design_power": gs.get("power"), "ni_margin": margin, "z_at_stop": z_at_stop,
-            "has_h0": inputs.null is not None}
+            "has_h0": inputs.null is not None, "has_harm": has_harm}
 
 
 def _probit_fit(xs, ps, n_sims) -> tuple[float, float] | None:
@@ -744,6 +764,31 @@ def assurance(inputs: Inputs) -> dict[str, Any] | None:
     }
 
 
+def sweep(inputs: Inputs) -> dict[str, Any] | None:
+    """A sensitivity sweep: its rows, and what one (line) or two (heat map) varied fields need to be drawn."""
+    sw = inputs.sweep
+    if sw is None:
+        return None
+    name = inputs.resolved.get("name")
+    if sw.get("scenario") != name:
+        raise InvalidInput(f"--sweep: the sweep is of scenario {sw.get('scenario')!r}, the report of {name!r}; "
+                           "allowed: a sweep of the same scenario")
+    varied = list(sw["varied"])
+    label = "type_I_error" if sw.get("null") else "power"
+    rows = [dict(r) for r in sw["rows"]]
+    columns = [*varied, label, f"{label}_mc_se"] + (["assurance", "assurance_mc_se"] if any("assurance" in r for r in rows)
+                                                   else []) + ["mean_events", "mean_duration_months", "n_patients"]
+    out = {"varied": varied, "label": label, "null": bool(sw.get("null")), "seed": sw.get("seed"),
+           "rows": rows, "columns": columns, "worst_case": sw.get("worst_case"), "zip": bool(sw.get("zip")),
+           "plot": None}
+    numeric = all(isinstance(r.get(v), int | float) and not isinstance(r.get(v), bool) for r in rows for v in varied)
+    if numeric and len(varied) == 1:
+        out["plot"] = "line"
+    elif numeric and len(varied) == 2 and not sw.get("zip"):
+        out["plot"] = "heatmap"
+    return out
+
+
 #: (name, title, builder) in page order; a builder returns None where its section does not apply.
 #: The justification builder also sees the sections built before it.
 SECTIONS: list[tuple[str, str, Callable[..., dict[str, Any] | None]]] = [
@@ -752,6 +797,7 @@ SECTIONS: list[tuple[str, str, Callable[..., dict[str, Any] | None]]] = [
     ("calibration", "Calibration: models against the reported figures", calibration),
     ("operating", "Operating characteristics", operating),
     ("assurance", "Assurance: the probability of success over the prior", assurance),
+    ("sweep", "Sensitivity sweep", sweep),
     ("sequential", "Group-sequential boundaries", sequential),
     ("sample_size", "Sample size", sample_size),
     ("justification", "Sample-size justification", justification),

@@ -330,11 +330,77 @@ def assurance_figure(data: dict[str, Any]) -> str | None:
     return _render("fig-assurance", _draw_assurance, data)
 
 
+# --- sensitivity sweep ---------------------------------------------------------------
+
+
+def _axis_label(path: str) -> str:
+    """The field path as the user wrote it in --vary (what was varied, exactly)."""
+    return path
+
+
+def _draw_sweep_line(data: dict[str, Any]):
+    x_name = data["varied"][0]
+    label = data["label"]
+    rows = sorted(data["rows"], key=lambda r: r[x_name])
+    x = [r[x_name] for r in rows]
+    fig, axes = _new(6.4, 3.4)
+    ax = axes[0][0]
+    ax.errorbar(x, [r[label] for r in rows], yerr=[1.959963984540054 * r[f"{label}_mc_se"] for r in rows],
+                fmt="o-", ms=4, capsize=2, color=OKABE_ITO["blue"],
+                label=("type I error" if data["null"] else "power") + " (±1.96 MC SE)")
+    if any("assurance" in r for r in rows):
+        ax.errorbar(x, [r.get("assurance") for r in rows],
+                    yerr=[1.959963984540054 * (r.get("assurance_mc_se") or 0.0) for r in rows],
+                    fmt="s--", ms=4, capsize=2, color=OKABE_ITO["vermillion"], label="assurance (±1.96 MC SE)")
+    if data["null"] and data.get("worst_case") and data["worst_case"].get("alpha") is not None:
+        ax.axhline(data["worst_case"]["alpha"], color="#777777", lw=0.8, ls=":", label="alpha")
+    ax.set_xlabel(_axis_label(x_name))
+    ax.set_ylabel("type I error" if data["null"] else "probability of success")
+    ax.legend(loc="best")
+    return fig
+
+
+def _draw_sweep_heatmap(data: dict[str, Any]):
+    a, b = data["varied"]
+    label = data["label"]
+    xs = sorted({r[a] for r in data["rows"]})
+    ys = sorted({r[b] for r in data["rows"]})
+    grid = np.full((len(ys), len(xs)), np.nan)
+    for r in data["rows"]:
+        grid[ys.index(r[b]), xs.index(r[a])] = r[label]
+    fig, axes = _new(6.4, 3.8)
+    ax = axes[0][0]
+    image = ax.imshow(grid, origin="lower", aspect="auto", cmap="cividis", vmin=0.0,
+                      vmax=max(1e-9, float(np.nanmax(grid))) if data["null"] else 1.0)
+    ax.set_xticks(range(len(xs)), [f"{v:g}" for v in xs])
+    ax.set_yticks(range(len(ys)), [f"{v:g}" for v in ys])
+    ax.grid(False)
+    for i in range(len(ys)):
+        for j in range(len(xs)):
+            if np.isfinite(grid[i, j]):
+                light = grid[i, j] < 0.5 * (image.norm.vmax or 1.0)
+                ax.text(j, i, f"{grid[i, j]:.3f}", ha="center", va="center", fontsize=8,
+                        color="white" if light else "black")
+    ax.set_xlabel(_axis_label(a))
+    ax.set_ylabel(_axis_label(b))
+    fig.colorbar(image, ax=ax, label="type I error" if data["null"] else "power")
+    return fig
+
+
+def sweep_figure(data: dict[str, Any]) -> str | None:
+    if data.get("plot") == "line":
+        return _render("fig-sweep", _draw_sweep_line, data)
+    if data.get("plot") == "heatmap":
+        return _render("fig-sweep", _draw_sweep_heatmap, data)
+    return None
+
+
 #: section name -> [(figure id, function of the section's data -> SVG or None)]
 FIGURES = {
     "calibration": [("fig-calibration", calibration_figure)],
     "operating": [("fig-distributions", distributions_figure)],
     "assurance": [("fig-assurance", assurance_figure)],
+    "sweep": [("fig-sweep", sweep_figure)],
     "sequential": [("fig-sequential", sequential_figure)],
     "sample_size": [("fig-sample-size", sample_size_figure)],
 }

@@ -179,3 +179,33 @@ def output_set_from_assurance(result, header: str = "") -> OutputSet:
         RESOLVED: resolved_scenario_text(dict(result.run.resolved_scenario), header),
     }
     return OutputSet.from_texts(texts)
+
+
+SWEEP = "sweep.json"
+
+
+def read_sweep(directory: str | Path) -> dict[str, Any]:
+    """``sweep.json`` of a `simtrial sweep --out DIR`, checked against the directory's manifest."""
+    path = Path(directory)
+    if not path.is_dir():
+        raise InvalidInput(f"--sweep {directory}: not a directory; allowed: the --out directory of `simtrial sweep`")
+    target = path / SWEEP
+    if not target.exists():
+        raise InvalidInput(f"--sweep {directory}: no {SWEEP}; allowed: the --out directory of `simtrial sweep`")
+    manifest_path = path / MANIFEST
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        digest = dict(manifest["files"])[SWEEP]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InvalidInput(f"--sweep {directory}: no usable {MANIFEST} naming {SWEEP} ({exc}); allowed: a complete "
+                           "sweep output set") from None
+    data = target.read_bytes()
+    if hashlib.sha256(data).hexdigest() != digest:
+        raise InvalidInput(f"--sweep {directory}: {SWEEP} does not match {MANIFEST} (incomplete or edited)")
+    try:
+        sweep = json.loads(data.decode("utf-8"))
+    except ValueError as exc:
+        raise InvalidInput(f"--sweep {directory}: unreadable {SWEEP} ({exc})") from None
+    if not isinstance(sweep, dict) or not isinstance(sweep.get("varied"), list) or not isinstance(sweep.get("rows"), list):
+        raise InvalidInput(f"--sweep {directory}: {SWEEP} is not a simtrial sweep (no varied / rows)")
+    return sweep
