@@ -351,3 +351,27 @@ def test_cli_run_notes_the_prior_and_validate_checks_for_assurance():
     assert r.exit_code == 2 and "prior" in r.output
     r = CliRunner().invoke(main, ["validate", "--for", "assurance", "scenarios/ihc3_deescalation_ni_assurance.yaml"])
     assert r.exit_code == 0
+
+
+def test_cli_assurance_sample_size_json_and_text_agree(tmp_path):
+    import re
+
+    d = copy.deepcopy(BASE)
+    d["prior"] = NORMAL
+    d["sample_size"] = {"target_power": 0.8, "solve_for": "events", "minimum": 40, "maximum": 390}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(d))
+    common = ["samplesize", str(path), "--target", "assurance", "--value", "0.6", "--sims", "300", "--precision", "0.1",
+              "--quiet"]
+    r = CliRunner().invoke(main, [*common, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.output)
+    assert got["target_quantity"] == "assurance" and got["confirmed"] and got["achieved_power"] >= 0.6
+    assert got["hypothesis"] == "over the prior (assurance)"
+    text = CliRunner().invoke(main, [*common, "--text"])
+    assert text.exit_code == 0, text.output
+    assert "To reach an assurance of 0.600" in text.output
+    assert f"{got['events_required']} events" in text.output
+    achieved = float(re.search(r"giving assurance ([0-9.]+)", text.output).group(1))
+    assert achieved == pytest.approx(got["achieved_power"], abs=5e-4)
+    assert "power of" not in text.output

@@ -296,6 +296,7 @@ def assumptions(inputs: Inputs) -> dict[str, Any]:
         "misclassification": {k: dict(v) for k, v in (pop.get("misclassification") or {}).items()},
         "accrual": dict(r.get("accrual") or {}),
         "dropout": dropout,
+        "prior": dict(r.get("prior") or {}),
         "screened": _f((inputs.oc.summary.get("details") or {}).get("expected_screened")),
     }
 
@@ -667,6 +668,7 @@ def sample_size(inputs: Inputs) -> dict[str, Any] | None:
     search = d.get("search") or {}
     return {
         "solve_for": key, "target_power": d["target_power"], "answer": answer,
+        "target_quantity": d.get("target_quantity", "power"),
         "n_required": d.get("n_required"), "events_required": d.get("events_required"),
         "uncertainty": _f(d.get("uncertainty")), "uncertainty_relative": _f(d.get("uncertainty_relative")),
         "achieved_power": d["achieved_power"], "achieved_power_mc_se": d["achieved_power_mc_se"],

@@ -164,8 +164,21 @@ def justification_paragraph(sections: dict[str, dict]) -> str:
     out.append(f"The hypotheses are {_hypotheses(f, op.get('endpoint'))}, tested with the {test_name} at "
                f"{sided} alpha {num(f.get('alpha'), 4)}.")
     effects = _effects(a)
+    prior = a.get("prior") or {}
+    assured = (ss or {}).get("target_quantity") == "assurance" or sections.get("assurance") is not None
     if effects:
-        out.append(f"The effect assumed is, by true HER2 category, {effects}.")
+        out.append(f"The effect {'taken for power' if assured else 'assumed'} is, by true HER2 category, {effects}.")
+    if prior and assured:
+        parts = []
+        if prior.get("hazard_ratio"):
+            parts.append("the hazard ratio in " + ", ".join(prior["hazard_ratio"]))
+        if prior.get("control"):
+            parts.append("the control median in " + ", ".join(prior["control"]))
+        if prior.get("response"):
+            parts.append("the response probabilities of the " + " and ".join(prior["response"]) + " arm")
+        out.append("Assurance (the probability of success averaged over the uncertainty of the evidence, "
+                   "O'Hagan, Stevens and Campbell 2005) draws, for each simulated trial, " + " and ".join(parts)
+                   + " from the scenario's prior.")
     control = _control(a)
     if control and design not in ("simon_two_stage", "single_arm_binary"):
         out.append(f"The control arm is assumed to follow {control}.")
@@ -189,10 +202,13 @@ def justification_paragraph(sections: dict[str, dict]) -> str:
         other = (f" ({ss['n_required']} patients)" if ss["solve_for"] == "events" and ss.get("n_required")
                  else (f" ({ss['events_required']} events)" if ss.get("events_required") else ""))
         unc = f" (Monte-Carlo uncertainty +/- {num(ss['uncertainty'], 1)}, 95%)" if ss.get("uncertainty") else ""
-        analytic = (f"; the analytic (Schoenfeld) figure is {num(ss['analytic_answer'], 1)} {what}"
+        quantity = ss.get("target_quantity", "power")
+        method = "Schoenfeld-normal assurance" if quantity == "assurance" else "Schoenfeld"
+        analytic = (f"; the analytic ({method}) figure is {num(ss['analytic_answer'], 1)} {what}"
                     if ss.get("analytic_answer") is not None else "")
-        out.append(f"To reach a power of {num(ss['target_power'])}, {ss['answer']} {what}{other} are required{unc}, "
-                   f"confirmed by an independent simulation of {ss['confirmation_n_sims']} trials giving power "
+        out.append(f"To reach {'an' if quantity[0] in 'aeiou' else 'a'} {quantity} of {num(ss['target_power'])}, "
+                   f"{ss['answer']} {what}{other} are required{unc}, "
+                   f"confirmed by an independent simulation of {ss['confirmation_n_sims']} trials giving {quantity} "
                    f"{num(ss['achieved_power'])} (Monte-Carlo SE {num(ss['achieved_power_mc_se'], 4)}){analytic}.")
     elif h1 is not None:
         planned = []
@@ -210,7 +226,9 @@ def justification_paragraph(sections: dict[str, dict]) -> str:
         if h1.get("mean_events") is not None and h1.get("mean_duration_months") is not None:
             extra = (f", with on average {num(h1['mean_events'], 1)} events and a study duration of "
                      f"{num(h1['mean_duration_months'], 1)} months")
-        out.append(f"In {h1['n_sims']} simulated trials (seed {h1['seed']}) under H1 the power is {num(h1['power'])} "
+        where = ("drawing their parameters from the prior the assurance" if str(h1.get("label", "")).startswith("assurance")
+                 else "under H1 the power")
+        out.append(f"In {h1['n_sims']} simulated trials (seed {h1['seed']}) {where} is {num(h1['power'])} "
                    f"(Monte-Carlo SE {num(h1['mc_se'], 4)}; 95% CI {num(h1['ci'][0])} to {num(h1['ci'][1])}){analytic}"
                    f"{extra}.")
     if h0 is not None:
