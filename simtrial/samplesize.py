@@ -206,7 +206,7 @@ def _crossing(fit: tuple[float, float], target: float) -> float:
 
 def _analytic_events(scenario: Scenario, target_power: float) -> float | None:
     a = scenario.analysis
-    if scenario.endpoint != "time_to_event":
+    if scenario.endpoint != "time_to_event" or scenario.control is None:  # single-arm: no hazard ratio
         return None
     hr = constant_hazard_ratio(scenario, scenario.population.true_categories(a.population))
     margin = a.ni_margin if scenario.design == "noninferiority" else 1.0
@@ -446,6 +446,8 @@ def sample_size(
 
     if scenario.design == "single_arm_binary":
         return _exact_search(scenario, target, lo_bound, hi_bound, n_sims, seed, threads, budget, analytic, start)
+    if scenario.design == "single_arm_tte" and scenario.analysis.test == "exact_poisson" and solve_for == "n_patients":
+        return _poisson_scan(scenario, target, lo_bound, hi_bound, n_sims, seed, threads, budget, start, progress)
 
     coarse = _Stage("coarse", scenario, solve_for, n_sims, seed, threads, budget, progress, evaluate)
     x0 = _bracket_and_bisect(coarse.power_at, start, target, lo_bound, hi_bound, solve_for, coarse.points)
@@ -565,6 +567,76 @@ def _analytic_sizes(scenario: Scenario, target: float) -> dict[str, Any]:
         return analytic_sample_sizes(scenario, target)
     except InvalidInput as err:
         return {"methods": {}, "notes": {"all": str(err)}}
+
+
+def _poisson_scan(scenario, target, lo_bound, hi_bound, n_sims, seed, threads, budget, start, progress):
+    """Single-arm exact Poisson test: its power is a saw-tooth in N, so every N near the crossing is simulated.
+
+    The critical count c(PY) jumps by one each time the reference's expected events r0 x PY pass an integer,
+    so power rises and falls with N; a calendar cut makes PY random, which smooths the teeth but need not
+    remove them.  Bracket-and-bisect with common random numbers finds a first crossing; every N within
+    +-10% of it (at least 10) is then simulated with the same seed; the answer is the smallest N there
+    reaching the target, confirmed by an independent run (a fresh seed; if it falls short, the next N that
+    reached the target in the scan), and the smallest N from which every scanned N reaches it is reported
+    beside (the safe choice), with the analytic power at the expected patient-years where the cut allows it.
+    """
+    coarse = _Stage("scan", scenario, "n_patients", n_sims, seed, threads, budget, progress)
+    x0 = _bracket_and_bisect(coarse.power_at, start, target, lo_bound, hi_bound, "n_patients", coarse.points)
+    window = max(10, x0 // 10)
+    lo, hi = max(lo_bound, x0 - window), min(hi_bound, x0 + window)
+    for x in range(lo, hi + 1):
+        coarse.power_at(x)
+    scanned = list(range(lo, hi + 1))
+    reaching = [x for x in scanned if coarse.points[x][0] >= target]
+    stable = None
+    for x in reversed(scanned):
+        if coarse.points[x][0] < target:
+            break
+        stable = x
+    confirmations: list[dict[str, Any]] = []
+    confirmation: PowerResult | None = None
+    conf_sims = max(n_sims, 2000)
+    answer = None
+    for k, x in enumerate(reaching[:_MAX_CONFIRMATIONS]):
+        budget.spend(conf_sims, f"the confirmation run at n_patients = {x}")
+        conf_seed = derive_seed(seed, 100 + k)
+        confirmation = run(scenario, n_sims=conf_sims, seed=conf_seed, threads=threads, n_patients=x, progress=_chunked)
+        confirmations.append({"n_patients": x, "n_sims": conf_sims, "seed": conf_seed, "power": confirmation.power,
+                              "mc_se": confirmation.power_mc_se, "reached_target": confirmation.power >= target})
+        if confirmation.power >= target:
+            answer = x
+            break
+    if answer is None:
+        raise BudgetExhausted(
+            f"sample size: no N in the scan {lo}..{hi} reaching power {target} was confirmed by an independent run "
+            f"({len(confirmations)} tried); raise n_sims or sample_size.maximum")
+    analytic_key = "exact_poisson_at_expected_patient_years"
+    curve = []
+    mono = isotonic([coarse.points[x][0] for x in sorted(coarse.points)])
+    for x, m in zip(sorted(coarse.points), mono, strict=True):
+        r = coarse.results[x]
+        curve.append({"stage": "scan", "n_patients": int(x), "n_sims": n_sims, "seed": seed,
+                      "power": coarse.points[x][0], "mc_se": coarse.points[x][1], "power_monotone": m,
+                      "analytic_power": (r.analytic_power or {}).get(analytic_key)})
+    details = {
+        "method": ("exact Poisson test: bracket-and-bisect with common random numbers, then every N within +-10% "
+                   "of the crossing simulated with the same seed (the power is a saw-tooth in N), then an "
+                   "independent confirmation run"),
+        "n_sims_scan": n_sims, "n_sims_confirmation": conf_sims, "seed": seed, "scan": [lo, hi],
+        "n_from_which_every_larger_n_reaches_target": stable,
+        "note": "the exact Poisson power is a saw-tooth in N (the critical count jumps with the patient-years): "
+                "a larger N can have lower power; n_from_which_every_larger_n_reaches_target is the safe choice "
+                "within the scanned window",
+        "simulated_trials_total": budget.used, "seconds": time.monotonic() - budget.start,
+        "bounds": [lo_bound, hi_bound],
+    }
+    return SampleSizeResult(
+        scenario=scenario.name, design=scenario.design, solve_for="n_patients", target_power=target,
+        n_required=answer, events_required=confirmation.target_events, achieved_power=confirmation.power,
+        achieved_power_mc_se=confirmation.power_mc_se, confirmed=True, analytic_events=None, start_value=start,
+        curve=curve, confirmation=confirmation, details=details, uncertainty=None, precision=None,
+        confirmations=confirmations,
+    )
 
 
 def _exact_search(scenario, target, lo_bound, hi_bound, n_sims, seed, threads, budget, analytic, start):

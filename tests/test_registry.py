@@ -26,6 +26,7 @@ from simtrial.spec import (
     Trial,
 )
 from simtrial.spec import DESIGNS as DESIGN_NAMES
+from simtrial.spec.analysis import SINGLE_ARM_TTE_TESTS
 from simtrial.survival import Exponential
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -67,9 +68,10 @@ def test_every_design_name_is_registered_once_with_known_tests() -> None:
     for name, info in REGISTRY.items():
         assert isinstance(info, DesignInfo) and info.name == name and info.summary
         for ep, tests in info.tests.items():
-            assert set(tests) <= set(SURVIVAL_TESTS if ep == "time_to_event" else BINARY_TESTS), (name, ep)
+            known = SURVIVAL_TESTS + SINGLE_ARM_TTE_TESTS if ep == "time_to_event" else BINARY_TESTS
+            assert set(tests) <= set(known), (name, ep)
             assert valid_tests(name, ep) == tests
-    assert SINGLE_ARM == ("single_arm_binary", "simon_two_stage")
+    assert SINGLE_ARM == ("single_arm_binary", "simon_two_stage", "single_arm_tte")
 
 
 def test_every_registered_design_has_an_implementation() -> None:
@@ -137,6 +139,9 @@ def _valid(design: str) -> dict:
         if design == "simon_two_stage":
             del data["n_patients"]
             analysis.update(p1=0.5, alpha=0.05)
+    if design == "single_arm_tte":
+        data["arms"] = {"experimental": {"survival": {"all": {"median_months": 14}}}}
+        analysis["reference"] = {"median_months": 10}
     return data
 
 

@@ -90,6 +90,15 @@ BASES: dict[str, Callable[[], dict[str, Any]]] = {
     "binary": lambda: _binary("binary", test="chi_square"),
     "single_arm_binary": lambda: _binary("single_arm_binary"),
     "simon_two_stage": lambda: _binary("simon_two_stage"),
+    "single_arm_tte": lambda: {
+        "name": "walk", "description": "schema walk", "design": "single_arm_tte",
+        "population": {"mix": {"IHC 3+": 0.6, "IHC 2+/ISH+": 0.4}},
+        "arms": {"experimental": {"survival": {"IHC 3+": {"median_months": 16.0},
+                                               "IHC 2+/ISH+": {"median_months": 12.0}}}},
+        "n_patients": 120, "accrual": {"duration_months": 12},
+        "analysis": {"test": "one_sample_logrank", "alpha": 0.025, "reference": {"median_months": 10.0},
+                     "calendar_months": 24},
+        "simulation": {"n_sims": N_SIMS, "seed": 7}},
 }
 
 Change = Callable[[dict[str, Any]], None]
@@ -179,6 +188,11 @@ FIELDS: dict[str, tuple[Change, Change | None]] = {
     "analysis.beta": (_set("analysis.beta", 0.1), None),
     "analysis.simon_kind": (_set("analysis.simon_kind", "minimax"), None),
     "analysis.sequential": (_set(SEQ, {"information_fractions": [0.6, 1.0]}), None),
+    # design single_arm_tte (refused by every other design)
+    "analysis.reference": (_set("analysis.reference", {"median_months": 11.0}), None),
+    "analysis.reference_rate_per_patient_year": (_set("analysis.reference_rate_per_patient_year", 0.7), None),
+    "analysis.logrank_variance": (_set("analysis.logrank_variance", "wu"), None),
+    "analysis.interim_futility": (_set("analysis.interim_futility", [{"patient_years": 40, "max_events": 35}]), None),
     "sequential.information_fractions": (_set(f"{SEQ}.information_fractions", [0.7, 1.0]), None),
     "sequential.efficacy_spending": (_set(f"{SEQ}.efficacy_spending", "asP"), None),
     "sequential.gamma": (_set(f"{SEQ}.gamma", 1.0), _both(_set(f"{SEQ}.efficacy_spending", "asHSD"),

@@ -22,9 +22,10 @@ _LAZY = {"Design": "simtrial.designs.base", "TrialOutcomes": "simtrial.designs.b
 
 def _implementations() -> dict[str, Design]:
     from simtrial.designs.binary_registry import BINARY_DESIGNS
+    from simtrial.designs.single_arm_tte import SingleArmTimeToEventDesign
     from simtrial.designs.time_to_event import TIME_TO_EVENT_DESIGNS
 
-    return {**TIME_TO_EVENT_DESIGNS, **BINARY_DESIGNS}
+    return {**TIME_TO_EVENT_DESIGNS, **BINARY_DESIGNS, "single_arm_tte": SingleArmTimeToEventDesign()}
 
 
 def __getattr__(name: str) -> Any:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from simtrial.spec.analysis import SURVIVAL_TESTS
+from simtrial.spec.analysis import SINGLE_ARM_TTE_TESTS, SURVIVAL_TESTS
 from simtrial.spec.trial import DESIGNS, ENDPOINTS, Trial
 
 TIME_TO_EVENT = "time_to_event"
@@ -89,7 +89,10 @@ class DesignInfo:
 
 
 # fields only one kind of design uses: refused by every other
-_TWO_ARM_REFUSES = ("analysis.p0", "analysis.p1")
+# the single-arm time-to-event fields (analysis.logrank_variance defaults to None, so it can be refused too)
+_SINGLE_ARM_TTE_FIELDS = ("analysis.reference", "analysis.reference_rate_per_patient_year",
+                          "analysis.logrank_variance", "analysis.interim_futility")
+_TWO_ARM_REFUSES = ("analysis.p0", "analysis.p1", *_SINGLE_ARM_TTE_FIELDS)
 _NOT_NI = ("analysis.ni_margin",)
 _NOT_BIOMARKER = ("analysis.interaction",)
 _TWO_ARM_BINARY = {BINARY: ("chi_square", "cmh")}
@@ -132,15 +135,25 @@ REGISTRY: Mapping[str, DesignInfo] = MappingProxyType({info.name: info for info 
     DesignInfo(
         "single_arm_binary", (BINARY,), {BINARY: ("exact_binomial",)}, single_arm=True,
         requires=("analysis.p0",),
-        refuses=("analysis.p1", "analysis.population", *_NOT_NI, *_NOT_BIOMARKER),
+        refuses=("analysis.p1", "analysis.population", *_NOT_NI, *_NOT_BIOMARKER, *_SINGLE_ARM_TTE_FIELDS),
         summary="single-arm exact one-sided binomial test against p0",
     ),
     DesignInfo(
         "simon_two_stage", (BINARY,), {BINARY: ("exact_binomial",)}, single_arm=True,
         requires=("analysis.p0", "analysis.p1"),
         refuses=("n_patients", "sample_size", "population.fixed_counts", "analysis.population",
-                 *_NOT_NI, *_NOT_BIOMARKER),
+                 *_NOT_NI, *_NOT_BIOMARKER, *_SINGLE_ARM_TTE_FIELDS),
         summary="Simon (1989) optimal or minimax two-stage single-arm design",
+    ),
+    DesignInfo(
+        "single_arm_tte", (TIME_TO_EVENT,), {TIME_TO_EVENT: SINGLE_ARM_TTE_TESTS}, single_arm=True,
+        requires_one_of=(("analysis.reference", "analysis.reference_rate_per_patient_year"),),
+        refuses=("analysis.p0", "analysis.p1", "analysis.population", "analysis.subgroups", "analysis.landmark_months",
+                 "analysis.beta", *_NOT_NI, *_NOT_BIOMARKER),
+        summary="single-arm time to event: one-sample log-rank against a reference curve, or the exact Poisson "
+                "test of events per patient-year against a reference rate, with patient-year futility looks",
+        endpoint_notes={BINARY: "design single_arm_tte has a time-to-event endpoint; for a binary endpoint use "
+                                "single_arm_binary or simon_two_stage"},
     ),
 )})
 

@@ -24,7 +24,7 @@ from simtrial.spec import (
     SequentialPlan,
     Subgroup,
 )
-from simtrial.spec.analysis import FIXED_DESIGN_TESTS
+from simtrial.spec.analysis import FIXED_DESIGN_TESTS, LOGRANK_VARIANCES, SINGLE_ARM_TTE_TESTS
 
 ANALYSIS_FIELDS: dict[str, str] = {
     "test": "the primary test (depends on the design; see valid_tests)",
@@ -49,6 +49,13 @@ ANALYSIS_FIELDS: dict[str, str] = {
     "beta": "Simon: 1 - power; sequential beta spending: 1 - power at the design alternative",
     "simon_kind": "optimal | minimax",
     "sequential": "group-sequential looks and alpha (and beta) spending",
+    "reference": "single_arm_tte: the reference survival curve (H0 of one_sample_logrank), a survival model "
+                 "such as {median_months: m} or {from_evidence: id}",
+    "reference_rate_per_patient_year": "single_arm_tte: the reference event rate (H0 of exact_poisson), events per "
+                                       "patient-year (default with an exponential reference: 12 x its monthly hazard)",
+    "logrank_variance": "one_sample_logrank: expected (classic, variance E; default) | wu (Wu 2015, (O + E) / 2)",
+    "interim_futility": "single_arm_tte: [{patient_years, max_events}, ...]: when the follow-up reaches "
+                        "patient_years, stop for futility if more than max_events events have occurred",
 }
 SEQUENTIAL_FIELDS: dict[str, str] = {
     "information_fractions": "cumulative fractions of target_events at each look, increasing, ending at 1",
@@ -271,7 +278,7 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
     if test_node.missing:
         test = tests[0]
     else:
-        test = test_node.text(SURVIVAL_TESTS + BINARY_TESTS)
+        test = test_node.text(SURVIVAL_TESTS + BINARY_TESTS + SINGLE_ARM_TTE_TESTS)
         if test not in tests:
             raise test_node.error(f"test {test!r} does not fit design {design} with a {endpoint} endpoint",
                                   allowed=one_of(tests))
@@ -359,7 +366,7 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
         if len(times) > MAX_LIST_LENGTH:
             raise child.error(f"{len(times)} landmarks", allowed=f"at most {MAX_LIST_LENGTH}")
         out["landmark_months"] = tuple(sorted(times))
-    single = design in SINGLE_ARM
+    single = design in SINGLE_ARM and design != "single_arm_tte"  # the binary single-arm designs: p0
     if (child := only("p0", single, "single-arm designs")) is not None:
         out["p0"] = child.number(low=0.0, high=1.0, low_open=True, high_open=True)
     elif single:
@@ -386,7 +393,59 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
             allowed="remove subgroups, or the sequential block")
     if (child := only("sequential", tte, "time-to-event endpoints")) is not None:
         out["sequential"] = _sequential(child, out.get("alpha", 0.025), out.get("sided", 1))
+    _single_arm_tte(node, design, test, out)
     return Analysis(**out)
+
+
+def _single_arm_tte(node: Node, design: str, test: str, out: dict[str, Any]) -> None:
+    """Design single_arm_tte: the reference curve / rate, the log-rank variance, patient-year futility looks."""
+    from simtrial.scenario._models import survival_spec
+    from simtrial.survival import PiecewiseExponential
+
+    ours = design == "single_arm_tte"
+    for name in ("reference", "reference_rate_per_patient_year", "interim_futility", "logrank_variance"):
+        child = node.get(name)
+        if child is not None and not ours:
+            raise child.error(f"{name} applies only to design single_arm_tte", allowed=f"remove {name}")
+    if not ours:
+        return
+    if (child := node.get("reference")) is not None:
+        ref = survival_spec(child)
+        out["reference"] = ref.value
+        out["reference_sources"] = tuple(ref.sources or ())
+        out["reference_note"] = ref.note
+    if (child := node.get("reference_rate_per_patient_year")) is not None:
+        out["reference_rate_per_patient_year"] = child.number(low=0.0, low_open=True)
+    if test == "one_sample_logrank" and "reference" not in out:
+        raise node.child("reference").error("test one_sample_logrank needs the reference survival curve",
+                                            allowed="a survival model, e.g. {median_months: 24} or {from_evidence: id}")
+    if test == "exact_poisson" and "reference_rate_per_patient_year" not in out:
+        ref = out.get("reference")
+        if isinstance(ref, PiecewiseExponential) and len(ref.hazard_per_month) == 1:
+            out["reference_rate_per_patient_year"] = 12.0 * ref.hazard_per_month[0]
+        else:
+            why = "no reference is given" if ref is None else "the reference curve's hazard is not constant"
+            raise node.child("reference_rate_per_patient_year").error(
+                f"test exact_poisson needs a reference rate ({why})",
+                allowed="events per patient-year > 0, or an exponential reference ({median_months: m})")
+    child = node.get("logrank_variance")
+    if child is not None:
+        if test != "one_sample_logrank":
+            raise child.error("logrank_variance applies only to test one_sample_logrank",
+                              allowed="remove logrank_variance")
+        out["logrank_variance"] = child.text(LOGRANK_VARIANCES)
+    if (child := node.get("interim_futility")) is not None:
+        items = child.elements()
+        if not 1 <= len(items) <= 20:
+            raise child.error(f"{len(items)} looks", allowed="1 to 20 looks {patient_years, max_events}")
+        looks = []
+        for item in items:
+            item.mapping(("patient_years", "max_events"), "a mapping {patient_years, max_events}")
+            looks.append((item.require("patient_years", "patient-years > 0").number(low=0.0, low_open=True),
+                          item.require("max_events", "a whole number >= 0").integer(low=0)))
+        if any(b[0] <= a[0] for a, b in zip(looks, looks[1:], strict=False)):
+            raise child.error("patient_years must increase from look to look", allowed="increasing patient_years")
+        out["interim_futility"] = tuple(looks)
 
 
 _NPH_PARAMETERS = {
@@ -477,6 +536,21 @@ def analysis_dict(a: Analysis) -> dict[str, Any]:
             out[name] = getattr(a, name)
     if a.p1 is not None:
         out["simon_kind"] = a.simon_kind
+    if a.reference is not None:
+        from simtrial.scenario._models import model_spec
+
+        ref = model_spec(a.reference)
+        if a.reference_sources:
+            ref["source"] = list(a.reference_sources)
+        if a.reference_note:
+            ref["note"] = a.reference_note
+        out["reference"] = ref
+    if a.reference_rate_per_patient_year is not None:
+        out["reference_rate_per_patient_year"] = a.reference_rate_per_patient_year
+    if a.logrank_variance is not None:
+        out["logrank_variance"] = a.logrank_variance
+    if a.interim_futility:
+        out["interim_futility"] = [{"patient_years": py, "max_events": k} for py, k in a.interim_futility]
     if a.sequential is not None:
         s = a.sequential
         seq: dict[str, Any] = {"information_fractions": list(s.information_fractions),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from simtrial.spec.population import Subgroup
 
@@ -22,6 +22,9 @@ SURVIVAL_TESTS: Final = (
 #: tests without a group-sequential form here (their ``analysis.sequential`` is refused)
 FIXED_DESIGN_TESTS: Final = ("rmst", "stratified_rmst", "milestone", "milestone_cloglog", "maxcombo")
 BINARY_TESTS: Final = ("chi_square", "cmh", "risk_difference_ni", "exact_binomial")
+#: single-arm time to event (design single_arm_tte): against a reference curve / a reference rate
+SINGLE_ARM_TTE_TESTS: Final = ("one_sample_logrank", "exact_poisson")
+LOGRANK_VARIANCES: Final = ("expected", "wu")
 STRATIFIED_TESTS: Final = ("stratified_logrank", "stratified_cox", "cmh", "stratified_rmst")
 MULTIPLICITY: Final = ("bonferroni", "holm", "fixed_sequence")
 ALPHA_SPENDING: Final = ("asOF", "asP", "asHSD", "asKD")
@@ -96,3 +99,11 @@ class Analysis:
     beta: float | None = None  # Simon: 1 - power
     simon_kind: str = "optimal"
     sequential: SequentialPlan | None = None
+    # single-arm time to event (design single_arm_tte, simtrial.designs.single_arm_tte)
+    reference: Any = None  # the reference survival model (a SurvivalModel): H0 of one_sample_logrank
+    reference_sources: tuple[str, ...] = ()  # evidence ids behind the reference model
+    reference_note: str | None = None
+    reference_rate_per_patient_year: float | None = None  # H0 of exact_poisson: events per patient-year
+    logrank_variance: str | None = None  # one_sample_logrank: "expected" (classic, the default) | "wu"
+    # interim futility looks: (patient-years, max events): stop when the events so far exceed max events
+    interim_futility: tuple[tuple[float, int], ...] = ()

@@ -31,6 +31,7 @@ DESIGNS: Final = (
     "binary",
     "single_arm_binary",
     "simon_two_stage",
+    "single_arm_tte",
 )
 ENDPOINTS: Final = ("time_to_event", "binary")
 
