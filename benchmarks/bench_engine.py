@@ -37,6 +37,24 @@ the kernels first) and comes as wall seconds and process CPU seconds
   trivariate-normal p-value per trial); rmst_ratio / maxcombo_ratio = median of the
   per-repeat CPU ratios to the log-rank run, and nph_targets: each ratio against
   issue 15's bound (RMST <= 1.2, MaxCombo <= 1.5) with its verdict (``--no-nph`` skips it).
+- per_core (issue 14; every figure process CPU time at one thread, median of
+  ``--repeats`` interleaved runs, warm-up excluded): ``stages_us_per_trial`` for
+  the reference design and the flagship (scenarios/ihc3_deescalation_ni.yaml):
+  microseconds per trial of each stage of ``simtrial.engine.trial.STAGES`` (runs
+  stopped after each stage, timed in turn; a stage's figure is the difference
+  of consecutive medians) and their total, with its min/max over the repeats,
+  plus the same total in wall time; ``cpu_seconds_per_trial_1thread`` and
+  ``floor_ratio_per_core`` (engine CPU at 1 thread over the numpy floor's CPU,
+  median of interleaved pairs), ``parallel_speedup_wall`` (1-thread wall over
+  ``threads``-thread wall).  reference_us_per_trial_cpu / flagship_us_per_trial_cpu
+  are the totals (targets: issue 14's 16 and 30 us).
+- rpact_scenarios: the shipped survival scenarios with an rpact equivalent (db03,
+  db04, the flagship as one stratum, its group-sequential variant, tki
+  unstratified): the engine's CPU seconds per trial at one thread on the
+  scenario's own spec, ``rpact::getSimulationSurvival``'s per-trial CPU
+  time on the equivalent design (timed inside R, one R run per scenario), the
+  ratio and the R call; rpact_min_speedup_cpu is the smallest ratio (target:
+  issue 14's 10x).
 - machine: cores and load average before and after; targets: verdicts.
 """
 
@@ -46,6 +64,7 @@ import argparse
 import functools
 import gc
 import json
+import math
 import os
 import resource
 import shutil
@@ -79,7 +98,22 @@ TARGETS = [
         "per core: at least 10x a per-trial lifelines logrank_test loop (the engine also fits Cox, KM, FH)",
     ),
     Target("rpact_speedup_cpu", ">=", 1.0, "README: faster than rpact getSimulationSurvival, per core"),
+    Target("reference_us_per_trial_cpu", "<=", 16.0, "issue 14: reference design <= 16 us per trial per core"),
+    Target("flagship_us_per_trial_cpu", "<=", 30.0, "issue 14: flagship <= 30 us per trial per core"),
+    Target(
+        "rpact_min_speedup_cpu", ">=", 10.0,
+        "issue 14: >= 10x rpact in-process per core on every comparable shipped scenario",
+    ),
 ]
+FLAGSHIP = "ihc3_deescalation_ni"
+#: shipped scenarios with an rpact equivalent (issue 14): name -> how rpact approximates it
+RPACT_SCENARIOS = {
+    "db03_replay": "exponential arms from the medians",
+    "db04_replay": "exponential arms from the medians, 2:1",
+    FLAGSHIP: "one stratum: the IHC 3+ Weibull control and HR 1, NI margin 1.3",
+    "ihc3_deescalation_ni_gs": "as the flagship, three looks with asOF efficacy spending and a z = 0 futility bound",
+    "tki_ihc_stratified": "unstratified: the IHC 3+ control median, HR 0.75",
+}
 #: issue 15's cost targets, reported under "nph" (kept out of TARGETS, whose names the harness tests pin)
 NPH_TARGETS = {"rmst_ratio": 1.2, "maxcombo_ratio": 1.5}
 
@@ -248,14 +282,152 @@ def lifelines_per_trial(n_trials: int) -> tuple[float, float]:
     return wall / n_trials, cpu / n_trials
 
 
-def rpact_seconds(n_sims: int) -> tuple[float | None, float | None, str | None]:
-    """Elapsed and CPU (user + system) seconds of rpact's simulation, timed inside R."""
+def scenario_spec(name: str):
+    """The engine spec a plain run of scenarios/<name>.yaml simulates (under H1)."""
+    from simtrial.designs._survival import build_spec
+    from simtrial.designs.time_to_event import TIME_TO_EVENT_DESIGNS
+    from simtrial.scenario import load_scenario
+
+    sc = load_scenario(HERE.parent / "scenarios" / f"{name}.yaml")
+    plan = sc.analysis.sequential
+    design = TIME_TO_EVENT_DESIGNS[sc.design]
+    return sc, build_spec(
+        sc, experimental=design.experimental_arm(sc, False),
+        look_fractions=plan.information_fractions if plan else None,
+    )
+
+
+def stage_profile(spec, n_sims: int, repeats: int) -> dict:
+    """Microseconds per trial (CPU and wall, one thread) of each engine stage, runs stopped after each in turn."""
+    from simtrial.engine.driver import profile_block_range
+    from simtrial.engine.trial import STAGES
+    from simtrial.simulate import TrialTask, to_kernel_args
+
+    args = to_kernel_args(spec)
+    rows = TrialTask(1, args).empty_rows(n_sims)
+    variants = args.variant_table()
+    trial_variant = np.zeros(n_sims, dtype=np.int64)
+
+    def run(stage: int, seed: int) -> None:
+        profile_block_range(
+            seed, 0, n_sims, args.cohort, variants, trial_variant, args.looks, args.analysis,
+            rows.stats, rows.cut_months, rows.enrolled, rows.flags, stage,
+        )
+
+    for stage in range(len(STAGES)):
+        run(stage, 1)  # warm-up
+    cpu: list[list[float]] = [[] for _ in STAGES]
+    wall: list[list[float]] = [[] for _ in STAGES]
+    for r in range(max(1, repeats)):
+        for stage in range(len(STAGES)):
+            start = clock()
+            run(stage, 3000 + r)
+            w, c = since(start)
+            cpu[stage].append(c / n_sims * 1e6)
+            wall[stage].append(w / n_sims * 1e6)
+    med = [statistics.median(v) for v in cpu]
+    out = {"n_sims": n_sims, "repeats": max(1, repeats)}
+    out["stages_us_per_trial"] = {
+        name: round(med[i] - (med[i - 1] if i else 0.0), 2) for i, name in enumerate(STAGES)
+    }
+    out["total_us_per_trial_cpu"] = round(med[-1], 2)
+    out["total_us_per_trial_cpu_min_max"] = [round(min(cpu[-1]), 2), round(max(cpu[-1]), 2)]
+    out["total_us_per_trial_wall"] = round(statistics.median(wall[-1]), 2)
+    return out
+
+
+def rpact_call(name: str, spec, sc, n_sims: int) -> str:
+    """rpact's getSimulationSurvival for the scenario ``name`` (see RPACT_SCENARIOS for the approximations)."""
+    from simtrial.her2 import CATEGORIES
+    from simtrial.simulate import to_kernel_args
+
+    args = to_kernel_args(spec)
+    c = args.cohort
+    cat = CATEGORIES.index("IHC 3+") if name != "db04_replay" else CATEGORIES.index("IHC 1+")
+    ctrl, expt = c.model_params[cat, 0], c.model_params[cat, 1]
+    def median(params, code) -> tuple[float, float]:
+        """(median, shape) of a kernel model row: Weibull S = exp(-h (t / scale) ** shape), or exponential."""
+        if code == 1:
+            return float(params[3] * (math.log(2.0) / params[1]) ** (1.0 / params[2])), float(params[2])
+        return math.log(2.0) / float(params[4] * params[1]), 1.0
+
+    median2, kappa = median(ctrl, c.model_code[cat, 0])
+    median1, _ = median(expt, c.model_code[cat, 1])
+    same_base = c.model_code[cat, 0] == c.model_code[cat, 1] and np.array_equal(ctrl[2:], expt[2:])
+    # a hazard ratio where the arms share a base model; else each arm's median under the control's shape
+    effect = f"hazardRatio = {float(expt[1] / ctrl[1]):.10g}" if same_base else f"median1 = {median1:.10g}"
+    hazard = c.dropout_hazard
+    drop = [1.0 - math.exp(-12.0 * float(h)) for h in hazard]  # P(dropout by 12 months): experimental, control
+    template = list(c.block_template)
+    n_ctrl, n_expt = template.count(0), template.count(1)
+    a = sc.analysis
+    accrual = float(c.accrual_breaks[-1])
+    theta = a.ni_margin if getattr(a, "ni_margin", None) else 1.0
+    plan = a.sequential
+    if plan is None:
+        design = f"getDesignGroupSequential(kMax = 1, alpha = {a.alpha}, sided = 1)"
+        events = int(spec.cuts[-1].target_events)
+    else:
+        rates = ", ".join(f"{f:g}" for f in plan.information_fractions)
+        z = list(plan.futility_z or ()) + [-6.0] * len(plan.information_fractions)
+        looks = list(plan.futility_looks or ()) + [True] * len(plan.information_fractions)
+        # rpact's "no futility stop at this look" is -6
+        futility = ", ".join(f"{z[k] if looks[k] else -6.0:g}" for k in range(len(plan.information_fractions) - 1))
+        design = (
+            f"getDesignGroupSequential(kMax = {len(plan.information_fractions)}, alpha = {a.alpha}, sided = 1, "
+            f"informationRates = c({rates}), typeOfDesign = 'asOF', futilityBounds = c({futility}), "
+            "bindingFutility = FALSE)"
+        )
+        events = ", ".join(str(int(cut.target_events)) for cut in spec.cuts)
+        events = f"c({events})"
+    return (
+        f"getSimulationSurvival(design = {design}, median2 = {median2:.10g}, kappa = {kappa:.10g}, "
+        f"{effect}, thetaH0 = {theta:g}, directionUpper = FALSE, "
+        f"allocation1 = {n_expt}, allocation2 = {n_ctrl}, "
+        f"dropoutRate1 = {drop[1]:.10g}, dropoutRate2 = {drop[0]:.10g}, dropoutTime = 12, "
+        f"accrualTime = c(0, {accrual:g}), maxNumberOfSubjects = {int(spec.n_patients)}, "
+        f"plannedEvents = {events}, maxNumberOfIterations = {n_sims}, seed = 1)"
+    )
+
+
+def rpact_scenarios(n_sims: int, repeats: int, with_rpact: bool) -> dict:
+    """Per-core engine time and rpact's on the shipped scenarios with an rpact equivalent."""
+    from simtrial.simulate import simulate
+
+    specs = {name: scenario_spec(name) for name in RPACT_SCENARIOS}
+    for _, spec in specs.values():
+        simulate(spec, 64, 1, threads=1)  # warm
+    cpu: dict[str, list[float]] = {name: [] for name in specs}
+    for r in range(max(1, repeats)):
+        for name, (_, spec) in specs.items():  # interleaved
+            start = clock()
+            simulate(spec, n_sims, 4000 + r, threads=1)
+            cpu[name].append(since(start)[1] / n_sims)
+    out = {}
+    for name, (sc, spec) in specs.items():
+        engine = statistics.median(cpu[name])
+        call = rpact_call(name, spec, sc, n_sims)
+        row = {
+            "approximation": RPACT_SCENARIOS[name], "engine_cpu_us_per_trial_1thread": round(engine * 1e6, 2),
+            "rpact_call": call,
+        }
+        if with_rpact:
+            _, rp_cpu, reason = rpact_seconds(n_sims, call)
+            row["rpact_cpu_us_per_trial"] = None if rp_cpu is None else round(rp_cpu / n_sims * 1e6, 2)
+            row["rpact_speedup_cpu"] = None if rp_cpu is None else round(rp_cpu / n_sims / engine, 2)
+            row["rpact_unavailable_reason"] = reason
+        out[name] = row
+    return out
+
+
+def rpact_seconds(n_sims: int, call: str | None = None) -> tuple[float | None, float | None, str | None]:
+    """Elapsed and CPU (user + system) seconds of rpact's simulation (``call``: default the reference's), timed inside R."""
     rscript = shutil.which("Rscript")
     if rscript is None:
         return None, None, "Rscript not found (install r-base-core r-cran-rpact)"
     code = (
         "suppressPackageStartupMessages(library(rpact));"
-        f"t <- system.time(x <- {RPACT_CALL.format(n_sims=n_sims)});"
+        f"t <- system.time(x <- {call or RPACT_CALL.format(n_sims=n_sims)});"
         "cat(t[['elapsed']], t[['user.self']] + t[['sys.self']], '\\n')"
     )
     try:
@@ -284,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-rpact", action="store_true", help="skip the rpact comparison")
     parser.add_argument("--no-compile", action="store_true", help="skip the cold-compile measurement")
     parser.add_argument("--no-nph", action="store_true", help="skip the RMST / MaxCombo timings (issue 15)")
+    parser.add_argument("--stage-sims", type=int, default=None,
+                        help="trials per stage-profile run (default: --sims)")
+    parser.add_argument("--no-scenarios", action="store_true",
+                        help="skip the per-core timings of the rpact-comparable scenarios")
     parser.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     import numba
@@ -312,6 +488,15 @@ def main(argv: list[str] | None = None) -> int:
     else:
         rp, rp_cpu, reason = rpact_seconds(args.sims)
     nph = None if args.no_nph else nph_timings(args.sims, args.repeats)
+    stage_sims = args.stage_sims or args.sims
+    _, flagship_spec = scenario_spec(FLAGSHIP)
+    stages = {
+        "reference": stage_profile(_spec(), stage_sims, args.repeats),
+        "flagship": stage_profile(flagship_spec, stage_sims, args.repeats),
+    }
+    scen = None if args.no_scenarios else rpact_scenarios(args.sims, args.repeats, not args.no_rpact)
+    speedups = [r["rpact_speedup_cpu"] for r in (scen or {}).values() if r.get("rpact_speedup_cpu") is not None]
+    rpact_min = min(speedups) if scen and len(speedups) == len(scen) else None
     lifelines_seconds = ll_wall * args.sims
     # each child's growth over its own post-warm-up baseline, so their baselines need not agree
     grown = {n: r["peak_mb"] - r["baseline_mb"] for n, r in rss.items()}
@@ -358,8 +543,26 @@ def main(argv: list[str] | None = None) -> int:
         "rss_growth_bytes_per_trial": round(growth, 1),
         "nph": nph,
         "nph_skipped_reason": "skipped (--no-nph)" if nph is None else None,
+        "per_core": {
+            "stages_us_per_trial": stages,
+            "cpu_seconds_per_trial_1thread": e["cpu_1"] / args.sims,
+            "floor_cpu_seconds_per_trial": e["floor_cpu"] / args.sims,
+            "floor_ratio_per_core": round(e["ratio_cpu"], 3),
+            "parallel_speedup_wall": round(e["wall_1"] / e["wall"], 3),
+            "threads": threads,
+        },
+        "floor_ratio_per_core": round(e["ratio_cpu"], 3),
+        "cpu_seconds_per_trial_1thread": e["cpu_1"] / args.sims,
+        "reference_us_per_trial_cpu": stages["reference"]["total_us_per_trial_cpu"],
+        "flagship_us_per_trial_cpu": stages["flagship"]["total_us_per_trial_cpu"],
+        "rpact_scenarios": scen,
+        "rpact_min_speedup_cpu": rpact_min,
     }
-    return finish(result, targets, args, skipped={"rpact_speedup_cpu": reason or "rpact not measured"})
+    no_rpact = reason or "rpact not measured"
+    return finish(result, targets, args, skipped={
+        "rpact_speedup_cpu": no_rpact,
+        "rpact_min_speedup_cpu": "skipped (--no-scenarios)" if args.no_scenarios else no_rpact,
+    })
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from _harness import Target, evaluate  # noqa: E402
 TINY = {
     "bench_engine.py": [
         "--sims", "40", "--repeats", "1", "--lifelines-trials", "3", "--rss-sims", "20", "60", "--no-compile",
+        "--stage-sims", "40",
     ],
     "bench_designs.py": ["--sims", "20", "--repeats", "1", "--search-sims", "20"],
     "bench_sequential.py": ["--sims", "40", "--repeats", "1"],
@@ -45,7 +46,10 @@ IMPOSSIBLE = {
     "bench_report.py": "report_seconds=-1",
 }
 TARGET_NAMES = {
-    "bench_engine.py": {"floor_ratio", "rss_growth_bytes_per_trial", "lifelines_speedup_cpu", "rpact_speedup_cpu"},
+    "bench_engine.py": {
+        "floor_ratio", "rss_growth_bytes_per_trial", "lifelines_speedup_cpu", "rpact_speedup_cpu",
+        "reference_us_per_trial_cpu", "flagship_us_per_trial_cpu", "rpact_min_speedup_cpu",
+    },
     "bench_designs.py": {"flagship_seconds", "samplesize_seconds"},
     "bench_sequential.py": {"engine_ratio", "design_ratio"},
     "bench_distributed.py": {"dask_efficiency", "sweep_over_separate_ratio", "peak_memory_ratio"},

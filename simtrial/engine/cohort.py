@@ -12,10 +12,16 @@ Arms: 0 = control, 1 = experimental.  A patient's *true* IHC category picks its
 event-time model; its *assessed* category (the one a lab reports) drives
 enrolment, block randomisation and every stratified analysis.
 
-Random draws per patient: one Exp(1) for the entry spacing, one for the event,
-one for the dropout (or, when both are exponential, one Exp(1) for the first of
-the two and one uniform for which it was), one uniform for the category pair (skipped when only one
-pair is possible) and about one for the permuted block.
+Random draws, in this order: n + 1 uniforms for the entry spacings, n uniforms
+u1 (event time; competing exponentials: the first of event and dropout), n
+uniforms u2 (dropout; competing exponentials: which of the two came first),
+then, under enrolment from the prevalence mix with more than one possible
+(true, assessed) pair, n uniforms for the pairs; then patient by patient the
+randomisation draws (about one per patient for permuted blocks, one for simple
+randomisation), preceded under fixed-count enrolment by the shuffle of the
+assessed categories and, with misclassification, one uniform per patient for
+its true category.  Every u1, u2 and spacing becomes an Exp(1) draw through
+one vectorised ``-log`` pass (``simtrial.engine.fastmath``).
 
 Randomisation: ``p_simple < 0`` allocates by permuted blocks of ``block_template``
 within randomisation strata (``randomization_stratum[assessed category]``);
@@ -30,7 +36,9 @@ import numpy as np
 
 from simtrial.engine._jit import kernel
 from simtrial.engine.eventtime import event_time
-from simtrial.engine.rng import randint, standard_exponential, uniform
+from simtrial.engine.fastmath import neg_log_inplace
+from simtrial.engine.models import MODEL_WEIBULL
+from simtrial.engine.rng import fill_uniforms, randint, uniform
 
 # a (true, assessed) category pair is true * PAIR_STRIDE + assessed: a shift
 # and a mask to unpack, where dividing by the number of categories would cost
@@ -38,17 +46,15 @@ from simtrial.engine.rng import randint, standard_exponential, uniform
 PAIR_SHIFT = 3
 PAIR_STRIDE = 1 << PAIR_SHIFT
 
+# how pass 3 of generate_cohort turns a patient's Exp(1) draws into x, per (true category, arm)
+_KIND_COMPETING = 0  # plain exponential event and dropout: x = E1 / (rate + hazard)
+_KIND_WEIBULL = 1  # Weibull without cure: closed form from scalars
+_KIND_GENERAL = 2  # any other model: simtrial.engine.eventtime.event_time
+
 
 @kernel
 def pack_code(category, arm, event):
     return (category * 2 + arm) * 2 + event
-
-
-@kernel
-def _draw_pair(state, pair_cum, single_pair):
-    if single_pair >= 0:
-        return single_pair  # one possible pair: no draw
-    return _draw_from_row(state, pair_cum)
 
 
 @kernel
@@ -72,18 +78,18 @@ def _shuffle(state, values, n):
 
 
 @kernel
-def _sorted_entry_times(state, n, accrual_breaks, accrual_cum, entry):
-    """n sorted draws from the piecewise-uniform accrual law, without a sort.
+def _sorted_entry_times(n, last_spacing, accrual_breaks, accrual_cum, entry):
+    """n sorted draws from the piecewise-uniform accrual law, without a sort; ``entry`` holds n Exp(1) spacings.
 
     Uniform order statistics are normalised partial sums of n + 1 Exp(1)
-    spacings; mapping them through the (monotone) inverse accrual CDF keeps
-    them sorted.
+    spacings (the last is ``last_spacing``); mapping them through the (monotone)
+    inverse accrual CDF keeps them sorted.
     """
     total = 0.0
     for i in range(n):
-        total += standard_exponential(state)
+        total += entry[i]
         entry[i] = total
-    scale = 1.0 / (total + standard_exponential(state))
+    scale = 1.0 / (total + last_spacing)
     seg = 0
     last = accrual_breaks.shape[0] - 2
     lo, start, slope = _segment(accrual_breaks, accrual_cum, seg)
@@ -105,6 +111,28 @@ def _segment(accrual_breaks, accrual_cum, seg):
 
 
 @kernel
+def _compact_pairs(pair_cum, pair_value, pair_cum_compact):
+    """The pairs that can occur (positive probability) and their cumulative probabilities; returns their count.
+
+    Drawing from this table picks exactly the pair the scan of the full ``pair_cum``
+    picks for the same uniform (a zero-probability entry repeats the cumulative value
+    before it, so the first entry above ``u`` is never one of them), in a few
+    comparisons instead of up to C * P.
+    """
+    k = 0
+    prev = 0.0
+    for j in range(pair_cum.shape[0]):
+        c = pair_cum[j]
+        if c > prev:
+            pair_value[k] = j
+            pair_cum_compact[k] = c
+            k += 1
+            prev = c
+    pair_cum_compact[k - 1] = 1.0
+    return k
+
+
+@kernel
 def generate_cohort(cohort, scratch):
     """Fill ``scratch.entry``, ``x``, ``pcode`` and ``true_category`` for one trial (see the module contract).
 
@@ -116,12 +144,19 @@ def generate_cohort(cohort, scratch):
     ``fixed_assessed`` holds per-category counts (sum n) for fixed-count
     enrolment, or is empty for enrolment from the prevalence mix ``pair_cum``
     (cumulative probabilities over true * PAIR_STRIDE + assessed).
+
+    Three passes: (1) every random draw, in a fixed order (n + 1 uniforms for the
+    entry spacings, then per patient its category pair, its arm and two uniforms
+    u1, u2); (2) ``-log`` of the entry, u1 and u2 uniforms in one vectorised pass
+    (``simtrial.engine.fastmath``), giving Exp(1) draws E1, E2; (3) the
+    transforms: entry times from the spacings, and x from E1 (event, or the
+    first of event and dropout for competing exponentials, where ``u2 <
+    p_event`` says which) and E2 (dropout).  A patient always takes two uniforms,
+    so the stream position does not depend on the models.
     """
     state = scratch.rng_state
     n = cohort.n_patients
     n_categories = cohort.n_categories
-    pair_cum = cohort.pair_cum
-    single_pair = cohort.single_pair
     fixed_assessed = cohort.fixed_assessed
     true_given_assessed_cum = cohort.true_given_assessed_cum
     identity_classification = cohort.identity_classification
@@ -137,15 +172,26 @@ def generate_cohort(cohort, scratch):
     block_pos = scratch.block_pos
     entry = scratch.entry
     x = scratch.x
+    second = scratch.calendar  # u2, then E2: free until the cut reads the calendar times
     pcode = scratch.pcode
     true_category = scratch.true_category
     assessed_scratch = scratch.assessed
+    pair_value = scratch.pair_value
+    pair_cum = scratch.pair_cum
+    pair_u = scratch.sorted_x  # the pair uniforms: free until the sort
 
     block_size = block_template.shape[0]
     block_pos[:] = block_size  # every stratum starts a fresh block
-    _sorted_entry_times(state, n, cohort.accrual_breaks, cohort.accrual_cum, entry)
+
+    # pass 1: the draws
+    fill_uniforms(state, entry, 0, n)
+    last_spacing_u = uniform(state)
+    fill_uniforms(state, x, 0, n)  # u1
+    fill_uniforms(state, second, 0, n)  # u2
 
     fixed = fixed_assessed.shape[0] > 0
+    n_pairs = 1
+    single_pair = cohort.single_pair
     if fixed:
         k = 0
         for c in range(n_categories):
@@ -153,6 +199,10 @@ def generate_cohort(cohort, scratch):
                 assessed_scratch[k] = c
                 k += 1
         _shuffle(state, assessed_scratch, n)
+    elif single_pair < 0:
+        n_pairs = _compact_pairs(cohort.pair_cum, pair_value, pair_cum)
+        fill_uniforms(state, pair_u, 0, n)
+    last_pair = n_pairs - 1
 
     for i in range(n):
         if fixed:
@@ -162,7 +212,13 @@ def generate_cohort(cohort, scratch):
             else:
                 true_cat = _draw_from_row(state, true_given_assessed_cum[assessed])
         else:
-            pair = _draw_pair(state, pair_cum, single_pair)
+            pair = single_pair
+            if pair < 0:
+                u = pair_u[i]
+                j = 0
+                while j < last_pair and pair_cum[j] <= u:
+                    j += 1
+                pair = pair_value[j]
             true_cat = pair >> PAIR_SHIFT
             assessed = pair & (PAIR_STRIDE - 1)
 
@@ -184,23 +240,58 @@ def generate_cohort(cohort, scratch):
                 block_pos[rs] = 0
             arm = block_state[rs, block_pos[rs]]
             block_pos[rs] += 1
+        u2 = second[i]
+        # competing exponentials: the first of event and dropout is the event with probability
+        # rate / (rate + hazard); p_event is 0 for every other model (pass 3 decides those)
+        event = np.int64(u2 < competing_p_event[true_cat, arm])
+        pcode[i] = pack_code(assessed, arm, event)
 
-        hazard = dropout_hazard[arm]
-        inv_total = competing_inv_total[true_cat, arm]
-        if inv_total > 0.0:
-            # competing exponentials: the first of event and dropout is Exp(rate + hazard)
-            # and it is the event with probability rate / (rate + hazard)
-            x[i] = standard_exponential(state) * inv_total
-            # a comparison, not a branch: p_event = 1 without dropout, and u < 1 always
-            event = np.int64(uniform(state) < competing_p_event[true_cat, arm])
-            pcode[i] = pack_code(assessed, arm, event)
+    # pass 2: Exp(1) draws, vectorised
+    neg_log_inplace(entry, 0, n)
+    neg_log_inplace(x, 0, n)
+    neg_log_inplace(second, 0, n)
+
+    # pass 3: transforms
+    _sorted_entry_times(n, -np.log(last_spacing_u), cohort.accrual_breaks, cohort.accrual_cum, entry)
+    # each (true category, arm) model read once per trial into scalars by kind: reading a parameter
+    # row per patient (an array view passed to a call) costs more than the event time itself
+    kinds = scratch.model_kind
+    fast = scratch.model_fast
+    for c in range(n_categories):
+        for a in range(2):
+            k = c * 2 + a
+            params = model_params[c, a]
+            hazard = dropout_hazard[a]
+            fast[k, 0] = 1.0 / hazard if hazard > 0.0 else np.inf
+            if competing_inv_total[c, a] > 0.0:
+                kinds[k] = _KIND_COMPETING
+                fast[k, 1] = competing_inv_total[c, a]
+            elif model_code[c, a] == MODEL_WEIBULL and params[0] == 0.0:
+                # S(t) = exp(-h (t / scale) ** shape): t = scale * (E / h) ** (1 / shape)
+                kinds[k] = _KIND_WEIBULL
+                fast[k, 1] = params[3]
+                fast[k, 2] = 1.0 / params[1]
+                fast[k, 3] = 1.0 / params[2]
+            else:
+                kinds[k] = _KIND_GENERAL
+    for i in range(n):
+        true_cat = true_category[i]
+        code = pcode[i]
+        arm = (code >> 1) & 1
+        k = true_cat * 2 + arm
+        kind = kinds[k]
+        if kind == _KIND_COMPETING:
+            # the first of event and dropout is Exp(rate + hazard)
+            x[i] *= fast[k, 1]
             continue
-        t_event = event_time(model_code[true_cat, arm], model_params[true_cat, arm], standard_exponential(state))
-        t_drop = standard_exponential(state) / hazard if hazard > 0.0 else np.inf
+        if kind == _KIND_WEIBULL:
+            t_event = fast[k, 1] * (x[i] * fast[k, 2]) ** fast[k, 3]
+        else:
+            t_event = event_time(model_code[true_cat, arm], model_params[true_cat, arm], x[i])
+        t_drop = second[i] * fast[k, 0]
         # a cured patient (t_event = inf) never has an event, even with no dropout (t_drop = inf)
         if t_event <= t_drop and t_event < np.inf:
             x[i] = t_event
-            pcode[i] = pack_code(assessed, arm, 1)
+            pcode[i] = code | 1
         else:
             x[i] = t_drop
-            pcode[i] = pack_code(assessed, arm, 0)

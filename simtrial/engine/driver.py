@@ -25,7 +25,7 @@ from numba import prange
 from simtrial.engine._jit import kernel, parallel_kernel
 from simtrial.engine.records import allocate_scratch, variant_cohort
 from simtrial.engine.rng import seed_stream
-from simtrial.engine.trial import simulate_trial
+from simtrial.engine.trial import ALL_STAGES, simulate_trial
 
 BLOCK_SIZE = 32
 
@@ -33,7 +33,7 @@ BLOCK_SIZE = 32
 @kernel
 def simulate_block(
     seed, first_trial, start, stop, cohort, variants, trial_variant, looks, analysis,
-    out_stats, out_cut, out_enrolled, out_flags,
+    out_stats, out_cut, out_enrolled, out_flags, last_stage,
 ):
     """Trials first_trial + start .. first_trial + stop - 1 into rows start .. stop - 1, on one scratch.
 
@@ -51,7 +51,8 @@ def simulate_block(
             trial_cohort = variant_cohort(cohort, variants, v)
         seed_stream(state, seed, first_trial + t)
         simulate_trial(
-            trial_cohort, looks, analysis, scratch, out_stats[t], out_cut[t], out_enrolled[t], out_flags[t]
+            trial_cohort, looks, analysis, scratch, out_stats[t], out_cut[t], out_enrolled[t], out_flags[t],
+            last_stage,
         )
 
 
@@ -69,5 +70,22 @@ def simulate_block_range(
     for b in prange(n_blocks):
         simulate_block(
             seed, first_trial, b * BLOCK_SIZE, min(n_sims, (b + 1) * BLOCK_SIZE), cohort, variants, trial_variant,
-            looks, analysis, out_stats, out_cut, out_enrolled, out_flags,
+            looks, analysis, out_stats, out_cut, out_enrolled, out_flags, ALL_STAGES,
+        )
+
+
+@kernel
+def profile_block_range(
+    seed, first_trial, n_sims, cohort, variants, trial_variant, looks, analysis,
+    out_stats, out_cut, out_enrolled, out_flags, last_stage,
+):
+    """:func:`simulate_block_range` serially (one thread), each trial stopped after stage ``last_stage``.
+
+    For the benchmark's per-stage profile (``simtrial.engine.trial.STAGES``); the
+    blocks and their scratch are those of a real run.
+    """
+    for start in range(0, n_sims, BLOCK_SIZE):
+        simulate_block(
+            seed, first_trial, start, min(n_sims, start + BLOCK_SIZE), cohort, variants, trial_variant,
+            looks, analysis, out_stats, out_cut, out_enrolled, out_flags, last_stage,
         )

@@ -154,11 +154,20 @@ Scratch = namedtuple(
         "nph_u",  # float64[MAX_MAXCOMBO] MaxCombo component scores
         "nph_cov",  # float64[MAX_MAXCOMBO, MAX_MAXCOMBO] their covariance
         "nph_out",  # float64[8] RMST / milestone per arm
+        "pair_value",  # int64[MAX_PAIRS] the category pairs that can occur (simtrial.engine.cohort)
+        "pair_cum",  # float64[MAX_PAIRS] their cumulative probabilities
+        "model_kind",  # int64[MAX_MODELS] how each (true category, arm) model draws x (simtrial.engine.cohort)
+        "model_fast",  # float64[MAX_MODELS, 4] its scalars: 1 / dropout hazard, then by kind
     ),
 )
 
 #: MaxCombo components a trial can hold (simtrial.spec.engine.MAX_MAXCOMBO_COMPONENTS)
 MAX_MAXCOMBO = 4
+
+#: category pairs (true * PAIR_STRIDE + assessed) the scratch space holds, >= C * PAIR_STRIDE
+MAX_PAIRS = 64
+#: (true category, arm) models the scratch space holds, >= 2 * C
+MAX_MODELS = 16
 
 #: looks per trial the scratch space holds (``Scratch.look_flags``)
 MAX_LOOKS = 64
@@ -259,6 +268,10 @@ def allocate_scratch(n, n_random_strata, block_size, n_strata):
         nph_u=np.empty(MAX_MAXCOMBO, dtype=np.float64),
         nph_cov=np.empty((MAX_MAXCOMBO, MAX_MAXCOMBO), dtype=np.float64),
         nph_out=np.empty(8, dtype=np.float64),
+        pair_value=np.empty(MAX_PAIRS, dtype=np.int64),
+        pair_cum=np.empty(MAX_PAIRS, dtype=np.float64),
+        model_kind=np.empty(MAX_MODELS, dtype=np.int64),
+        model_fast=np.empty((MAX_MODELS, 4), dtype=np.float64),
     )
 
 

@@ -105,3 +105,30 @@ def _scale_below(u, n):
 def randint(state, n):
     """Uniform integer in [0, n), n >= 1 (n small; the bias of the multiply-shift is < n / 2**53)."""
     return _scale_below(uniform(state), n)
+
+
+@kernel
+def fill_uniforms(state, out, lo, hi):
+    """``out[lo:hi]`` = the next ``hi - lo`` values of :func:`uniform`, in order (the same stream).
+
+    The four state words stay in registers for the whole loop: a call per draw
+    stores them back to ``state`` every time, since ``out`` might alias it.
+    """
+    s0 = state[0]
+    s1 = state[1]
+    s2 = state[2]
+    s3 = state[3]
+    for i in range(lo, hi):
+        result = _rotl(s0 + s3, 23) + s0
+        t = s1 << np.uint64(17)
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = _rotl(s3, 45)
+        out[i] = _to_unit(result)
+    state[0] = s0
+    state[1] = s1
+    state[2] = s2
+    state[3] = s3

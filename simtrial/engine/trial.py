@@ -10,7 +10,7 @@ import numpy as np
 from simtrial.engine import layout as L
 from simtrial.engine import statistics_registry as R
 from simtrial.engine._jit import kernel
-from simtrial.engine.cohort import generate_cohort
+from simtrial.engine.cohort import PAIR_STRIDE, generate_cohort
 from simtrial.engine.cut import analysis_stream, event_calendar_times, look_cut_times
 from simtrial.engine.mvn import mvn_cdf
 from simtrial.engine.records import allocate_scratch
@@ -307,12 +307,56 @@ def nph_statistics(
 
 
 @kernel
-def simulate_trial(cohort, looks, analysis, scratch, out_stats, out_cut, out_enrolled, out_flags):
+def _assessed_possible(cohort, c):
+    """Can a patient of this cohort be assessed in category ``c``?"""
+    if cohort.fixed_assessed.shape[0] > 0:
+        return cohort.fixed_assessed[c] > 0
+    pair_cum = cohort.pair_cum
+    for t in range(cohort.n_categories):
+        j = t * PAIR_STRIDE + c
+        below = pair_cum[j - 1] if j > 0 else 0.0
+        if pair_cum[j] > below:
+            return True
+    return False
+
+
+@kernel
+def same_population(cohort, code_in_pop, p):
+    """The first population q < p holding the same patients as population p in every trial of ``cohort``, or -1.
+
+    Two populations hold the same patients when they agree on every packed code a
+    patient can have (``code_in_pop`` may differ on codes of categories nobody is
+    assessed in); their statistics are then equal, so they are computed once.
+    """
+    for q in range(p):
+        same = True
+        for c in range(cohort.n_categories):
+            if not _assessed_possible(cohort, c):
+                continue
+            for code in range(4 * c, 4 * c + 4):
+                if code_in_pop[p, code] != code_in_pop[q, code]:
+                    same = False
+        if same:
+            return q
+    return -1
+
+
+#: the stages of one trial, in the order they run (``last_stage`` of :func:`simulate_trial` is an index into it)
+STAGES = ("generation", "sort", "cut", "stream", "statistics")
+ALL_STAGES = len(STAGES) - 1
+
+
+@kernel
+def simulate_trial(cohort, looks, analysis, scratch, out_stats, out_cut, out_enrolled, out_flags, last_stage):
     """Simulate one trial (its stream already seeded in ``scratch.rng_state``) and fill its output rows.
 
     ``cohort``, ``looks``, ``analysis`` and ``scratch`` are the records of
     ``simtrial.engine.records``.  out_stats[look, population, field],
     out_cut[look], out_enrolled[look], out_flags[look, population].
+
+    ``last_stage`` (``ALL_STAGES`` for a real run) stops after that stage of
+    ``STAGES``, leaving later outputs unwritten: the benchmark's per-stage profile
+    times runs stopped after each stage and takes differences.
     """
     n = cohort.n_patients
     entry = scratch.entry
@@ -327,7 +371,11 @@ def simulate_trial(cohort, looks, analysis, scratch, out_stats, out_cut, out_enr
     code_in_pop = analysis.code_in_pop
 
     generate_cohort(cohort, scratch)
+    if last_stage < 1:
+        return
     bucket_argsort(x, n, sorted_x, sorted_index, scratch.sort_bucket, scratch.sort_counts)
+    if last_stage < 2:
+        return
 
     n_events = event_calendar_times(entry, x, pcode, n, scratch.calendar)
     # the sort's bucket counts and the stream buffer are free until the stream is written
@@ -335,6 +383,8 @@ def simulate_trial(cohort, looks, analysis, scratch, out_stats, out_cut, out_enr
         scratch.calendar, n_events, looks.target_events, looks.calendar_months, out_cut, scratch.look_flags,
         scratch.sort_counts, stream_time,
     )
+    if last_stage < 3:
+        return
 
     n_pop = code_in_pop.shape[0]
     for look in range(looks.target_events.shape[0]):
@@ -344,7 +394,15 @@ def simulate_trial(cohort, looks, analysis, scratch, out_stats, out_cut, out_enr
             piece_time[0], piece_code[0], piece_time[1], piece_code[1],
         )
         out_enrolled[look] = m
+        if last_stage < 4:
+            continue
         for p in range(n_pop):
+            q = same_population(cohort, code_in_pop, p)
+            if q >= 0:
+                # the same patients as population q (e.g. everyone = the eligible subgroup): the same numbers
+                out_stats[look, p, :] = out_stats[look, q, :]
+                out_flags[look, p] = out_flags[look, q]
+                continue
             flags = analyze_stream(
                 stream_time, stream_code, m, code_in_pop[p], analysis.code_stratum, analysis.n_strata,
                 analysis.fh_rho, analysis.fh_gamma, analysis.landmark_months, analysis.requested,
