@@ -21,9 +21,13 @@ Measured on the flagship (``scenarios/ihc3_deescalation_ni.yaml``), warm
   12: no slower than the sum; 10% allowed for noise; each timed twice,
   alternating, the faster kept);
 - peak memory (fresh child processes, after a warm-up): ``power.run`` of the
-  flagship at the two ``--rss-sims`` sizes without per-trial output;
-  peak_memory_ratio = large / small peak RSS (issue 12: within 10%), and
-  bytes_per_trial = growth / extra trials.
+  flagship at the two ``--rss-sims`` sizes without per-trial output
+  (``per_trial=False``: blocks of ``simtrial.power.BLOCK_TRIALS`` trials
+  summarised and dropped); peak_memory_ratio = large / small peak RSS (issue
+  12: within 10%), and bytes_per_trial = growth / extra trials; the same with
+  per-trial outcomes kept (``per_trial=True``, what ``--out`` writes as
+  trials.csv) as per_trial_peak_memory_ratio / per_trial_bytes_per_trial.
+  ``--rss-only`` measures memory alone.
 
 Results are the same on both backends (checked: dask_identical).
 """
@@ -77,25 +81,44 @@ def _vm_hwm_mb() -> float | None:
     return None
 
 
-def rss_child(n_sims: int) -> None:
+def rss_child(n_sims: int, per_trial: bool) -> None:
     from simtrial.power import run
     from simtrial.scenario import load_scenario
 
     sc = load_scenario(FLAGSHIP)
-    run(sc, n_sims=64)
+    run(sc, n_sims=64, per_trial=per_trial)
     gc.collect()
     reset = _reset_peak()
     baseline = _vm_hwm_mb() or _maxrss_mb()
-    result = run(sc, n_sims=n_sims)
+    start = clock()
+    result = run(sc, n_sims=n_sims, per_trial=per_trial)
+    wall, _ = since(start)
     peak = _vm_hwm_mb() or _maxrss_mb()
-    print(json.dumps({"n_sims": n_sims, "baseline_mb": round(baseline, 1), "peak_mb": round(peak, 1),
-                      "peak_reset_after_warmup": reset, "power": result.power}))
+    print(json.dumps({"n_sims": n_sims, "per_trial": per_trial, "baseline_mb": round(baseline, 1),
+                      "peak_mb": round(peak, 1), "peak_reset_after_warmup": reset, "seconds": round(wall, 2),
+                      "power": result.power}))
 
 
-def peak_rss(n_sims: int) -> dict:
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--rss-child", str(n_sims)],
-                          capture_output=True, text=True, check=True)
+def peak_rss(n_sims: int, per_trial: bool = False) -> dict:
+    command = [sys.executable, str(Path(__file__).resolve()), "--rss-child", str(n_sims)]
+    if per_trial:
+        command.append("--rss-per-trial")
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def memory(sizes: list[int], per_trial_too: bool = True) -> dict:
+    """Peak RSS of the flagship at two sizes, without (and with) per-trial outcomes, each in a fresh process."""
+    small_n, large_n = sorted(sizes)
+    out: dict = {"rss_sims": [small_n, large_n]}
+    for per_trial in (False, True) if per_trial_too else (False,):
+        rss = {n: peak_rss(n, per_trial) for n in (small_n, large_n)}
+        growth = (rss[large_n]["peak_mb"] - rss[small_n]["peak_mb"]) * 2**20 / (large_n - small_n)
+        prefix = "per_trial_" if per_trial else ""
+        out[prefix + "rss"] = {str(n): r for n, r in rss.items()}
+        out[prefix + "peak_memory_ratio"] = round(rss[large_n]["peak_mb"] / rss[small_n]["peak_mb"], 3)
+        out[prefix + "bytes_per_trial"] = round(growth, 1)
+    return out
 
 
 def _workers_cpu(client) -> float:
@@ -127,13 +150,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--points", type=int, default=20)
     parser.add_argument("--sweep-sims", type=int, default=5_000)
     parser.add_argument("--rss-sims", type=int, nargs=2, default=[100_000, 1_000_000], metavar=("SMALL", "LARGE"))
+    parser.add_argument("--rss-only", action="store_true", help="measure peak memory alone")
     parser.add_argument("--rss-child", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--rss-per-trial", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rss_child is not None:
-        rss_child(args.rss_child)
+        rss_child(args.rss_child, args.rss_per_trial)
         return 0
     targets = resolve(TARGETS, args.target, parser)
     host = machine()
+    if args.rss_only:
+        targets = [t for t in targets if t.name == "peak_memory_ratio"]
+        return finish({"scenario": FLAGSHIP.name, "machine": host, **memory(args.rss_sims), "pid": os.getpid()},
+                      targets, args)
 
     import distributed
     import numba
@@ -189,9 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     separate_wall, separate_cpu = min(timings["separate"])
     sweep_identical = [r["power"] for r in swept.rows] == [r.power for r in separate]
 
-    small_n, large_n = sorted(args.rss_sims)
-    rss = {n: peak_rss(n) for n in (small_n, large_n)}
-    growth = (rss[large_n]["peak_mb"] - rss[small_n]["peak_mb"]) * 2**20 / (large_n - small_n)
+    mem = memory(args.rss_sims)
 
     out = {
         "scenario": FLAGSHIP.name, "sims": args.sims, "threads": numba.get_num_threads(), "workers": args.workers,
@@ -210,9 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         "sweep_seconds": round(sweep_wall, 3), "sweep_cpu_seconds": round(sweep_cpu, 3),
         "separate_seconds": round(separate_wall, 3), "separate_cpu_seconds": round(separate_cpu, 3),
         "sweep_over_separate_ratio": round(sweep_wall / separate_wall, 3), "sweep_identical": sweep_identical,
-        "rss_sims": [small_n, large_n], "rss": {str(n): r for n, r in rss.items()},
-        "peak_memory_ratio": round(rss[large_n]["peak_mb"] / rss[small_n]["peak_mb"], 3),
-        "bytes_per_trial": round(growth, 1),
+        **mem,
         "pid": os.getpid(),
     }
     return finish(out, targets, args)

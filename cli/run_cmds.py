@@ -371,8 +371,9 @@ def run_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, null, overw
             if target_mc_se is None:
                 n = sims or sc.simulation.n_sims
                 with progress_bar(n, "simulating", quiet, compiles=sc.endpoint == "time_to_event") as update:
+                    # without --out nothing per trial is written: summarise block by block (memory flat in n)
                     result = run(sc, n_sims=sims, seed=seed, null=null, threads=threads, executor=executor,
-                                 progress=_progress(update))
+                                 progress=_progress(update), per_trial=write is not None)
             else:
                 from simtrial.precision import (
                     DEFAULT_BLOCK_SIMS,

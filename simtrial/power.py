@@ -6,6 +6,11 @@ and summarises them: the probability of success with its Monte-Carlo SE and a
 estimate's median and 2.5/97.5 percentiles, per-arm Kaplan-Meier medians, the
 analytic (Schoenfeld / Freedman / exact) power beside the simulated one, and
 per-look figures for group-sequential designs.
+
+``run(scenario, per_trial=False)`` keeps no per-trial outcomes: time-to-event
+designs then run and summarise blocks of ``BLOCK_TRIALS`` trials
+(``simtrial.summaries``), so a run's memory does not grow with n_sims (the
+command line does this unless ``--out`` asks for trials.csv).
 """
 
 from __future__ import annotations
@@ -20,10 +25,18 @@ import pandas as pd
 
 from simtrial import __version__
 from simtrial.designs import get_design
-from simtrial.designs.base import Progress, TrialOutcomes
+from simtrial.designs.base import Progress, StreamedOutcomes, TrialOutcomes
 from simtrial.errors import InvalidInput, check_memory, check_n_sims, check_seed
 from simtrial.executors import Executor
 from simtrial.spec import Scenario
+from simtrial.summaries import (
+    BandMissed,
+    OrderStatistics,
+    OutcomeSummary,
+    finite_figure,
+    finite_or_none,
+    landmark_rows,
+)
 from simtrial.trial_parameters import TrialParameters
 
 Z95 = 1.959963984540054
@@ -55,62 +68,42 @@ def _json_number(x):
     return x
 
 
-def _median_over_trials(values: np.ndarray) -> tuple[float | None, float]:
+def _median_over_trials(order: OrderStatistics) -> tuple[float | None, float]:
     """(median over trials of a per-trial KM median, share of trials where it was not reached).
 
     The median is None when it was not reached in half the trials or more.
     """
-    v = np.asarray(values, dtype=float)
-    v = v[~np.isnan(v)]
-    if v.size == 0:
+    if order.count == 0:
         return None, math.nan
-    not_reached = float(np.mean(np.isinf(v)))
-    m = float(np.median(v))
+    not_reached = (order.n_pos_inf + order.n_neg_inf) / order.count
+    m = order.median()
     return (m if math.isfinite(m) else None), not_reached
 
 
-def _landmark_rows(outcomes: TrialOutcomes) -> list[dict]:
-    rows = []
-    for population, lm in outcomes.landmarks.items():
-        per_trial, model = lm["per_trial"], lm["model"]
-        for j, t in enumerate(outcomes.landmark_months):
-            for k, arm in enumerate(("control", "experimental")):
-                v = per_trial[:, j, k]
-                ok = v[~np.isnan(v)]
-                rows.append({
-                    "population": population,
-                    "arm": arm,
-                    "months": float(t),
-                    "mean": float(ok.mean()) if ok.size else None,
-                    "mc_se": float(ok.std(ddof=1) / math.sqrt(ok.size)) if ok.size > 1 else None,
-                    "p2_5": float(np.percentile(ok, 2.5)) if ok.size else None,
-                    "p97_5": float(np.percentile(ok, 97.5)) if ok.size else None,
-                    "model": float(model[j, k]),
-                    "not_estimable_fraction": float(np.mean(np.isnan(v))),
-                })
-    return rows
-
-
-def _arm_rows(scenario: Scenario, outcomes: TrialOutcomes) -> dict[str, dict]:
+def _arm_rows(scenario: Scenario, summary: OutcomeSummary) -> dict[str, dict]:
     """Mean patients and events (responders for binary endpoints) per arm, in the analysis population."""
-    est = outcomes.estimates
+    means = summary.estimate_means
     arms = scenario.resolved.get("arms") or {}
     labels = {arm: (arms.get(arm) or {}).get("label") for arm in ("control", "experimental")}
     if scenario.design in ("single_arm_binary", "simon_two_stage"):
-        return {"experimental": {"label": labels["experimental"], "mean_patients": float(np.mean(outcomes.enrolled)),
-                                 "mean_events": float(np.mean(outcomes.events))}}
+        return {"experimental": {"label": labels["experimental"], "mean_patients": summary.enrolled.value(),
+                                 "mean_events": summary.events_plain.value()}}
     out = {}
     for arm in ("control", "experimental"):
-        patients = est.get(f"patients_{arm}")
-        events = est.get(f"events_{arm}", est.get(f"responders_{arm}"))
+        patients = means.get(f"patients_{arm}")
+        events = means.get(f"events_{arm}", means.get(f"responders_{arm}"))
         if patients is None and events is None:
             continue
         out[arm] = {
             "label": labels[arm],
-            "mean_patients": _finite_stat(patients, np.mean) if patients is not None else None,
-            "mean_events": _finite_stat(events, np.mean) if events is not None else None,
+            "mean_patients": _finite_mean(patients) if patients is not None else None,
+            "mean_events": _finite_mean(events) if events is not None else None,
         }
     return out
+
+
+def _finite_mean(mean) -> float | None:
+    return None if mean.count == 0 else finite_or_none(mean.value())
 
 
 @dataclass(frozen=True)
@@ -219,7 +212,10 @@ class PowerResult:
 
     def per_trial_frame(self) -> pd.DataFrame:
         if self.outcomes is None:
-            raise InvalidInput("per-trial outcomes were not kept for this result")
+            raise InvalidInput(
+                "per-trial outcomes were not kept for this result: run with per_trial=True "
+                "(the command line keeps them when --out is given)"
+            )
         return self.outcomes.per_trial_frame()
 
 
@@ -235,12 +231,6 @@ def _clean(obj):
     if isinstance(obj, float):
         return _json_number(obj)
     return obj
-
-
-def _undefined(outcomes: TrialOutcomes) -> int:
-    """Trials whose primary statistic is undefined (NaN): they never reject, so they count as failures."""
-    z = outcomes.estimates.get("z_efficacy_scale", outcomes.estimates.get("z"))
-    return 0 if z is None else int(np.isnan(np.asarray(z, dtype=float)).sum())
 
 
 _STRATIFIED_TESTS = ("stratified_logrank", "stratified_cox", "cmh")
@@ -268,19 +258,29 @@ def analysis_summary(scenario: Scenario) -> dict[str, Any]:
     return out
 
 
-def summarize(scenario: Scenario, outcomes: TrialOutcomes) -> PowerResult:
+def summarize(scenario: Scenario, outcomes: TrialOutcomes | StreamedOutcomes) -> PowerResult:
+    """The operating characteristics of a run from its per-trial outcomes, or from its block-wise summary.
+
+    Per-trial ``TrialOutcomes`` are summarised as one block (numpy's figures,
+    bit for bit) and kept in the result; ``StreamedOutcomes`` (``run(...,
+    per_trial=False)``) carry the summary accumulated block by block
+    (``simtrial.summaries``) and no per-trial arrays.
+    """
+    if isinstance(outcomes, StreamedOutcomes):
+        summary, kept = outcomes.summary, None
+    else:
+        summary, kept = OutcomeSummary(outcomes.n_sims), outcomes
+        summary.add(outcomes)
     n = outcomes.n_sims
-    success = np.asarray(outcomes.success, dtype=bool)
-    k = int(success.sum())
+    k = summary.success
     p = k / n
     decisions = {}
-    for name, values in outcomes.decisions.items():
-        v = np.asarray(values, dtype=bool)
-        q = float(v.mean())
+    for name, count in summary.decisions.items():
+        q = count / n
         decisions[name] = {"probability": q, "mc_se": math.sqrt(q * (1 - q) / n)}
-    hr = np.asarray(outcomes.hazard_ratio, dtype=float)
-    median_c, nr_c = _median_over_trials(outcomes.median_control_months)
-    median_e, nr_e = _median_over_trials(outcomes.median_experimental_months)
+    hr = summary.hazard_ratio
+    median_c, nr_c = _median_over_trials(summary.medians["control"])
+    median_e, nr_e = _median_over_trials(summary.medians["experimental"])
     not_reached = {k: v for k, v in (("control", nr_c), ("experimental", nr_e)) if not math.isnan(v)}
     return PowerResult(
         scenario=scenario.name,
@@ -292,35 +292,44 @@ def summarize(scenario: Scenario, outcomes: TrialOutcomes) -> PowerResult:
         power_mc_se=math.sqrt(p * (1 - p) / n),
         power_ci=wilson_interval(k, n),
         analytic_power=dict(outcomes.analytic_power) or None,
-        mean_events=float(np.nanmean(outcomes.events)),
-        mean_duration_months=_finite_stat(outcomes.duration_months, np.mean),
-        mean_enrolled=float(np.mean(outcomes.enrolled)),
-        hr_median=_finite_stat(hr, np.median),
-        hr_percentiles=(_finite_stat(hr, lambda v: np.percentile(v, 2.5)), _finite_stat(hr, lambda v: np.percentile(v, 97.5))),
+        mean_events=summary.events.value(),
+        mean_duration_months=_finite_mean(summary.duration),
+        mean_enrolled=summary.enrolled.value(),
+        hr_median=finite_figure(hr, OrderStatistics.median),
+        hr_percentiles=(finite_figure(hr, lambda o: o.percentile(2.5)), finite_figure(hr, lambda o: o.percentile(97.5))),
         median_control_months=median_c,
         median_experimental_months=median_e,
         decisions=decisions,
         looks=outcomes.details.get("looks"),
         details={"decision_rule": outcomes.design, **{k: v for k, v in outcomes.details.items() if k != "looks"}},
-        flags={**outcomes.flags, "primary_statistic_undefined": _undefined(outcomes)},
+        flags={**outcomes.flags, "primary_statistic_undefined": summary.undefined},
         n_patients=outcomes.n_patients,
         target_events=outcomes.target_events,
         analysis=analysis_summary(scenario),
-        per_arm=_arm_rows(scenario, outcomes),
-        landmarks=_landmark_rows(outcomes),
+        per_arm=_arm_rows(scenario, summary),
+        landmarks=landmark_rows(summary, {p: lm["model"] for p, lm in outcomes.landmarks.items()},
+                                outcomes.landmark_months),
         median_not_reached=not_reached,
         resolved_scenario=dict(scenario.resolved),
         versions={"simtrial": __version__, "numba": numba.__version__, "numpy": np.__version__},
-        outcomes=outcomes,
+        outcomes=kept,
     )
 
 
-def estimated_peak_bytes(scenario: Scenario, n_sims: int, n_patients: int | None = None) -> float:
+#: trials simulated and summarised at a time by ``run(per_trial=False)``
+BLOCK_TRIALS = 50_000
+
+
+def estimated_peak_bytes(
+    scenario: Scenario, n_sims: int, n_patients: int | None = None, per_trial: bool = True,
+    block_trials: int | None = None,
+) -> float:
     """A generous estimate of a run's peak memory: per-trial results and their frames, plus scratch.
 
     Per trial the engine keeps looks x populations x statistics float64 values; the summary,
     the per-trial frame and its CSV text copy them a few times over.  Scratch is O(threads x
-    patients), about 200 bytes a patient.
+    patients), about 200 bytes a patient.  Without per-trial output (``per_trial=False``) only
+    one block of trials is held at a time, plus about 8 bytes a trial for the order statistics.
     """
     import os
 
@@ -328,10 +337,13 @@ def estimated_peak_bytes(scenario: Scenario, n_sims: int, n_patients: int | None
     looks = len(a.sequential.information_fractions) if a.sequential is not None else 1
     populations = 1 + (a.population is not None) + len(a.subgroups) + (2 if a.interaction is not None else 0)
     fields = 16 + 2 * len(a.landmark_months)
-    per_trial = looks * populations * (8 * fields + 4) + 16 * looks + 3 * 8 * (30 + 2 * populations * len(a.landmark_months))
+    per_trial_bytes = looks * populations * (8 * fields + 4) + 16 * looks + 3 * 8 * (30 + 2 * populations * len(a.landmark_months))
     patients = n_patients or scenario.n_patients or 0
     scratch = (os.cpu_count() or 1) * patients * 200
-    return float(n_sims) * per_trial + scratch
+    if not per_trial:
+        held = min(int(n_sims), int(block_trials or BLOCK_TRIALS))
+        return float(held) * per_trial_bytes + 8.0 * float(n_sims) + scratch
+    return float(n_sims) * per_trial_bytes + scratch
 
 
 def run(
@@ -346,22 +358,47 @@ def run(
     progress: Progress | None = None,
     executor: Executor | None = None,
     trial_parameters: TrialParameters | None = None,
+    per_trial: bool = True,
+    block_trials: int | None = None,
 ) -> PowerResult:
     """Simulate the scenario's design and summarise it (``null=True``: under H0, for type I error).
 
     ``executor`` runs the engine's trials (``simtrial.executors``; default: numba
     threads here); ``trial_parameters``: trial i runs with row i of the drawn
     per-trial parameters (``simtrial.trial_parameters``), as assurance does.
+
+    ``per_trial=False``: the per-trial outcomes are not kept (``result.outcomes``
+    is None, ``per_trial_frame()`` refuses): time-to-event designs then run and
+    summarise ``block_trials`` trials at a time (default ``BLOCK_TRIALS``), so
+    memory does not grow with n_sims.  Counts (power, its MC SE and interval,
+    decisions, stopping probabilities, flags), integer-valued means (events,
+    patients, enrolment) and every median and percentile equal the
+    ``per_trial=True`` run's exactly; means of real values (duration, landmark
+    survival and its SE, observed information) up to summation order (about
+    1e-15 relative).  Designs without a block-wise path (binary endpoints), runs
+    with ``trial_parameters``, and the improbable run whose order statistics fall
+    outside the kept bands (``simtrial.summaries``) keep every trial instead.
     """
     n_sims = scenario.simulation.n_sims if n_sims is None else n_sims
     seed = scenario.simulation.seed if seed is None else seed
     n_sims = check_n_sims(n_sims)
     seed = check_seed(seed)
-    check_memory(estimated_peak_bytes(scenario, n_sims, n_patients), f"{n_sims:,} simulated trials")
+    if block_trials is not None and (isinstance(block_trials, bool) or not isinstance(block_trials, int | np.integer)
+                                     or block_trials < 1):
+        raise InvalidInput(f"block_trials must be an integer >= 1, got {block_trials!r}")
     design = get_design(scenario.design, scenario.endpoint)
-    outcomes = design.run(
-        scenario, n_sims=int(n_sims), seed=int(seed), null=null, n_patients=n_patients,
-        target_events=target_events, threads=threads, progress=progress, executor=executor,
-        trial_parameters=trial_parameters,
-    )
+    streamed = not per_trial and trial_parameters is None and hasattr(design, "run_streamed")
+    check_memory(estimated_peak_bytes(scenario, n_sims, n_patients, per_trial=not streamed, block_trials=block_trials),
+                 f"{n_sims:,} simulated trials")
+    common = dict(n_sims=int(n_sims), seed=int(seed), null=null, n_patients=n_patients, target_events=target_events,
+                  threads=threads, executor=executor)
+    if streamed:
+        blocks = design.run_streamed(scenario, progress=progress, block_trials=int(block_trials or BLOCK_TRIALS),
+                                     **common)
+        try:
+            return summarize(scenario, blocks)
+        except BandMissed:
+            # an order statistic outside the kept bands (simtrial.summaries): the same trials again, all kept
+            progress = None
+    outcomes = design.run(scenario, progress=progress, trial_parameters=trial_parameters, **common)
     return summarize(scenario, outcomes)

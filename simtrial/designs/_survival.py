@@ -301,8 +301,11 @@ def flag_totals(result: SimulationResult, population: int = 0, look=-1) -> dict[
     return {name: int(((flags & bit) != 0).sum()) for bit, name in names.items()}
 
 
-def nph_details(scenario: Scenario, experimental: Arm, result: SimulationResult) -> dict:
-    """Average hazard ratio (gsDesign2) beside the result when an arm's hazard ratio varies over time; else {}."""
+def nph_details(scenario: Scenario, experimental: Arm, n_patients: int, months: float) -> dict:
+    """Average hazard ratio (gsDesign2) beside the result when an arm's hazard ratio varies over time; else {}.
+
+    ``months``: the mean final analysis time over the simulated trials.
+    """
     from simtrial.stats.nph import average_hazard_ratio
     from simtrial.survival import TimeVaryingHazardRatio
 
@@ -311,8 +314,8 @@ def nph_details(scenario: Scenario, experimental: Arm, result: SimulationResult)
     a = scenario.analysis
     cats = scenario.population.true_categories(a.population)
     weights = scenario.population.true_weights(a.population)
-    breaks, cum = scenario.accrual.entry_law(result.spec.n_patients)
-    months = float(np.nanmean(result.cut_months[:, -1]))
+    breaks, cum = scenario.accrual.entry_law(n_patients)
+    months = float(months)
     ahr = average_hazard_ratio(
         {c: scenario.control.models[c] for c in cats}, {c: experimental.models[c] for c in cats}, weights,
         breaks, cum, (scenario.control.dropout_hazard_per_month, experimental.dropout_hazard_per_month),

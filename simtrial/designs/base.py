@@ -4,7 +4,10 @@ A design turns a ``Scenario`` into engine arguments (or binomial draws for
 binary endpoints), runs ``n_sims`` trials and applies its decision rule.  The
 result is a ``TrialOutcomes``: one entry per simulated trial for every
 quantity the power summary needs, so summaries are computed in one place
-(``simtrial.power``).
+(``simtrial.power``).  A design that can also run without keeping per-trial
+arrays has ``run_streamed(...)`` returning ``StreamedOutcomes``: the same
+summary accumulated block by block (``simtrial.summaries``), so memory does
+not grow with n_sims.
 """
 
 from __future__ import annotations
@@ -78,6 +81,32 @@ class TrialOutcomes:
                 for k, arm in enumerate(("control", "experimental")):
                     columns[f"survival_{arm}_at_{t:g}_months{suffix}"] = lm["per_trial"][:, j, k]
         return pd.DataFrame(columns)
+
+
+@dataclass(frozen=True)
+class StreamedOutcomes:
+    """A run summarised block by block (``Design.run_streamed``): no per-trial arrays.
+
+    ``summary``: the per-trial figures accumulated over blocks of trials
+    (``simtrial.summaries.OutcomeSummary``); the other fields are those of
+    ``TrialOutcomes`` that describe the run as a whole, computed from the
+    merged block totals.  ``landmarks`` holds only each population's
+    ``"model"`` S(t).  ``blocks``: how many blocks the trials ran in.
+    """
+
+    design: str
+    n_sims: int
+    seed: int
+    null: bool
+    summary: Any = field(repr=False)
+    analytic_power: Mapping[str, float] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
+    flags: Mapping[str, int] = field(default_factory=dict)
+    n_patients: int | None = None
+    target_events: int | None = None
+    landmarks: Mapping[str, Mapping[str, np.ndarray]] = field(default_factory=dict)
+    landmark_months: tuple[float, ...] = ()
+    blocks: int = 1
 
 
 class Design(Protocol):

@@ -8,7 +8,8 @@ per-trial statistics.  Decisions use Z_eff (positive = experimental better).
 
 from __future__ import annotations
 
-from dataclasses import replace
+import math
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -26,14 +27,15 @@ from simtrial.designs._survival import (
     null_experimental_arm,
     primary_index,
 )
-from simtrial.designs.base import Progress, TrialOutcomes
+from simtrial.designs.base import Progress, StreamedOutcomes, TrialOutcomes
 from simtrial.designs.sequential import analytic_sequential_power, apply_sequential, design_beta
 from simtrial.engine import layout
 from simtrial.errors import InvalidInput
 from simtrial.executors import Executor
 from simtrial.simulate import SimulationResult, simulate
-from simtrial.spec import Arm, Scenario
+from simtrial.spec import Arm, Scenario, TrialSpec
 from simtrial.spec.analysis import FIXED_DESIGN_TESTS
+from simtrial.summaries import Mean, OutcomeSummary, median_at, percentile_at
 from simtrial.trial_parameters import TrialParameters
 
 
@@ -78,6 +80,144 @@ def _population_categories(scenario, spec, name: str) -> tuple[int, ...]:
     raise KeyError(name)
 
 
+#: draws per chunk of the enrichment design's screening simulation
+_SCREENING_CHUNK = 1 << 16
+
+
+@dataclass
+class _LookTotals:
+    """One look of a group-sequential run, summed over blocks: stops, means, per-trial bounds (value: trials)."""
+
+    stops: dict[str, int]
+    events: Mean = field(default_factory=lambda: Mean(nan=True))
+    fraction: Mean = field(default_factory=lambda: Mean(nan=True))
+    upper: dict[float, int] = field(default_factory=dict)
+    lower: dict[float, int] = field(default_factory=dict)
+
+    def merge(self, other: _LookTotals) -> _LookTotals:
+        for name, k in other.stops.items():
+            self.stops[name] = self.stops.get(name, 0) + k
+        self.events.merge(other.events)
+        self.fraction.merge(other.fraction)
+        for mine, theirs in ((self.upper, other.upper), (self.lower, other.lower)):
+            for value, k in theirs.items():
+                mine[value] = mine.get(value, 0) + k
+        return self
+
+
+@dataclass
+class _RunTotals:
+    """What a run's figures beyond the per-trial ones need from its trials, summed over blocks of trials.
+
+    A one-block run's totals give numpy's figures on its arrays bit for bit;
+    ``sequential`` is the first block's (its looks, reported as they are for one block).
+    """
+
+    seed: int
+    n: int = 0
+    blocks: int = 1
+    final_events: Mean = field(default_factory=lambda: Mean(nan=True))  # analysis population, final look
+    final_cut_months: Mean = field(default_factory=lambda: Mean(nan=True))
+    flags: dict[str, int] = field(default_factory=dict)
+    sequential: dict | None = None
+    look_totals: list[_LookTotals] | None = None
+
+    def merge(self, other: _RunTotals) -> _RunTotals:
+        self.n += other.n
+        self.blocks += other.blocks
+        self.final_events.merge(other.final_events)
+        self.final_cut_months.merge(other.final_cut_months)
+        for name, k in other.flags.items():
+            self.flags[name] = self.flags.get(name, 0) + k
+        if self.look_totals is not None:
+            for mine, theirs in zip(self.look_totals, other.look_totals, strict=True):
+                mine.merge(theirs)
+        return self
+
+
+_STOP_KEYS = ("p_stop_efficacy", "p_stop_futility", "p_stop_harm")
+
+
+def _look_totals(seq, monitor, fractions: np.ndarray, events: np.ndarray) -> list[_LookTotals]:
+    """A block's per-look totals.  Trials with the same observed information share their bounds, so
+    each distinct row of observed fractions is asked once (the block's own answer when there is one row)."""
+    n = fractions.shape[0]
+    out = []
+    for look, d in enumerate(seq.looks):
+        lt = _LookTotals(stops={k: round(d[k] * n) for k in _STOP_KEYS if k in d})
+        lt.events.add(events[:, look])
+        lt.fraction.add(fractions[:, look])
+        out.append(lt)
+    _, first, counts = np.unique(np.round(fractions, 12), axis=0, return_index=True, return_counts=True)
+    answers = [seq.looks] if first.size == 1 else [monitor(np.array([i])).looks for i in first]
+    for looks, k in zip(answers, counts, strict=True):
+        for lt, d in zip(out, looks, strict=True):
+            up = math.inf if d["z_efficacy"] is None else d["z_efficacy"]
+            lt.upper[up] = lt.upper.get(up, 0) + int(k)
+            if "z_harm" in d:
+                low = -math.inf if d["z_harm"] is None else d["z_harm"]
+                lt.lower[low] = lt.lower.get(low, 0) + int(k)
+    return out
+
+
+def _median_of_counts(counts: dict[float, int]) -> float:
+    """``np.median`` of the values ``counts`` holds with their multiplicities."""
+    values = np.array(sorted(counts))
+    cum = np.cumsum([counts[v] for v in values])
+    return median_at(int(cum[-1]), lambda i: float(values[int(np.searchsorted(cum, i, side="right"))]))
+
+
+def _merged_looks(scenario, plan, totals: _RunTotals, ni_margin: float, planned_events) -> list[dict]:
+    """The looks table of a run in several blocks: ``apply_sequential``'s figures over all trials."""
+    from scipy.stats import norm
+
+    n = totals.n
+    allocation = scenario.allocation
+    looks = []
+    cumulative = 0.0
+    for look, (template, lt) in enumerate(zip(totals.sequential["looks"], totals.look_totals, strict=True)):
+        d = dict(template)
+        d["observed_information_fraction"] = lt.fraction.value()
+        d["mean_events"] = lt.events.value()
+        info_events = float(planned_events * plan.information_fractions[look]) if planned_events else d["mean_events"]
+        if "p_stop_harm" in template:  # two-sided: upper (favourable) and lower (harm) bounds
+            share = allocation[0] * allocation[1] / (allocation[0] + allocation[1]) ** 2
+            info = info_events * share
+            z_up, z_low = _median_of_counts(lt.upper), _median_of_counts(lt.lower)
+
+            def hr_at(zb: float, info: float = info) -> float | None:
+                return ni_margin * math.exp(-zb / math.sqrt(info)) if math.isfinite(zb) and info > 0 else None
+
+            p_up, p_down = lt.stops["p_stop_efficacy"] / n, lt.stops["p_stop_harm"] / n
+            d.update({
+                "z_efficacy": z_up if math.isfinite(z_up) else None,
+                "z_harm": z_low if math.isfinite(z_low) else None,
+                "nominal_p": float(norm.sf(z_up)) if math.isfinite(z_up) else None,
+                "nominal_p_harm": float(norm.cdf(z_low)) if math.isfinite(z_low) else None,
+                "hr_efficacy": hr_at(z_up),
+                "hr_harm": hr_at(z_low),
+                "p_stop_efficacy": p_up,
+                "p_stop_harm": p_down,
+                "p_stop_futility": lt.stops["p_stop_futility"] / n,
+            })
+            cumulative += float(np.float64(p_up) + np.float64(p_down))
+        else:
+            z = _median_of_counts(lt.upper) if template["efficacy"] else math.inf
+            info = info_events * allocation[0] * allocation[1] / (allocation[0] + allocation[1]) ** 2
+            p_eff = lt.stops["p_stop_efficacy"] / n
+            cumulative += p_eff
+            d.update({
+                "z_efficacy": z if math.isfinite(z) else None,
+                "nominal_p": float(norm.sf(z)) if math.isfinite(z) else None,
+                "hr_efficacy": ni_margin * math.exp(-z / math.sqrt(info)) if math.isfinite(z) and info > 0 else None,
+                "p_stop_efficacy": p_eff,
+                "p_stop_futility": lt.stops["p_stop_futility"] / n,
+            })
+        d["cumulative_power"] = cumulative
+        looks.append(d)
+    return looks
+
+
 class TimeToEventDesign:
     """Superiority on the primary analysis population (all patients, or ``analysis.population``)."""
 
@@ -100,6 +240,16 @@ class TimeToEventDesign:
         if scenario.analysis.sequential is not None and scenario.analysis.test in FIXED_DESIGN_TESTS:
             raise InvalidInput(f"analysis.sequential: test {scenario.analysis.test} is fixed-design only")
 
+    def _spec(self, scenario: Scenario, null: bool, n_patients, target_events) -> tuple[TrialSpec, Arm]:
+        self._check(scenario)
+        plan = scenario.analysis.sequential
+        experimental = self.experimental_arm(scenario, null)
+        spec = build_spec(
+            scenario, n_patients=n_patients, target_events=target_events, experimental=experimental,
+            look_fractions=plan.information_fractions if plan else None,
+        )
+        return spec, experimental
+
     def run(
         self,
         scenario: Scenario,
@@ -114,14 +264,7 @@ class TimeToEventDesign:
         executor: Executor | None = None,
         trial_parameters: TrialParameters | None = None,
     ) -> TrialOutcomes:
-        self._check(scenario)
-        a = scenario.analysis
-        plan = a.sequential
-        experimental = self.experimental_arm(scenario, null)
-        spec = build_spec(
-            scenario, n_patients=n_patients, target_events=target_events, experimental=experimental,
-            look_fractions=plan.information_fractions if plan else None,
-        )
+        spec, experimental = self._spec(scenario, null, n_patients, target_events)
         if executor is not None and threads is not None:
             raise InvalidInput("give threads or an executor, not both")
         if trial_parameters is not None and trial_parameters.response_probability is not None:
@@ -131,8 +274,59 @@ class TimeToEventDesign:
         )
         return self._outcomes(scenario, spec, result, null, experimental)
 
+    def run_streamed(
+        self,
+        scenario: Scenario,
+        *,
+        n_sims: int,
+        seed: int,
+        null: bool = False,
+        n_patients: int | None = None,
+        target_events: int | None = None,
+        threads: int | None = None,
+        progress: Progress | None = None,
+        executor: Executor | None = None,
+        block_trials: int = 50_000,
+        band_sigmas: float | None = None,
+    ) -> StreamedOutcomes:
+        """``run`` without per-trial arrays: blocks of ``block_trials`` trials, each summarised and dropped.
+
+        Block b is ``simulate(..., first_trial=b * block_trials)``: its trials
+        are those of the one-piece run (a trial's numbers depend only on the
+        seed and its index), and blocks are merged in trial order, so the
+        result does not depend on the executor or its completion order.
+        """
+        spec, experimental = self._spec(scenario, null, n_patients, target_events)
+        if executor is not None and threads is not None:
+            raise InvalidInput("give threads or an executor, not both")
+        summary = OutcomeSummary(n_sims, band_sigmas=band_sigmas)
+        totals = None
+        head = None
+        for start in range(0, n_sims, block_trials):
+            result = simulate(spec, min(block_trials, n_sims - start), seed, threads=threads, progress=progress,
+                              executor=executor, first_trial=start)
+            trials, block = self._block(scenario, spec, result, experimental)
+            summary.add(trials)
+            totals = block if totals is None else totals.merge(block)
+            if head is None:
+                head = trials
+            del result, trials, block
+        analytic, details, flags = self._run_level(scenario, spec, totals, experimental)
+        return StreamedOutcomes(
+            design=self.name, n_sims=n_sims, seed=seed, null=null, summary=summary, analytic_power=analytic,
+            details=details, flags=flags, n_patients=spec.n_patients, target_events=head.target_events,
+            landmarks={name: {"model": lm["model"]} for name, lm in head.landmarks.items()},
+            landmark_months=head.landmark_months, blocks=totals.blocks,
+        )
+
     # -- decisions ---------------------------------------------------------
     def _outcomes(self, scenario, spec, result: SimulationResult, null: bool, experimental: Arm) -> TrialOutcomes:
+        trials, totals = self._block(scenario, spec, result, experimental)
+        analytic, details, flags = self._run_level(scenario, spec, totals, experimental)
+        return replace(trials, null=null, analytic_power=analytic, details=details, flags=flags)
+
+    def _block(self, scenario, spec, result: SimulationResult, experimental: Arm) -> tuple[TrialOutcomes, _RunTotals]:
+        """The per-trial outcomes of a block of trials, and the block's totals for the run-level figures."""
         a = scenario.analysis
         plan = a.sequential
         margin = self.ni_margin(scenario)
@@ -144,24 +338,30 @@ class TimeToEventDesign:
             result.stats[:, :, 0, layout.EVENTS_CONTROL] + result.stats[:, :, 0, layout.EVENTS_EXPERIMENTAL]
         )
         planned_events = spec.cuts[-1].target_events
-        details: dict = {}
+        totals = _RunTotals(seed=result.seed)
         side_decisions: dict = {}
         if plan is not None:
             fractions = total_events / planned_events if planned_events else np.tile(
                 np.array(plan.information_fractions), (result.n_sims, 1)
             )
             beta = design_beta(scenario)
-            seq = apply_sequential(
-                plan, z_eff, fractions, np.exp(log_hr), total_events, alpha=a.alpha / a.sided, beta=beta,
-                ni_margin=margin or 1.0, allocation=scenario.allocation, planned_events=planned_events,
-                sided=a.sided,
-            )
+            hazard_ratio = np.exp(log_hr)
+
+            def monitor(rows=slice(None)):
+                return apply_sequential(
+                    plan, z_eff[rows], fractions[rows], hazard_ratio[rows], total_events[rows], alpha=a.alpha / a.sided,
+                    beta=beta, ni_margin=margin or 1.0, allocation=scenario.allocation, planned_events=planned_events,
+                    sided=a.sided,
+                )
+
+            seq = monitor()
             success = seq.success
             side_decisions = seq.side_decisions or {}
             stop = seq.stop_look
-            details["looks"] = seq.looks
-            details["inflation_factor"] = seq.design.inflation_factor
-            details["group_sequential_design"] = seq.design.to_dict()
+            totals.sequential = {"looks": seq.looks, "design": seq.design,
+                                 "inflation_factor": seq.design.inflation_factor,
+                                 "group_sequential_design": seq.design.to_dict()}
+            totals.look_totals = _look_totals(seq, monitor, fractions, total_events)
         if plan is None:
             success, side_decisions = reject(z_eff[:, -1], a.alpha, a.sided)
             stop = np.full(result.n_sims, result.n_looks - 1)
@@ -181,11 +381,49 @@ class TimeToEventDesign:
             "analysis_population_events": analysis_events, "z_efficacy_scale": z_eff[rows, stop],
             **per_arm, **estimates,
         }
+        totals.n = result.n_sims
+        totals.final_events.add(
+            result.stats[:, -1, pop, layout.EVENTS_CONTROL] + result.stats[:, -1, pop, layout.EVENTS_EXPERIMENTAL]
+        )
+        totals.final_cut_months.add(result.cut_months[:, -1])
+        totals.flags = flag_totals(result, pop)
+        trials = TrialOutcomes(
+            design=self.name,
+            n_sims=result.n_sims,
+            seed=result.seed,
+            null=False,
+            success=success,
+            events=total_events[rows, stop],
+            duration_months=result.cut_months[rows, stop],
+            enrolled=result.enrolled[rows, stop],
+            hazard_ratio=np.exp(log_hr[rows, stop]),
+            median_control_months=result.stats[rows, stop, pop, layout.MEDIAN_CONTROL],
+            median_experimental_months=result.stats[rows, stop, pop, layout.MEDIAN_EXPERIMENTAL],
+            decisions=decisions,
+            estimates=estimates,
+            n_patients=spec.n_patients,
+            target_events=planned_events,
+            landmarks=_landmarks(scenario, result, stop, experimental),
+            landmark_months=tuple(a.landmark_months),
+        )
+        return trials, totals
+
+    def _run_level(self, scenario, spec, totals: _RunTotals, experimental: Arm) -> tuple[dict, dict, dict]:
+        """(analytic powers, details, flags) of the run from its (merged) block totals."""
+        a = scenario.analysis
+        plan = a.sequential
+        margin = self.ni_margin(scenario)
+        planned_events = spec.cuts[-1].target_events
+        details: dict = {}
+        if plan is not None:
+            seq = totals.sequential
+            details["looks"] = seq["looks"] if totals.blocks == 1 else _merged_looks(
+                scenario, plan, totals, margin or 1.0, planned_events)
+            details["inflation_factor"] = seq["inflation_factor"]
+            details["group_sequential_design"] = seq["group_sequential_design"]
         categories = _analysed_true_categories(scenario)
         hr_true = constant_hazard_ratio(scenario, categories, experimental)
-        final_events = float(np.nanmean(
-            result.stats[:, -1, pop, layout.EVENTS_CONTROL] + result.stats[:, -1, pop, layout.EVENTS_EXPERIMENTAL]
-        ))
+        final_events = totals.final_events.value()
         if plan is None and not planned_events and a.calendar_months:
             # a calendar cut: the expected events there (numerical integration), not the seed-dependent mean
             from simtrial.timeline import expected_events
@@ -200,17 +438,17 @@ class TimeToEventDesign:
         elif hr_true is not None and planned_events:
             analytic = {
                 "schoenfeld_group_sequential": analytic_sequential_power(
-                    plan, seq.design, hr_true, final_events, ni_margin=margin or 1.0, allocation=scenario.allocation
+                    plan, totals.sequential["design"], hr_true, final_events, ni_margin=margin or 1.0, allocation=scenario.allocation
                 )
             }
         else:
             analytic = {}
-        details.update(self._details(scenario, result, spec))
-        details.update(nph_details(scenario, experimental, result))
+        details.update(self._details(scenario, totals, spec))
+        details.update(nph_details(scenario, experimental, spec.n_patients, totals.final_cut_months.value()))
         details["true_hazard_ratio"] = hr_true
         if hr_true is None and plan is None:
             approx, mean_hr, reason = approximate_schoenfeld(
-                scenario, experimental, categories, spec.n_patients, float(np.nanmean(result.cut_months[:, -1])),
+                scenario, experimental, categories, spec.n_patients, totals.final_cut_months.value(),
                 final_events, ni_margin=margin or 1.0,
             )
             if approx is not None:
@@ -221,28 +459,7 @@ class TimeToEventDesign:
             details["analytic_power_note"] = (
                 "no closed form: the true hazard ratio is not one constant across the patients analysed"
             )
-        return TrialOutcomes(
-            design=self.name,
-            n_sims=result.n_sims,
-            seed=result.seed,
-            null=null,
-            success=success,
-            events=total_events[rows, stop],
-            duration_months=result.cut_months[rows, stop],
-            enrolled=result.enrolled[rows, stop],
-            hazard_ratio=np.exp(log_hr[rows, stop]),
-            median_control_months=result.stats[rows, stop, pop, layout.MEDIAN_CONTROL],
-            median_experimental_months=result.stats[rows, stop, pop, layout.MEDIAN_EXPERIMENTAL],
-            decisions=decisions,
-            estimates=estimates,
-            analytic_power=analytic,
-            details=details,
-            flags=flag_totals(result, pop),
-            n_patients=spec.n_patients,
-            target_events=planned_events,
-            landmarks=_landmarks(scenario, result, stop, experimental),
-            landmark_months=tuple(a.landmark_months),
-        )
+        return analytic, details, dict(totals.flags)
 
     def _subgroup_z(self, scenario, result, index: int) -> np.ndarray:
         """Z_eff of the design's own test in one population at the final look."""
@@ -270,7 +487,7 @@ class TimeToEventDesign:
             estimates[f"z_{s.name}"] = z[:, j]
         return decisions, estimates
 
-    def _details(self, scenario, result, spec) -> dict:
+    def _details(self, scenario, totals: _RunTotals, spec) -> dict:
         return {}
 
 
@@ -307,18 +524,30 @@ class EnrichmentDesign(TimeToEventDesign):
         if scenario.population.eligible is None:
             raise InvalidInput("population.eligible: an enrichment design needs the enrolled HER2 categories")
 
-    def _details(self, scenario, result, spec) -> dict:
+    def _details(self, scenario, totals: _RunTotals, spec) -> dict:
         p = scenario.population.eligible_fraction
         n = spec.n_patients
-        # patients screened until n are eligible: n + NegativeBinomial(n, p) screen failures
-        rng = np.random.default_rng([result.seed, 0x5C4EE7])
-        failures = rng.negative_binomial(n, p, size=result.n_sims)
+        # patients screened until n are eligible: n + NegativeBinomial(n, p) screen failures, one draw per
+        # trial from one stream, drawn in chunks (the same numbers) and kept as counts per value
+        rng = np.random.default_rng([totals.seed, 0x5C4EE7])
+        counts = np.zeros(1, dtype=np.int64)
+        for start in range(0, totals.n, _SCREENING_CHUNK):
+            drawn = np.bincount(rng.negative_binomial(n, p, size=min(_SCREENING_CHUNK, totals.n - start)))
+            if drawn.size > counts.size:
+                counts = np.pad(counts, (0, drawn.size - counts.size))
+            counts[: drawn.size] += drawn
+        cum = np.cumsum(counts)
+
+        def screened(rank: int) -> float:
+            return float(n + int(np.searchsorted(cum, rank, side="right")))
+
+        failures = int(np.dot(np.arange(counts.size, dtype=np.int64), counts))
         return {
             "eligible_fraction": p,
             "expected_screened": n / p,
             "expected_screen_failures": n / p - n,
-            "screened_mean": float(np.mean(n + failures)),
-            "screened_p95": float(np.percentile(n + failures, 95)),
+            "screened_mean": float(n * totals.n + failures) / totals.n,
+            "screened_p95": percentile_at(totals.n, 95, screened),
         }
 
 
@@ -334,10 +563,10 @@ class BiomarkerDesign(TimeToEventDesign):
 
     name = "biomarker"
 
-    def _outcomes(self, scenario, spec, result, null, experimental):
+    def _block(self, scenario, spec, result, experimental):
         if scenario.analysis.sequential is not None:
             raise InvalidInput("analysis.sequential is not supported for the biomarker design")
-        outcomes = super()._outcomes(scenario, spec, result, null, experimental)
+        outcomes, totals = super()._block(scenario, spec, result, experimental)
         # success: the overall hypothesis rejected after the multiplicity adjustment
         overall = outcomes.decisions["reject_overall"]
         decisions = dict(outcomes.decisions)
@@ -345,7 +574,7 @@ class BiomarkerDesign(TimeToEventDesign):
             z = outcomes.estimates["z_overall"]
             decisions["reject_favourable"] = overall & (z > 0)
             decisions["reject_unfavourable"] = overall & (z < 0)
-        return replace(outcomes, success=overall, decisions=decisions)
+        return replace(outcomes, success=overall, decisions=decisions), totals
 
     def _extra(self, scenario, result, stop, success):
         from scipy.stats import norm
@@ -371,7 +600,7 @@ class BiomarkerDesign(TimeToEventDesign):
             estimates["interaction_hr_ratio"] = np.exp(b1 - b2)
         return decisions, estimates
 
-    def _details(self, scenario, result, spec):
+    def _details(self, scenario, totals, spec):
         a = scenario.analysis
         out = {"multiplicity": a.multiplicity, "family": ["overall"] + [s.name for s in a.subgroups]}
         if a.interaction is not None:
