@@ -65,12 +65,14 @@ def test_answer_is_confirmed_and_near_the_analytic_one(case: str) -> None:
     if analytic is None:
         analytic = _schoenfeld(0.7) * result.confirmation.details["inflation_factor"]
     assert result.analytic_events == pytest.approx(analytic, rel=1e-6)
-    # the answer (and the refine crossing it came from) lies within its stated 95% MC uncertainty of the
-    # analytic answer; confirmation only ever moves the answer up from the crossing
+    # the answer (and the refine crossing it came from) lies within 4 Monte-Carlo SE of the analytic
+    # answer (the stated uncertainty is a 95% half-width, 1.96 SE; Schoenfeld is itself an
+    # approximation, so a 95% bound would fail by design about one seed in twenty); confirmation
+    # only ever moves the answer up from the crossing
     crossing = result.details["refine_crossing"]
-    assert abs(result.events_required - analytic) <= result.uncertainty, (result.events_required, analytic,
-                                                                          result.uncertainty)
-    assert abs(crossing - analytic) <= result.uncertainty, (crossing, analytic, result.uncertainty)
+    four_se = 4.0 * result.uncertainty / 1.959963984540054
+    assert abs(result.events_required - analytic) <= four_se, (result.events_required, analytic, result.uncertainty)
+    assert abs(crossing - analytic) <= four_se, (crossing, analytic, result.uncertainty)
     assert result.events_required >= math.ceil(crossing - 1e-9)
 
 
