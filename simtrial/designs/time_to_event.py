@@ -381,6 +381,10 @@ class TimeToEventDesign:
             "analysis_population_events": analysis_events, "z_efficacy_scale": z_eff[rows, stop],
             **per_arm, **estimates,
         }
+        if plan is not None:
+            # each trial's Z at every look, continuing past a stop: the Z paths the report draws
+            for k in range(z_eff.shape[1]):
+                estimates[f"z_efficacy_look{k + 1}"] = z_eff[:, k]
         totals.n = result.n_sims
         totals.final_events.add(
             result.stats[:, -1, pop, layout.EVENTS_CONTROL] + result.stats[:, -1, pop, layout.EVENTS_EXPERIMENTAL]

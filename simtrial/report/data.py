@@ -612,12 +612,23 @@ def sequential(inputs: Inputs) -> dict[str, Any] | None:
         ev = trials["events"].to_numpy(dtype=float)
         stop = np.minimum(np.searchsorted(ks, ev - 0.5), len(ks) - 1)
         z = trials["z_efficacy_scale"].to_numpy(dtype=float)
+        paths = [f"z_efficacy_look{j + 1}" for j in range(len(rows))]
+        if all(p in trials for p in paths):
+            # the Z paths: every trial's Z at every look (continuing past a stop)
+            per = []
+            for p in paths:
+                zz = trials[p].to_numpy(dtype=float)
+                zz = zz[np.isfinite(zz)]
+                per.append(None if zz.size == 0 else {
+                    "n": int(zz.size), **{f"q{q}": float(np.percentile(zz, q)) for q in (5, 25, 50, 75, 95)}})
+            z_at_stop.append({"null": bool(s.summary.get("null")), "per_look": per, "paths": True})
+            continue
         per = []
         for j in range(len(rows)):
             zz = z[(stop == j) & np.isfinite(z)]
             per.append(None if zz.size == 0 else {
                 "n": int(zz.size), **{f"q{q}": float(np.percentile(zz, q)) for q in (5, 25, 50, 75, 95)}})
-        z_at_stop.append({"null": bool(s.summary.get("null")), "per_look": per})
+        z_at_stop.append({"null": bool(s.summary.get("null")), "per_look": per, "paths": False})
     return {"rows": rows, "spending": gs.get("spending"), "alpha": gs.get("alpha"), "beta": gs.get("beta"),
             "binding_futility": gs.get("binding_futility"), "inflation_factor": gs.get("inflation_factor"),
             "design_power": gs.get("power"), "ni_margin": margin, "z_at_stop": z_at_stop,

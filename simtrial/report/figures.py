@@ -228,7 +228,9 @@ def _draw_sequential(data: dict[str, Any]):
             xx = xi + offsets[z["null"]]
             axz.vlines(xx, q["q5"], q["q95"], color=colour, lw=1.0, alpha=0.8)
             axz.vlines(xx, q["q25"], q["q75"], color=colour, lw=4.0, alpha=0.5,
-                       label=f"simulated Z at the deciding look, {name} (5-25-50-75-95%)" if first else None)
+                       label=(f"simulated Z paths, {name}: every trial at every look (5-25-50-75-95%)"
+                              if z.get("paths") else f"simulated Z at the deciding look, {name} (5-25-50-75-95%)")
+                       if first else None)
             axz.plot([xx], [q["q50"]], "_", color=colour, ms=9)
             first = False
     if eff:
