@@ -81,3 +81,40 @@ class LocalThreads:
                 yield start, stop, task(start, stop - start)
         finally:
             numba.set_num_threads(previous)
+
+
+def merge_pieces(
+    executor: object,
+    pieces: Iterator[tuple[int, int, object]],
+    first: int,
+    n_trials: int,
+    place: Callable[[int, int, int, int, object], None],
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Take an executor's pieces of trials ``first .. first + n_trials - 1`` in any order, each exactly once.
+
+    ``place(lo, hi, start, stop, rows)`` stores a piece's rows at run rows
+    ``lo:hi`` (absolute trials ``start .. stop - 1``); ``progress(k)`` follows
+    each piece.  A piece outside the run or given twice, or a trial never given,
+    is the executor's bug: RuntimeError naming it.  The piece iterator is closed
+    on the way out (a generator then cleans up its own work).
+    """
+    done = np.zeros(n_trials, dtype=np.bool_)
+    try:
+        for start, stop, rows in pieces:
+            lo, hi = int(start) - first, int(stop) - first
+            if not (0 <= lo < hi <= n_trials) or done[lo:hi].any():
+                raise RuntimeError(
+                    f"{executor!r} returned trials {start}..{stop - 1}: outside {first}..{first + n_trials - 1} or twice"
+                )
+            place(lo, hi, int(start), int(stop), rows)
+            done[lo:hi] = True
+            if progress is not None:
+                progress(hi - lo)
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+    if not done.all():
+        missing = np.flatnonzero(~done)
+        raise RuntimeError(f"{executor!r} left {missing.size} trials unrun (first: trial {first + int(missing[0])})")

@@ -39,7 +39,7 @@ from simtrial.engine.records import (
 )
 from simtrial.engine.statistics_registry import ALL_STATISTICS, nph_analysis_args, requested_mask
 from simtrial.engine.trial import generate_one_cohort
-from simtrial.executors import Executor, LocalThreads, TrialRows
+from simtrial.executors import Executor, LocalThreads, TrialRows, merge_pieces
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.spec import TrialSpec
 from simtrial.survival import Exponential
@@ -679,34 +679,20 @@ def simulate(
     chunk = n_sims if progress is None else max(256, n_sims // 50)
     ranges = [(first + a, first + min(n_sims, a + chunk)) for a in range(0, n_sims, chunk)]
     template = task.empty_rows(0)
-    out: TrialRows | None = None
-    done = np.zeros(n_sims, dtype=np.bool_)
-    pieces = executor.map_ranges(task, ranges)
-    try:
-        for start, stop, rows in pieces:
-            lo, hi = int(start) - first, int(stop) - first
-            if not (0 <= lo < hi <= n_sims) or done[lo:hi].any():
-                raise RuntimeError(
-                    f"{executor!r} returned trials {start}..{stop - 1}: outside {first}..{first + n_sims - 1} or twice"
-                )
-            rows = _check_rows(executor, int(start), int(stop), rows, template)
-            if lo == 0 and hi == n_sims:
-                out = rows  # the whole run in one piece: no copy
-            else:
-                if out is None:
-                    out = task.empty_rows(n_sims)
-                for target, piece in zip(out, rows, strict=True):
-                    target[lo:hi] = piece
-            done[lo:hi] = True
-            if progress is not None:
-                progress(hi - lo)
-    finally:
-        close = getattr(pieces, "close", None)
-        if close is not None:
-            close()
-    if out is None or not done.all():
-        missing = np.flatnonzero(~done)
-        raise RuntimeError(f"{executor!r} left {missing.size} trials unrun (first: trial {first + int(missing[0])})")
+    merged: list[TrialRows | None] = [None]
+
+    def place(lo: int, hi: int, start: int, stop: int, rows) -> None:
+        rows = _check_rows(executor, start, stop, rows, template)
+        if lo == 0 and hi == n_sims:
+            merged[0] = rows  # the whole run in one piece: no copy
+            return
+        if merged[0] is None:
+            merged[0] = task.empty_rows(n_sims)
+        for target, piece in zip(merged[0], rows, strict=True):
+            target[lo:hi] = piece
+
+    merge_pieces(executor, executor.map_ranges(task, ranges), first, n_sims, place, progress)
+    out = merged[0]
     return SimulationResult(
         spec=spec, n_sims=n_sims, seed=int(seed), fields=fields, populations=spec.population_names,
         stats=out.stats, cut_months=out.cut_months, enrolled=out.enrolled, flags=out.flags, versions=_versions(),

@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from simtrial.errors import InvalidInput, check_n_sims, check_seed
+from simtrial.executors import merge_pieces
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.spec import Population
 from simtrial.trial_parameters import TrialParameters
@@ -421,31 +422,19 @@ def run_blocks(
         pieces = executor.map_ranges(task, ranges)
     else:
         raise InvalidInput(f"executor must have a map_ranges(task, ranges) method, got {executor!r}")
-    out: dict[str, np.ndarray] | None = None
-    done = np.zeros(n_sims, dtype=np.bool_)
-    try:
-        for start, stop, rows in pieces:
-            lo, hi = int(start), int(stop)
-            if not (0 <= lo < hi <= n_sims) or done[lo:hi].any():
-                raise RuntimeError(f"{executor!r} returned trials {lo}..{hi - 1}: outside 0..{n_sims - 1} or twice")
-            if not isinstance(rows, dict) or any(
-                not isinstance(v, np.ndarray) or v.shape[:1] != (hi - lo,) for v in rows.values()
-            ):
-                raise RuntimeError(f"{executor!r} returned malformed rows for trials {lo}..{hi - 1}")
-            if out is None:
-                out = {name: np.empty((n_sims, *v.shape[1:]), dtype=v.dtype) for name, v in rows.items()}
-            if set(rows) != set(out):
-                raise RuntimeError(f"{executor!r} returned other fields for trials {lo}..{hi - 1}")
-            for name, v in rows.items():
-                out[name][lo:hi] = v
-            done[lo:hi] = True
-            if progress is not None:
-                progress(hi - lo)
-    finally:
-        close = getattr(pieces, "close", None)
-        if close is not None:
-            close()
-    if out is None or not done.all():
-        missing = np.flatnonzero(~done)
-        raise RuntimeError(f"{executor!r} left {missing.size} trials unrun (first: trial {int(missing[0])})")
-    return out
+    merged: dict[str, np.ndarray] = {}
+
+    def place(lo: int, hi: int, start: int, stop: int, rows) -> None:
+        if not isinstance(rows, dict) or any(
+            not isinstance(v, np.ndarray) or v.shape[:1] != (hi - lo,) for v in rows.values()
+        ):
+            raise RuntimeError(f"{executor!r} returned malformed rows for trials {lo}..{hi - 1}")
+        if not merged:
+            merged.update({name: np.empty((n_sims, *v.shape[1:]), dtype=v.dtype) for name, v in rows.items()})
+        if set(rows) != set(merged):
+            raise RuntimeError(f"{executor!r} returned other fields for trials {lo}..{hi - 1}")
+        for name, v in rows.items():
+            merged[name][lo:hi] = v
+
+    merge_pieces(executor, pieces, 0, n_sims, place, progress)
+    return merged
