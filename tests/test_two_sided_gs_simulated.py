@@ -182,3 +182,21 @@ def test_resolved_scenario_round_trips_and_cli_prints_both_sides(tmp_path) -> No
     res = CliRunner().invoke(main, ["run", str(path), "--quiet"], terminal_width=200)
     assert res.exit_code == 0, res.output
     assert "z_harm" in res.output and "P(harm)" in res.output
+
+
+def test_samplesize_start_and_printed_schoenfeld_use_the_favourable_sides_alpha() -> None:
+    """An asymmetric plan (harm 0.01 of 0.05): the 'analytic events (Schoenfeld)' figure is the favourable
+    side's one-sided 0.04 design, the same number as the analytic-sizes block."""
+    from simtrial.samplesize import _analytic_events
+    from simtrial.stats.analytic import schoenfeld_events
+    from simtrial.timeline.sizes import analytic_sample_sizes
+
+    seq = {"information_fractions": [0.5, 1.0], "efficacy_spending": "asOF", "harm_alpha": 0.01,
+           "harm_spending": "asP"}
+    sc = scenario_from_dict(_scenario(hr=0.7, seed=1, sequential=seq))
+    printed = _analytic_events(sc, 0.8)
+    block = analytic_sample_sizes(sc, 0.8)
+    assert printed == pytest.approx(block["methods"]["schoenfeld"]["events_exact"], rel=1e-12)
+    fixed = schoenfeld_events(0.7, 0.04, 0.8, allocation_ratio=1.0, sided=1)
+    assert printed == pytest.approx(fixed * block["inflation_factor"], rel=1e-9)
+    assert printed < schoenfeld_events(0.7, 0.05, 0.8, allocation_ratio=1.0, sided=2) * block["inflation_factor"]
