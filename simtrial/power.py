@@ -204,8 +204,9 @@ class PowerResult:
         for name, d in self.decisions.items():
             rows.append((f"probability_{name}", d["probability"], d["mc_se"]))
         for look in self.looks or []:
-            for key in ("p_stop_efficacy", "p_stop_futility", "cumulative_power"):
-                rows.append((f"look{look['look']}_{key}", look[key], None))
+            for key in ("p_stop_efficacy", "p_stop_harm", "p_stop_futility", "cumulative_power"):
+                if key in look:  # p_stop_harm: two-sided plans only
+                    rows.append((f"look{look['look']}_{key}", look[key], None))
         for lm in self.landmarks:
             rows.append((f"survival_{lm['arm']}_at_{lm['months']:g}_months_{lm['population']}", lm["mean"], lm["mc_se"]))
         return pd.DataFrame(rows, columns=["quantity", "value", "mc_se"])

@@ -200,3 +200,11 @@ def test_samplesize_start_and_printed_schoenfeld_use_the_favourable_sides_alpha(
     fixed = schoenfeld_events(0.7, 0.04, 0.8, allocation_ratio=1.0, sided=1)
     assert printed == pytest.approx(fixed * block["inflation_factor"], rel=1e-9)
     assert printed < schoenfeld_events(0.7, 0.05, 0.8, allocation_ratio=1.0, sided=2) * block["inflation_factor"]
+
+
+def test_to_frame_lists_the_harm_side() -> None:
+    seq = {"information_fractions": [0.5, 1.0], "efficacy_spending": "asOF"}
+    r = run(scenario_from_dict(_scenario(hr=1.0, seed=3, sequential=seq)), n_sims=200)
+    frame = r.to_frame().set_index("quantity")
+    for look in r.looks:
+        assert frame.loc[f"look{look['look']}_p_stop_harm", "value"] == look["p_stop_harm"]
