@@ -5,7 +5,11 @@
 - the compact pair table draws the pair the full table's scan draws, for every uniform;
 - populations holding the same patients (the flagship: everyone = assessed IHC 3+) are
   computed once and equal; populations that differ are not merged;
-- the stage profiler run to the last stage is the engine, bit for bit.
+- the stage profiler run to the last stage is the engine, bit for bit;
+- the radix sort of the follow-up times is a stable argsort (ties, infinities, crowded keys);
+- sorting only the patients followed to the last cut gives every look the stream of the full sort;
+- the arms made in bulk are the arms the patient-by-patient permuted blocks (or simple
+  randomisation) draw, from the same stream position.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from simtrial.engine.fastmath import neg_log_inplace
 from simtrial.engine.models import MODEL_WEIBULL
 from simtrial.engine.records import MAX_MODELS, MAX_PAIRS
 from simtrial.engine.rng import fill_uniforms, seed_stream, uniform
+from simtrial.engine.sort import RADIX_COUNTS, radix_cosort
 from simtrial.engine.trial import ALL_STAGES, STAGES, same_population
 from simtrial.her2 import N_CATEGORIES
 from simtrial.simulate import TrialTask, to_kernel_args
@@ -161,3 +166,119 @@ def test_flagship_everyone_equals_its_primary_population():
     rows = _run(args, 40)
     np.testing.assert_array_equal(rows.stats[:, :, 0], rows.stats[:, :, 1])
     np.testing.assert_array_equal(rows.flags[:, :, 0], rows.flags[:, :, 1])
+
+
+def _radix_inputs():
+    rng = np.random.default_rng(41)
+    e = rng.standard_exponential(700) * 9.0
+    crowded = 7.0 + rng.random(300) * 1e-9  # one 16-bit key: runs longer than the insertion bound
+    return {
+        "exponential": e,
+        "truncated": e[e < 12.0],
+        "ties": np.round(e, 0),  # ~60 distinct values: runs beyond the insertion bound
+        "few_ties": np.repeat(e[:100], 3),
+        "with_inf": np.where(rng.random(700) < 0.2, np.inf, e),
+        "all_inf": np.full(40, np.inf),
+        "zeros": np.r_[np.zeros(30), e[:50], np.zeros(5)],  # 35 equal keys
+        "some_zeros": np.r_[np.zeros(10), e[:50], np.zeros(5)],
+        "crowded": crowded,
+        "crowded_with_spread": np.r_[crowded, e[:200], np.round(crowded, 4)],
+        "tiny_and_huge": np.r_[e[:100] * 1e-12, e[100:200] * 1e12, 5e-324, 1.7e308],
+        "one": np.array([3.0]),
+        "two_equal": np.array([2.0, 2.0]),
+        "empty": np.empty(0),
+    }
+
+
+@pytest.mark.parametrize("name", list(_radix_inputs()))
+def test_radix_cosort_is_a_stable_argsort(name):
+    keys = _radix_inputs()[name]
+    n = keys.size
+    payload = np.arange(n, dtype=np.int64) * 3 + 1
+    sorted_keys = np.full(n, -1.0)
+    sorted_payload = np.full(n, -1, dtype=np.int64)
+    radix_cosort(keys, payload, n, sorted_keys, sorted_payload, np.empty(n, dtype=np.int64),
+                 np.empty(RADIX_COUNTS, dtype=np.int64))
+    order = np.argsort(keys, kind="stable")
+    np.testing.assert_array_equal(sorted_keys, keys[order])
+    if name.startswith("crowded") or name in ("ties", "zeros"):
+        # runs beyond the insertion bound are quicksorted (unstable): each value keeps its own payload
+        np.testing.assert_array_equal(keys[(sorted_payload - 1) // 3], sorted_keys)
+    else:
+        np.testing.assert_array_equal(sorted_payload, payload[order])
+
+
+def test_radix_cosort_reads_only_its_range():
+    keys = np.array([5.0, 1.0, 3.0, 0.5, 2.0])
+    out = np.full(5, -1.0)
+    pay = np.full(5, -1, dtype=np.int64)
+    radix_cosort(keys, np.arange(5, dtype=np.int64), 3, out, pay, np.empty(5, dtype=np.int64),
+                 np.empty(RADIX_COUNTS, dtype=np.int64))
+    np.testing.assert_array_equal(out, [1.0, 3.0, 5.0, -1.0, -1.0])
+    np.testing.assert_array_equal(pay, [1, 2, 0, -1, -1])
+
+
+def test_sorting_only_those_followed_to_the_last_cut_gives_every_look_the_full_stream():
+    from simtrial.engine.cut import analysis_stream, cut_stream, followed_to_cut
+
+    rng = np.random.default_rng(8)
+    for _ in range(30):
+        n = int(rng.integers(1, 300))
+        entry = np.sort(rng.uniform(0, 24, n))
+        x = np.where(rng.random(n) < 0.1, np.inf, rng.exponential(10, n))
+        pcode = rng.integers(0, 24, n)
+        cuts = np.sort(rng.uniform(0, 60, 3))
+        if rng.random() < 0.2:
+            cuts[-1] = np.inf
+        keys = np.empty(n)
+        index = np.empty(n, dtype=np.int64)
+        k = followed_to_cut(entry, x, n, cuts[-1], keys, index)
+        assert k == np.count_nonzero((entry < cuts[-1]) & (entry + x <= cuts[-1]))
+        sx = np.empty(n)
+        si = np.empty(n, dtype=np.int64)
+        radix_cosort(keys, index, k, sx, si, np.empty(n, dtype=np.int64), np.empty(RADIX_COUNTS, dtype=np.int64))
+        order = np.argsort(x, kind="stable")
+        for cut in cuts:
+            scratch = [np.empty(n), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64)]
+            got_t = np.empty(n)
+            got_c = np.empty(n, dtype=np.int64)
+            m = cut_stream(entry, x, pcode, sx, si, k, n, cut, got_t, got_c, *scratch)
+            want_t = np.empty(n)
+            want_c = np.empty(n, dtype=np.int64)
+            m_full = analysis_stream(entry, x, pcode, x[order].copy(), order.astype(np.int64), n, cut, want_t,
+                                     want_c, *scratch)
+            assert m == m_full
+            np.testing.assert_array_equal(got_t[:m], want_t[:m])
+            np.testing.assert_array_equal(got_c[:m], want_c[:m])
+
+
+@pytest.mark.parametrize("template", [[0, 1], [0, 1, 0, 1], [1, 1, 0, 0, 0, 1], [0, 1] * 35])
+@pytest.mark.parametrize("n", [1, 7, 100, 1001])
+@pytest.mark.parametrize("p_simple", [-1.0, 0.3])
+def test_bulk_arms_are_the_patient_by_patient_draws(template, n, p_simple):
+    from simtrial.engine.cohort import _bulk_arms
+    from simtrial.engine.rng import randint
+
+    template = np.array(template, dtype=np.int64)
+    size = template.size
+    a = np.empty(4, dtype=np.uint64)
+    b = np.empty(4, dtype=np.uint64)
+    seed_stream(a, 99, n)
+    seed_stream(b, 99, n)
+    arms = np.full(n, -1, dtype=np.int64)
+    _bulk_arms(a, n, p_simple, template, np.empty((1, size), dtype=np.int64), np.empty(n + size), arms)
+    want = []
+    block = []
+    for _ in range(n):
+        if p_simple >= 0.0:
+            want.append(int(uniform(b) < p_simple))
+            continue
+        if not block:
+            perm = list(template)
+            for j in range(size - 1, 0, -1):
+                m = randint(b, j + 1)
+                perm[j], perm[m] = perm[m], perm[j]
+            block = perm
+        want.append(block.pop(0))
+    np.testing.assert_array_equal(arms, want)
+    np.testing.assert_array_equal(a, b)  # the stream continues where the calls leave it (a last block is drawn whole)

@@ -20,8 +20,14 @@ then, under enrolment from the prevalence mix with more than one possible
 randomisation draws (about one per patient for permuted blocks, one for simple
 randomisation), preceded under fixed-count enrolment by the shuffle of the
 assessed categories and, with misclassification, one uniform per patient for
-its true category.  Every u1, u2 and spacing becomes an Exp(1) draw through
-one vectorised ``-log`` pass (``simtrial.engine.fastmath``).
+its true category.  With no misclassification draw between them and one
+randomisation stratum (or simple randomisation), the randomisation draws are
+filled at once and the arms made in bulk (``_bulk_arms``): the same draws in
+the same order.  Every u1 and spacing becomes an Exp(1) draw through one
+vectorised ``-log`` pass (``simtrial.engine.fastmath``), and every u2 too unless
+every model of the categories drawn is a plain exponential (then u2 only
+decides event or dropout, and x is one multiply: the one-stratum exponential
+fast path).
 
 Randomisation: ``p_simple < 0`` allocates by permuted blocks of ``block_template``
 within randomisation strata (``randomization_stratum[assessed category]``);
@@ -38,7 +44,7 @@ from simtrial.engine._jit import kernel
 from simtrial.engine.eventtime import event_time
 from simtrial.engine.fastmath import neg_log_inplace
 from simtrial.engine.models import MODEL_WEIBULL
-from simtrial.engine.rng import fill_uniforms, randint, uniform
+from simtrial.engine.rng import _scale_below, fill_uniforms, randint, uniform
 
 # a (true, assessed) category pair is true * PAIR_STRIDE + assessed: a shift
 # and a mask to unpack, where dividing by the number of categories would cost
@@ -132,6 +138,61 @@ def _compact_pairs(pair_cum, pair_value, pair_cum_compact):
     return k
 
 
+#: blocks up to this size are shuffled as a word of bits (:func:`_bulk_arms`)
+_BLOCK_BITS_MAX = 62
+
+
+@kernel
+def _bulk_arms(state, n, p_simple, block_template, block_state, draws, arms):
+    """``arms[:n]``: simple randomisation (one uniform each) or consecutive permuted blocks of one stratum.
+
+    The draws are those the patient loop would take one by one, in the same order: a
+    block's Fisher-Yates shuffle takes block_size - 1 uniforms, the last block is
+    shuffled whole and used in part.  Scratch: ``draws`` float64[n + block size],
+    ``block_state`` [>= 1, block size].
+    """
+    if p_simple >= 0.0:
+        fill_uniforms(state, draws, 0, n)
+        for i in range(n):
+            arms[i] = np.int64(draws[i] < p_simple)
+        return
+    block_size = block_template.shape[0]
+    n_blocks = (n + block_size - 1) // block_size
+    fill_uniforms(state, draws, 0, n_blocks * (block_size - 1))
+    if block_size <= _BLOCK_BITS_MAX:
+        # arms are 0 or 1: a block is a word of bits, shuffled in a register (a swap of two
+        # array slots at a drawn index stalls on the store of the swap before it)
+        template = np.int64(0)
+        for j in range(block_size):
+            template |= (block_template[j] & 1) << j
+        d = 0
+        for g in range(n_blocks):
+            w = template
+            for j in range(block_size - 1, 0, -1):
+                m = _scale_below(draws[d], j + 1)
+                d += 1
+                flip = ((w >> j) ^ (w >> m)) & 1
+                w ^= (flip << j) | (flip << m)
+            base = g * block_size
+            for j in range(min(block_size, n - base)):
+                arms[base + j] = (w >> j) & 1
+        return
+    block = block_state[0]
+    d = 0
+    for g in range(n_blocks):
+        for j in range(block_size):
+            block[j] = block_template[j]
+        for j in range(block_size - 1, 0, -1):
+            m = _scale_below(draws[d], j + 1)
+            d += 1
+            tmp = block[j]
+            block[j] = block[m]
+            block[m] = tmp
+        base = g * block_size
+        for j in range(min(block_size, n - base)):
+            arms[base + j] = block[j]
+
+
 @kernel
 def generate_cohort(cohort, scratch):
     """Fill ``scratch.entry``, ``x``, ``pcode`` and ``true_category`` for one trial (see the module contract).
@@ -180,6 +241,8 @@ def generate_cohort(cohort, scratch):
     pair_cum = scratch.pair_cum
     pair_u = scratch.sorted_x  # the pair uniforms: free until the sort
 
+    draws = scratch.draws
+    arms = scratch.sort_bucket  # free until the sort
     block_size = block_template.shape[0]
     block_pos[:] = block_size  # every stratum starts a fresh block
 
@@ -204,6 +267,15 @@ def generate_cohort(cohort, scratch):
         fill_uniforms(state, pair_u, 0, n)
     last_pair = n_pairs - 1
 
+    # the arms in bulk when no other draw comes between a patient's randomisation draws and the
+    # next patient's (no misclassification draw) and the stream order of the block draws is the
+    # patient order (one randomisation stratum): the same draws, filled at once, and no
+    # block state carried through memory from patient to patient
+    bulk_arms = not (fixed and not identity_classification) and (p_simple >= 0.0 or cohort.n_random_strata == 1)
+    if bulk_arms:
+        _bulk_arms(state, n, p_simple, block_template, block_state, draws, arms)
+
+    categories_drawn = np.int64(0)  # bit c: some patient's true category is c
     for i in range(n):
         if fixed:
             assessed = assessed_scratch[i]
@@ -223,7 +295,10 @@ def generate_cohort(cohort, scratch):
             assessed = pair & (PAIR_STRIDE - 1)
 
         true_category[i] = true_cat
-        if p_simple >= 0.0:
+        categories_drawn |= np.int64(1) << true_cat
+        if bulk_arms:
+            arm = arms[i]
+        elif p_simple >= 0.0:
             arm = np.int64(uniform(state) < p_simple)
         else:
             # permuted block of the patient's randomisation stratum, inline: as a called kernel
@@ -246,13 +321,6 @@ def generate_cohort(cohort, scratch):
         event = np.int64(u2 < competing_p_event[true_cat, arm])
         pcode[i] = pack_code(assessed, arm, event)
 
-    # pass 2: Exp(1) draws, vectorised
-    neg_log_inplace(entry, 0, n)
-    neg_log_inplace(x, 0, n)
-    neg_log_inplace(second, 0, n)
-
-    # pass 3: transforms
-    _sorted_entry_times(n, -np.log(last_spacing_u), cohort.accrual_breaks, cohort.accrual_cum, entry)
     # each (true category, arm) model read once per trial into scalars by kind: reading a parameter
     # row per patient (an array view passed to a call) costs more than the event time itself
     kinds = scratch.model_kind
@@ -274,6 +342,27 @@ def generate_cohort(cohort, scratch):
                 fast[k, 3] = 1.0 / params[2]
             else:
                 kinds[k] = _KIND_GENERAL
+    # with only plain exponential models among the categories drawn, u2 is read only by the
+    # patient loop's event decision: no dropout draw E2, and x is one multiply per patient
+    all_competing = True
+    for c in range(n_categories):
+        if (categories_drawn >> c) & 1:
+            for a in range(2):
+                all_competing &= kinds[c * 2 + a] == _KIND_COMPETING
+
+    # pass 2: Exp(1) draws, vectorised
+    neg_log_inplace(entry, 0, n)
+    neg_log_inplace(x, 0, n)
+    if not all_competing:
+        neg_log_inplace(second, 0, n)
+
+    # pass 3: transforms
+    _sorted_entry_times(n, -np.log(last_spacing_u), cohort.accrual_breaks, cohort.accrual_cum, entry)
+    if all_competing:
+        for i in range(n):
+            # the first of event and dropout is Exp(rate + hazard)
+            x[i] *= fast[true_category[i] * 2 + ((pcode[i] >> 1) & 1), 1]
+        return
     for i in range(n):
         true_cat = true_category[i]
         code = pcode[i]

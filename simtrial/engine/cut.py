@@ -6,7 +6,10 @@ Array contract::
     stream_time[j], stream_code[j]  j = 0..m-1, the analysis data at a cut, ascending in time:
                                     follow-up (months) and packed (category, arm, status)
 
-The one sort of a trial is the sort of ``x``.  At a calendar cut ``c`` a
+The cuts come first (the k-th smallest calendar event time is a selection,
+not a sort); the one sort of a trial is then the sort of ``x`` over the
+patients whose follow-up ends by the latest cut (:func:`followed_to_cut`,
+about 40% of them on the reference design).  At a calendar cut ``c`` a
 patient entered at ``e < c`` is followed for ``min(x, c - e)``: those whose
 event or dropout comes first are read off the sorted ``x`` in order; those
 still in follow-up at the cut are censored at ``c - e``, which is already
@@ -116,17 +119,47 @@ def count_enrolled(entry, n, cut):
 
 
 @kernel
+def followed_to_cut(entry, x, n, cut, keys, index):
+    """The patients a cut at ``cut`` sees ending follow-up by it: their x and index, in index order; returns count.
+
+    A patient entered strictly before the cut whose event or dropout comes at or
+    before it (entry + x <= cut) is the only kind whose follow-up time is not
+    ``cut - entry``: only they need ordering by x (the A stream of
+    :func:`cut_stream`).  Looks with earlier cuts see subsets of them.
+    """
+    n_enrolled = count_enrolled(entry, n, cut)
+    k = 0
+    for i in range(n_enrolled):
+        keys[k] = x[i]
+        index[k] = i
+        k += entry[i] + x[i] <= cut
+    return k
+
+
+@kernel
 def analysis_stream(entry, x, pcode, sorted_x, sorted_idx, n, cut, stream_time, stream_code, a_time, a_code, b_time, b_code):
+    """:func:`cut_stream` with every patient's x sorted (``sorted_x[:n]``); returns the number enrolled."""
+    return cut_stream(
+        entry, x, pcode, sorted_x, sorted_idx, n, n, cut, stream_time, stream_code, a_time, a_code, b_time, b_code,
+    )
+
+
+@kernel
+def cut_stream(
+    entry, x, pcode, sorted_x, sorted_idx, n_sorted, n, cut, stream_time, stream_code, a_time, a_code, b_time, b_code,
+):
     """Write the look's analysis data in time order; returns the number enrolled.
 
-    Two compaction passes build the sorted streams (A: event or dropout
-    before the cut; B: censored at the cut), then a merge picks the smaller
-    head with selects rather than branches: which stream is next is a coin
-    flip the branch predictor loses.  Scratch: ``a_*`` and ``b_*`` [n].
+    ``sorted_x[:n_sorted]`` ascending with patients ``sorted_idx``: at least every
+    patient whose follow-up ends by this cut (:func:`followed_to_cut` at this or a
+    later cut), possibly all.  Two compaction passes build the sorted streams (A:
+    event or dropout before the cut; B: censored at the cut), then a merge picks
+    the smaller head with selects rather than branches: which stream is next is a
+    coin flip the branch predictor loses.  Scratch: ``a_*`` and ``b_*`` [n].
     """
     n_enrolled = count_enrolled(entry, n, cut)
     na = 0
-    for j in range(n):
+    for j in range(n_sorted):
         i = sorted_idx[j]
         a_time[na] = sorted_x[j]
         a_code[na] = pcode[i]

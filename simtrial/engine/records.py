@@ -74,6 +74,7 @@ import numpy as np
 from numba import types
 
 from simtrial.engine._jit import kernel
+from simtrial.engine.sort import RADIX_COUNTS
 
 CohortArgs = namedtuple(
     "CohortArgs",
@@ -143,8 +144,8 @@ Scratch = namedtuple(
         "block_state",  # int64[n_random_strata, block size] permuted blocks
         "block_pos",  # int64[n_random_strata] position in each block
         "rng_state",  # uint64[4] the trial's random stream
-        "sort_bucket",  # int64[n] sort buckets
-        "sort_counts",  # int64[n + 2] sort bucket counts
+        "sort_bucket",  # int64[n] sort work space (packed keys)
+        "sort_counts",  # int64[max(n + 2, RADIX_COUNTS)] sort digit counts; the cut's histogram
         "true_category",  # int64[n] true categories
         "piece_time",  # float64[2, n] stream pieces: times
         "piece_code",  # int64[2, n] stream pieces: codes
@@ -158,6 +159,7 @@ Scratch = namedtuple(
         "pair_cum",  # float64[MAX_PAIRS] their cumulative probabilities
         "model_kind",  # int64[MAX_MODELS] how each (true category, arm) model draws x (simtrial.engine.cohort)
         "model_fast",  # float64[MAX_MODELS, 4] its scalars: 1 / dropout hazard, then by kind
+        "draws",  # float64[n + block size] the randomisation draws (simtrial.engine.cohort)
     ),
 )
 
@@ -258,7 +260,7 @@ def allocate_scratch(n, n_random_strata, block_size, n_strata):
         block_pos=np.empty(n_random_strata, dtype=np.int64),
         rng_state=np.empty(4, dtype=np.uint64),
         sort_bucket=np.empty(n, dtype=np.int64),
-        sort_counts=np.empty(n + 2, dtype=np.int64),
+        sort_counts=np.empty(max(n + 2, RADIX_COUNTS), dtype=np.int64),
         true_category=np.empty(n, dtype=np.int64),
         piece_time=np.empty((2, n), dtype=np.float64),
         piece_code=np.empty((2, n), dtype=np.int64),
@@ -272,6 +274,7 @@ def allocate_scratch(n, n_random_strata, block_size, n_strata):
         pair_cum=np.empty(MAX_PAIRS, dtype=np.float64),
         model_kind=np.empty(MAX_MODELS, dtype=np.int64),
         model_fast=np.empty((MAX_MODELS, 4), dtype=np.float64),
+        draws=np.empty(n + block_size, dtype=np.float64),
     )
 
 

