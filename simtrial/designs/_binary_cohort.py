@@ -51,6 +51,7 @@ trials of its block (not of other blocks).
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -373,7 +374,7 @@ def response_rows(trial_parameters: TrialParameters | None, n_sims: int, design:
 
 
 @dataclass(frozen=True)
-class BlockTask:
+class BlockTask(abc.ABC):
     """``task(first_trial, n)``: per-trial results (dict of arrays, length n) of trials first_trial .. first_trial + n - 1.
 
     Subclasses hold only numpy arrays and scalars (they pickle) and define
@@ -388,8 +389,9 @@ class BlockTask:
 
     block_align = BLOCK_TRIALS
 
+    @abc.abstractmethod
     def block(self, rng: np.random.Generator, start: int, size: int) -> dict[str, np.ndarray]:
-        raise NotImplementedError
+        """The results of trials ``start .. start + size - 1``, drawn from the block's ``rng``."""
 
     def __call__(self, first_trial: int, n: int) -> dict[str, np.ndarray]:
         first_trial, n = int(first_trial), int(n)
