@@ -720,3 +720,94 @@ def patient_data(spec: TrialSpec, seed: int, trial: int = 0) -> pd.DataFrame:
             "true_category": pd.Categorical.from_codes(true_category, CATEGORIES),
         }
     )
+
+
+@dataclass(frozen=True)
+class VariantsTask:
+    """``task(start, n)`` over V variants of one run, each on the same ``n_sims`` trial streams.
+
+    Global row ``v * n_sims + t`` is trial ``t`` of variant ``v``: the stream
+    (seed, t) with row ``v`` of the variant table, so variant v's rows equal a
+    separate run of its spec on the same seed (common random numbers between
+    variants, one engine pass for all of them).  Holds only arrays and scalars,
+    so it pickles; a range crossing a variant boundary is split here.
+    """
+
+    seed: int
+    args: KernelArgs
+    n_sims: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_plain", TrialTask(self.seed, self.args))
+
+    def empty_rows(self, n: int) -> TrialRows:
+        return self._plain.empty_rows(n)
+
+    def __call__(self, start: int, n: int) -> TrialRows:
+        start, n = int(start), int(n)
+        out = self.empty_rows(n)
+        a = self.args
+        table = a.variant_table()
+        done = 0
+        while done < n:
+            v, t0 = divmod(start + done, self.n_sims)
+            count = min(n - done, self.n_sims - t0)
+            piece = self.empty_rows(count)
+            simulate_block_range(
+                self.seed, t0, count, a.cohort, table, np.full(count, v, dtype=np.int64),
+                a.looks, a.analysis, piece.stats, piece.cut_months, piece.enrolled, piece.flags,
+            )
+            for target, part in zip(out, piece, strict=True):
+                target[done:done + count] = part
+            done += count
+        return out
+
+
+def simulate_variants(
+    specs, n_sims: int, seed: int, *, threads: int | None = None, executor: Executor | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[SimulationResult]:
+    """``[simulate(spec, n_sims, seed) for spec in specs]`` in one engine pass (one executor map).
+
+    The specs must share their structure (``check_variants``: they may differ in
+    arm models, dropout, accrual and population mix only; ValueError otherwise).
+    Each result equals the separate run of its spec, trial by trial.
+    """
+    specs = list(specs)
+    if not specs:
+        raise ValueError("simulate_variants needs at least one spec")
+    if not isinstance(n_sims, int | np.integer) or n_sims < 1:
+        raise ValueError(f"n_sims must be an integer >= 1, got {n_sims!r}")
+    if not isinstance(seed, int | np.integer) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}")
+    if executor is None:
+        executor = LocalThreads(threads)
+    elif threads is not None:
+        raise ValueError("threads is an option of the default executor: give LocalThreads(threads) as executor instead")
+    n = int(n_sims)
+    args = to_kernel_args(specs[0], specs)
+    task = VariantsTask(int(seed), args, n)
+    total = n * len(specs)
+    chunk = n if progress is None else max(256, n // 50)
+    ranges = [(v * n + a, v * n + min(n, a + chunk)) for v in range(len(specs)) for a in range(0, n, chunk)]
+    template = task.empty_rows(0)
+    out = task.empty_rows(total)
+
+    def place(lo: int, hi: int, start: int, stop: int, rows) -> None:
+        rows = _check_rows(executor, start, stop, rows, template)
+        for target, piece in zip(out, rows, strict=True):
+            target[lo:hi] = piece
+
+    merge_pieces(executor, executor.map_ranges(task, ranges), 0, total, place, progress)
+    results = []
+    for v, spec in enumerate(specs):
+        rows = slice(v * n, (v + 1) * n)
+        fields = layout.FIELDS + layout.landmark_fields(spec.landmark_months)
+        if args.analysis.nph_requested:
+            fields += layout.NPH_FIELDS
+        results.append(SimulationResult(
+            spec=spec, n_sims=n, seed=int(seed), fields=fields, populations=spec.population_names,
+            stats=out.stats[rows], cut_months=out.cut_months[rows], enrolled=out.enrolled[rows], flags=out.flags[rows],
+            versions=_versions(),
+        ))
+    return results

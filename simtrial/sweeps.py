@@ -249,6 +249,38 @@ class SweepResult:
         return _clean(out)
 
 
+def _one_engine_run(points, n_sims, seed, null, threads, executor, progress) -> list[PowerResult] | None:
+    """Every point's run as parameter variants of one engine run, or None where the structure differs.
+
+    Only parameters (arm models, dropout, accrual, the mix) may differ between
+    points for this; a sweep over N, events, looks, misclassification or the
+    analysis runs its points separately (each on the same seed, so the numbers
+    are the same either way: a trial's numbers depend only on the seed, its
+    index and its parameters).
+    """
+    from simtrial.designs import get_design
+    from simtrial.errors import check_n_sims, check_seed
+    from simtrial.power import summarize
+
+    if len(points) < 2:
+        return None
+    first = points[0].scenario
+    design = get_design(first.design, first.endpoint)
+    if not hasattr(design, "run_variants") or any(
+        (p.scenario.design, p.scenario.endpoint) != (first.design, first.endpoint) for p in points
+    ):
+        return None
+    try:
+        outcomes = design.run_variants([p.scenario for p in points], n_sims=check_n_sims(n_sims),
+                                       seed=check_seed(seed), null=null, threads=threads, executor=executor,
+                                       progress=progress)
+    except ValueError as err:
+        if isinstance(err, InvalidInput):
+            raise
+        return None  # the specs differ in structure: separate runs
+    return [summarize(p.scenario, o) for p, o in zip(points, outcomes, strict=True)]
+
+
 def sweep(
     scenario: Scenario | str | Path,
     plan: SweepPlan | None = None,
@@ -289,11 +321,16 @@ def sweep(
         block = DEFAULT_BLOCK_SIMS if n_sims is None else n_sims
         check_precision_args(target_mc_se, block, DEFAULT_MAX_SIMS if max_sims is None else max_sims)
     points = grid_points(scenario, plan)  # everything validated before anything runs
+    shared = None if target_mc_se is not None else _one_engine_run(points, n_sims, seed, null, threads, executor,
+                                                                   progress)
     rows, results, precision = [], [], []
     for i, point in enumerate(points):
         if on_point is not None:
             on_point(i, len(points))
-        if target_mc_se is None:
+        if shared is not None:
+            result = shared[i]
+            info = None
+        elif target_mc_se is None:
             result = run(point.scenario, n_sims=n_sims, seed=seed, null=null, threads=threads, executor=executor,
                          progress=progress)
             info = None

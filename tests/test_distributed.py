@@ -150,3 +150,16 @@ def test_without_dask_the_backend_exits_2_saying_what_to_install(monkeypatch):
                                     "dask", "--workers", "1"])
     assert got.exit_code == 2 and "pip install '.[dask]'" in got.output
     assert DASK_MISSING in got.output.replace("\n", " ") or "pip install" in got.output
+
+
+def test_a_parameter_sweep_as_one_engine_run_on_dask_equals_local(client):
+    """The sweep's points as variants of one engine run: identical rows on a 2-worker cluster (blocks crossing
+    a variant boundary included) and locally."""
+    from simtrial.spec.sweep import SweepPlan
+    from simtrial.sweeps import sweep
+
+    plan = SweepPlan.from_cli(['arms.experimental.survival["IHC 2+/ISH+"].hazard_ratio=1.0,1.3'])
+    sc = load_scenario(ROOT / "ihc3_deescalation_ni.yaml")
+    local = sweep(sc, plan, n_sims=130, seed=4)
+    remote = sweep(sc, plan, n_sims=130, seed=4, executor=DaskExecutor(client, block_trials=45))
+    assert local.rows == remote.rows

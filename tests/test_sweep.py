@@ -228,3 +228,35 @@ def test_worst_case_type_i_error_over_margin_x_misclassification_stays_within_4_
     assert worst["type_I_error"] == max(r["type_I_error"] for r in result.rows)
     assert worst["point"] == {p: result.rows[worst["index"]][p] for p in plan.paths}
     assert worst["alpha"] == alpha
+
+
+def test_parameter_only_sweeps_share_one_engine_run(monkeypatch):
+    """Points differing only in parameters (an HR, a margin) run as variants of one engine run, and equal their
+    separate runs exactly; a structural change (N) falls back to separate runs."""
+    import simtrial.simulate as simulate_module
+    from simtrial.power import run as power_run
+    from simtrial.scenario import load_scenario
+    from simtrial.spec.sweep import SweepPlan
+    from simtrial.sweeps import grid_points, sweep
+
+    calls = []
+    real = simulate_module.simulate_variants
+
+    def counting(specs, *args, **kwargs):
+        out = real(specs, *args, **kwargs)  # raises ValueError when the specs differ in structure
+        calls.append(len(specs))
+        return out
+
+    monkeypatch.setattr(simulate_module, "simulate_variants", counting)
+    base = load_scenario("scenarios/ihc3_deescalation_ni.yaml")
+    plan = SweepPlan.from_cli(['arms.experimental.survival["IHC 2+/ISH+"].hazard_ratio=1.0,1.3',
+                               "analysis.ni_margin=1.25,1.3"])
+    result = sweep(base, plan, n_sims=150, seed=9)
+    assert calls == [4]
+    for point, row in zip(grid_points(base, plan), result.rows, strict=True):
+        alone = power_run(point.scenario, n_sims=150, seed=9).to_dict()
+        assert row["power"] == alone["power"] and row["hr_median"] == alone["hr_median"]
+        assert row["mean_duration_months"] == alone["mean_duration_months"]
+    calls.clear()
+    sweep(base, SweepPlan.from_cli(["n_patients=900,1000"]), n_sims=100, seed=9)
+    assert calls == []  # N is structure: separate runs

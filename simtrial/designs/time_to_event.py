@@ -274,6 +274,32 @@ class TimeToEventDesign:
         )
         return self._outcomes(scenario, spec, result, null, experimental)
 
+    def run_variants(
+        self,
+        scenarios,
+        *,
+        n_sims: int,
+        seed: int,
+        null: bool = False,
+        threads: int | None = None,
+        progress: Progress | None = None,
+        executor: Executor | None = None,
+    ) -> list[TrialOutcomes]:
+        """``[run(sc, n_sims=..., seed=...) for sc in scenarios]`` as one engine run of parameter variants.
+
+        The scenarios' specs must share their structure (``simtrial.simulate.check_variants``;
+        ValueError naming the field otherwise): a sweep over hazard ratios, dropout,
+        accrual or the mix runs every point in one executor map.  Each point's
+        outcomes equal its separate run, trial by trial.
+        """
+        from simtrial.simulate import simulate_variants
+
+        built = [self._spec(sc, null, None, None) for sc in scenarios]
+        results = simulate_variants([spec for spec, _ in built], n_sims, seed, threads=threads, executor=executor,
+                                    progress=progress)
+        return [self._outcomes(sc, spec, result, null, experimental)
+                for sc, (spec, experimental), result in zip(scenarios, built, results, strict=True)]
+
     def run_streamed(
         self,
         scenario: Scenario,
