@@ -38,7 +38,10 @@ K = 4 * C packed patient codes, see ``pack_code``)::
     CohortArgs.true_given_assessed_cum  float64[C, C]    cumulative P(true | assessed) per row
     CohortArgs.randomization_stratum    int64[C]         randomisation stratum of each assessed category
     CohortArgs.block_template           int64[B]         arms (0/1) of one permuted block
-    CohortArgs.accrual_breaks, accrual_cum  float64[J]   piecewise-uniform entry law (J >= 2)
+    CohortArgs.accrual_breaks, accrual_cum  float64[J]   piecewise entry law (J >= 2): breaks, cumulative P
+    CohortArgs.accrual_kind             int64[J]         kind of piece j = [break j, break j + 1]
+                                        (ENTRY_* of simtrial.engine.entry); the last entry is padding
+    CohortArgs.accrual_shape            float64[J]       its shape (exponential gamma per month, linear theta)
     CohortArgs.model_code               int64[C, 2]      event-time model per true category x arm
     CohortArgs.model_params             float64[C, 2, W] (layout: simtrial.engine.models)
     CohortArgs.competing_inv_total, competing_p_event  float64[C, 2]
@@ -59,7 +62,8 @@ K = 4 * C packed patient codes, see ``pack_code``)::
                                         zero-padded to a common width W, accrual_breaks /
                                         accrual_cum padded to a common J by repeating the last
                                         break with cumulative probability 1 (never reached:
-                                        the entry walk stops at the first cum = 1)
+                                        the entry walk stops at the first cum = 1), accrual_kind /
+                                        accrual_shape with uniform pieces (kind 0, shape 0)
 
 ``Scratch`` is a block's work space, made by the kernel :func:`allocate_scratch`
 (O(patients), reused by every trial of the block; its fields document what
@@ -92,6 +96,8 @@ CohortArgs = namedtuple(
         "p_simple",
         "accrual_breaks",
         "accrual_cum",
+        "accrual_kind",
+        "accrual_shape",
         "model_code",
         "model_params",
         "competing_inv_total",
@@ -118,6 +124,8 @@ PARAMETER_FIELDS = (
     "single_pair",
     "accrual_breaks",
     "accrual_cum",
+    "accrual_kind",
+    "accrual_shape",
     "model_code",
     "model_params",
     "competing_inv_total",
@@ -198,6 +206,8 @@ FIELD_TYPES: dict[type, dict[str, types.Type]] = {
         "p_simple": _FLOAT,
         "accrual_breaks": _array(_FLOAT, 1),
         "accrual_cum": _array(_FLOAT, 1),
+        "accrual_kind": _array(_INT, 1),
+        "accrual_shape": _array(_FLOAT, 1),
         "model_code": _array(_INT, 2),
         "model_params": _array(_FLOAT, 3),
         "competing_inv_total": _array(_FLOAT, 2),
@@ -295,6 +305,8 @@ def variant_cohort(cohort, variants, v):
         p_simple=cohort.p_simple,
         accrual_breaks=variants.accrual_breaks[v],
         accrual_cum=variants.accrual_cum[v],
+        accrual_kind=variants.accrual_kind[v],
+        accrual_shape=variants.accrual_shape[v],
         model_code=variants.model_code[v],
         model_params=variants.model_params[v],
         competing_inv_total=variants.competing_inv_total[v],
