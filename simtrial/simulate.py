@@ -299,7 +299,12 @@ def _spec_records(spec: TrialSpec) -> KernelArgs:
         requested=requested_mask(spec.statistics),
         **nph_analysis_args(spec),
     )
-    args = KernelArgs(cohort, LookArgs(target_events=look_events, calendar_months=look_calendar), analysis)
+    # -1: the rule is not used (the kernel applies a floor only when it is > 0)
+    look_gap = np.array([c.min_months_after_previous_look or -1.0 for c in spec.cuts], dtype=np.float64)
+    look_followup = np.array([c.min_followup_after_last_entry_months or -1.0 for c in spec.cuts], dtype=np.float64)
+    looks = LookArgs(target_events=look_events, calendar_months=look_calendar,
+                     min_months_after_previous_look=look_gap, min_followup_after_last_entry_months=look_followup)
+    args = KernelArgs(cohort, looks, analysis)
     check_kernel_args(args)
     return args
 
@@ -399,6 +404,11 @@ def check_kernel_args(args: KernelArgs) -> None:
     if not 1 <= n_looks <= MAX_LOOKS:
         _fail("LookArgs", "target_events", f"must hold 1 to {MAX_LOOKS} looks, got {n_looks}")
     _check_shape("LookArgs", "calendar_months", looks.calendar_months, (n_looks,))
+    for name in ("min_months_after_previous_look", "min_followup_after_last_entry_months"):
+        value = getattr(looks, name)
+        _check_shape("LookArgs", name, value, (n_looks,))
+        if not np.isfinite(value).all():
+            _fail("LookArgs", name, "must be finite (<= 0: the rule is not used)")
     if (looks.target_events < 0).any():
         _fail("LookArgs", "target_events", "must be >= 0 (0: no event target)")
 
@@ -511,7 +521,10 @@ class SimulationResult:
         return out
 
     def flag_counts(self) -> dict[str, int]:
-        return {name: int(((self.flags & bit) != 0).sum()) for bit, name in layout.FLAG_NAMES.items()}
+        names = dict(layout.FLAG_NAMES)
+        if any(c.has_floor for c in self.spec.cuts):
+            names.update(layout.CUT_FLAG_NAMES)
+        return {name: int(((self.flags & bit) != 0).sum()) for bit, name in names.items()}
 
 
 def _versions() -> dict[str, str]:

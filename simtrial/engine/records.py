@@ -48,6 +48,8 @@ K = 4 * C packed patient codes, see ``pack_code``)::
     CohortArgs.dropout_hazard           float64[2]       per month, per arm
     LookArgs.target_events              int64[L]         0: no event target
     LookArgs.calendar_months            float64[L]       inf: no calendar cut
+    LookArgs.min_months_after_previous_look        float64[L]  <= 0: no minimum gap (look 0: always none)
+    LookArgs.min_followup_after_last_entry_months  float64[L]  <= 0: no minimum follow-up after the last entry
     AnalysisArgs.code_in_pop            bool[n_pop, K]   population 0 is everyone
     AnalysisArgs.code_stratum           int64[K]         analysis stratum of a packed code, < n_strata
     AnalysisArgs.landmark_months        float64[M]
@@ -106,7 +108,10 @@ CohortArgs = namedtuple(
     ),
 )
 
-LookArgs = namedtuple("LookArgs", ("target_events", "calendar_months"))
+LookArgs = namedtuple(
+    "LookArgs",
+    ("target_events", "calendar_months", "min_months_after_previous_look", "min_followup_after_last_entry_months"),
+)
 
 AnalysisArgs = namedtuple(
     "AnalysisArgs",
@@ -217,6 +222,8 @@ FIELD_TYPES: dict[type, dict[str, types.Type]] = {
     LookArgs: {
         "target_events": _array(_INT, 1),
         "calendar_months": _array(_FLOAT, 1),
+        "min_months_after_previous_look": _array(_FLOAT, 1),
+        "min_followup_after_last_entry_months": _array(_FLOAT, 1),
     },
     AnalysisArgs: {
         "code_in_pop": _array(_BOOL, 2),

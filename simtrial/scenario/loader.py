@@ -540,9 +540,11 @@ def _build(root: Node, path: str) -> Scenario:
                                     allowed=f"a whole number in [1, {n_patients}]")
         derived = sample_size is not None and (
             sample_size.solve_for == "events" or sample_size.events_per_patient is not None)
-        if an.target_events is None and an.calendar_months is None and not derived:
+        if (an.target_events is None and an.calendar_months is None
+                and an.min_followup_after_last_entry_months is None and not derived):
             raise events_node.error("a time-to-event analysis needs a cut",
-                                    allowed="target_events and/or calendar_months (or a sample_size search)")
+                                    allowed="target_events and/or calendar_months, or "
+                                            "min_followup_after_last_entry_months (or a sample_size search)")
         if an.sequential is not None and an.target_events is None and not derived:
             raise events_node.error("sequential looks are fractions of target_events",
                                     allowed="a whole number of events")

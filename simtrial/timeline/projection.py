@@ -164,7 +164,9 @@ class Look:
     expected_events: float
     expected_enrolled: float
     reached: bool
-    cut_by: str  # "events", "calendar" or "never"
+    # "events", "calendar", "never", or the floor that delayed it: "min_months_after_previous_look",
+    # "min_followup_after_last_entry"
+    cut_by: str
     simulated_time_quantiles: dict[str, float] | None = None
     simulated_mean_events: float | None = None
 
@@ -259,6 +261,17 @@ class _Projector:
         return float(brentq(lambda t: self.total(t) - events, 0.0, self.horizon, xtol=1e-9))
 
 
+def expected_calendar_cut(scenario: Scenario, n_patients: int) -> float:
+    """The time of a calendar-cut analysis: ``calendar_months``, or the later of it and E[last entry] + the
+    minimum follow-up (``min_followup_after_last_entry_months``)."""
+    a = scenario.analysis
+    t = float(a.calendar_months) if a.calendar_months is not None else -math.inf
+    if a.min_followup_after_last_entry_months is not None:
+        last = scenario.accrual.entry_distribution(n_patients).expected_last_entry(n_patients)
+        t = max(t, last + float(a.min_followup_after_last_entry_months))
+    return t
+
+
 def _look_targets(scenario: Scenario, n: int, target_events: int | None) -> list[tuple[int | None, float | None]]:
     """(target events, calendar months) per look, as ``build_spec`` cuts them."""
     a = scenario.analysis
@@ -272,6 +285,18 @@ def _look_targets(scenario: Scenario, n: int, target_events: int | None) -> list
         raise InvalidInput("analysis.target_events: group-sequential looks are fractions of target_events")
     ks = [max(1, int(round(f * events))) for f in plan.information_fractions]
     return [(k, a.calendar_months if i == len(ks) - 1 else None) for i, k in enumerate(ks)]
+
+
+def _look_floors(scenario: Scenario, n: int, n_looks: int) -> list[tuple[float | None, float | None]]:
+    """(minimum gap after the previous look, E[last entry] + minimum follow-up) per look, as ``build_spec``."""
+    a = scenario.analysis
+    gap = a.min_months_after_previous_look
+    follow = None
+    if a.min_followup_after_last_entry_months is not None:
+        follow = (scenario.accrual.entry_distribution(n).expected_last_entry(n)
+                  + float(a.min_followup_after_last_entry_months))
+    last = n_looks - 1
+    return [(gap if i > 0 else None, follow if i == last else None) for i in range(n_looks)]
 
 
 def timeline(
@@ -308,14 +333,25 @@ def timeline(
         horizon = max(horizon, float(np.max(times_months)))
     proj = _Projector(scenario, n, experimental, horizon)
     looks: list[Look] = []
+    floors = _look_floors(scenario, n, len(targets))
+    previous = -math.inf
     for j, (k, cal) in enumerate(targets):
         t_events = proj.time_of(float(k)) if k is not None else math.inf
         if cal is not None and cal <= t_events:
             t, by = float(cal), "calendar"
         elif math.isfinite(t_events):
             t, by = t_events, "events"
+        elif k is None and cal is None:
+            t, by = -math.inf, "never"  # no deadline: the floors below set the look
         else:
             t, by = math.inf, "never"
+        # the floors, in the engine's order, on the expected times
+        gap, follow = floors[j]
+        if gap is not None and previous + gap > t:
+            t, by = previous + gap, "min_months_after_previous_look"
+        if follow is not None and follow > t:
+            t, by = follow, "min_followup_after_last_entry"
+        previous = t
         e = proj.total(t) if math.isfinite(t) else proj.eventually
         enrolled = n * float(proj.curves.entry.cdf(t)) if math.isfinite(t) else n
         looks.append(Look(j + 1, k, cal, t, e, enrolled, by != "never", by))

@@ -101,6 +101,10 @@ def analytic_sample_sizes(scenario: Scenario, target_power: float) -> dict[str, 
     elif a.target_events and n_now:
         per_patient = a.target_events / n_now
     t_analysis = float(a.calendar_months) if (a.calendar_months and not a.target_events) else None
+    if a.min_followup_after_last_entry_months and not a.target_events and n_now:
+        from simtrial.timeline.projection import expected_calendar_cut
+
+        t_analysis = expected_calendar_cut(scenario, int(n_now))  # the later of the calendar time and the floor
     out["analysis_months"], out["events_per_patient"] = t_analysis, per_patient
 
     def patients_for(events: float) -> float | None:
