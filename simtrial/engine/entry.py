@@ -1,11 +1,8 @@
-"""Entry-law piece kinds and the closed-form inverse CDF of a shaped piece.
+"""The closed-form inverse CDF of a shaped entry-law piece.
 
-Codes (``CohortArgs.accrual_kind``; the spec side is ``simtrial.spec.accrual``)::
-
-    ENTRY_UNIFORM      constant density on the piece (shape unused)
-    ENTRY_EXPONENTIAL  density proportional to exp(-gamma (t - start)), shape = gamma per month
-    ENTRY_LINEAR       density proportional to 1 + theta (2 s - 1), s the fraction of the piece
-                       width, shape = theta in [-1, 1]
+Piece kinds (``CohortArgs.accrual_kind``) are the ``ENTRY_*`` codes of
+``simtrial.engine.layout`` (numba-free, so the spec can read them without
+compiling anything); the spec side is ``simtrial.spec.accrual``.
 """
 
 from __future__ import annotations
@@ -13,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from simtrial.engine._jit import kernel
+from simtrial.engine.layout import ENTRY_EXPONENTIAL, ENTRY_LINEAR, ENTRY_UNIFORM
 
-ENTRY_UNIFORM = 0
-ENTRY_EXPONENTIAL = 1
-ENTRY_LINEAR = 2
+__all__ = ["ENTRY_EXPONENTIAL", "ENTRY_LINEAR", "ENTRY_UNIFORM", "shaped_entry"]
 
 
 @kernel

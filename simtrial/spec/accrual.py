@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simtrial.engine.entry import ENTRY_EXPONENTIAL, ENTRY_LINEAR, ENTRY_UNIFORM
+from simtrial.engine.layout import ENTRY_EXPONENTIAL, ENTRY_LINEAR, ENTRY_UNIFORM
 from simtrial.errors import InvalidInput
 
 ENTRY_KINDS = (ENTRY_UNIFORM, ENTRY_EXPONENTIAL, ENTRY_LINEAR)
