@@ -27,6 +27,7 @@ from simtrial import __version__
 from simtrial.engine import layout
 from simtrial.engine.cohort import PAIR_STRIDE
 from simtrial.engine.driver import simulate_block_range
+from simtrial.engine.entry import ENTRY_LINEAR
 from simtrial.engine.models import N_HEADER, competing_exponentials, stack_models
 from simtrial.engine.records import (
     FIELD_TYPES,
@@ -42,6 +43,7 @@ from simtrial.engine.trial import generate_one_cohort
 from simtrial.executors import Executor, LocalThreads, TrialRows, merge_pieces
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.spec import TrialSpec
+from simtrial.spec.accrual import ENTRY_KINDS
 from simtrial.survival import Exponential
 from simtrial.trial_parameters import TrialParameters
 
@@ -109,11 +111,12 @@ def variant_table(cohorts: list[CohortArgs]) -> VariantArgs:
         if name == "model_params":
             width = max(v.shape[-1] for v in values)
             values = [np.pad(v, [(0, 0)] * (v.ndim - 1) + [(0, width - v.shape[-1])]) for v in values]
-        elif name in ("accrual_breaks", "accrual_cum"):
+        elif name in ("accrual_breaks", "accrual_cum", "accrual_kind", "accrual_shape"):
             length = max(v.shape[0] for v in values)
-            fill = None if name == "accrual_breaks" else 1.0
+            fill = {"accrual_breaks": None, "accrual_cum": 1.0, "accrual_kind": 0, "accrual_shape": 0.0}[name]
             values = [
-                np.concatenate([v, np.full(length - v.shape[0], v[-1] if fill is None else fill)]) for v in values
+                np.concatenate([v, np.full(length - v.shape[0], v[-1] if fill is None else fill, dtype=v.dtype)])
+                for v in values
             ]
         columns[name] = np.ascontiguousarray(np.stack(values))
     return VariantArgs(**columns)
@@ -252,7 +255,7 @@ def _spec_records(spec: TrialSpec) -> KernelArgs:
     block_template = np.tile(template, spec.block_multiple)
     # simple randomisation: P(experimental) per patient; < 0 selects permuted blocks (simtrial.engine.cohort)
     p_simple = expt / (ctrl + expt) if spec.randomisation == "simple" else -1.0
-    breaks, cum = spec.accrual.entry_law(spec.n_patients)
+    entry_law = spec.accrual.entry_distribution(spec.n_patients)
     dropout = np.array([a.dropout_hazard_per_month for a in spec.arms], dtype=np.float64)
     inv_total, p_event = competing_exponentials(model_code, model_params, dropout)
     cohort = CohortArgs(
@@ -267,8 +270,10 @@ def _spec_records(spec: TrialSpec) -> KernelArgs:
         n_random_strata=n_random_strata,
         block_template=block_template,
         p_simple=float(p_simple),
-        accrual_breaks=breaks.astype(np.float64),
-        accrual_cum=cum.astype(np.float64),
+        accrual_breaks=entry_law.breaks.astype(np.float64),
+        accrual_cum=entry_law.cum.astype(np.float64),
+        accrual_kind=entry_law.kind.astype(np.int64),
+        accrual_shape=entry_law.shape.astype(np.float64),
         model_code=model_code,
         model_params=model_params,
         competing_inv_total=inv_total,
@@ -294,7 +299,12 @@ def _spec_records(spec: TrialSpec) -> KernelArgs:
         requested=requested_mask(spec.statistics),
         **nph_analysis_args(spec),
     )
-    args = KernelArgs(cohort, LookArgs(target_events=look_events, calendar_months=look_calendar), analysis)
+    # -1: the rule is not used (the kernel applies a floor only when it is > 0)
+    look_gap = np.array([c.min_months_after_previous_look or -1.0 for c in spec.cuts], dtype=np.float64)
+    look_followup = np.array([c.min_followup_after_last_entry_months or -1.0 for c in spec.cuts], dtype=np.float64)
+    looks = LookArgs(target_events=look_events, calendar_months=look_calendar,
+                     min_months_after_previous_look=look_gap, min_followup_after_last_entry_months=look_followup)
+    args = KernelArgs(cohort, looks, analysis)
     check_kernel_args(args)
     return args
 
@@ -359,6 +369,13 @@ def _check_cohort(cohort: CohortArgs) -> None:
     if cohort.accrual_breaks.shape[0] < 2:
         _fail("CohortArgs", "accrual_breaks", f"needs at least 2 breaks, got shape {cohort.accrual_breaks.shape}")
     _check_shape("CohortArgs", "accrual_cum", cohort.accrual_cum, cohort.accrual_breaks.shape)
+    _check_shape("CohortArgs", "accrual_kind", cohort.accrual_kind, cohort.accrual_breaks.shape)
+    _check_shape("CohortArgs", "accrual_shape", cohort.accrual_shape, cohort.accrual_breaks.shape)
+    if not np.isin(cohort.accrual_kind, ENTRY_KINDS).all():
+        _fail("CohortArgs", "accrual_kind", f"must hold entry piece kinds {ENTRY_KINDS}")
+    linear = cohort.accrual_kind == ENTRY_LINEAR
+    if (np.abs(cohort.accrual_shape[linear]) > 1.0).any() or not np.isfinite(cohort.accrual_shape).all():
+        _fail("CohortArgs", "accrual_shape", "must be finite, within [-1, 1] on linear pieces")
     _check_shape("CohortArgs", "model_code", cohort.model_code, (c, 2))
     _check_shape("CohortArgs", "model_params", cohort.model_params, (c, 2, None))
     if cohort.model_params.shape[2] <= N_HEADER:
@@ -387,6 +404,11 @@ def check_kernel_args(args: KernelArgs) -> None:
     if not 1 <= n_looks <= MAX_LOOKS:
         _fail("LookArgs", "target_events", f"must hold 1 to {MAX_LOOKS} looks, got {n_looks}")
     _check_shape("LookArgs", "calendar_months", looks.calendar_months, (n_looks,))
+    for name in ("min_months_after_previous_look", "min_followup_after_last_entry_months"):
+        value = getattr(looks, name)
+        _check_shape("LookArgs", name, value, (n_looks,))
+        if not np.isfinite(value).all():
+            _fail("LookArgs", name, "must be finite (<= 0: the rule is not used)")
     if (looks.target_events < 0).any():
         _fail("LookArgs", "target_events", "must be >= 0 (0: no event target)")
 
@@ -499,7 +521,10 @@ class SimulationResult:
         return out
 
     def flag_counts(self) -> dict[str, int]:
-        return {name: int(((self.flags & bit) != 0).sum()) for bit, name in layout.FLAG_NAMES.items()}
+        names = dict(layout.FLAG_NAMES)
+        if any(c.has_floor for c in self.spec.cuts):
+            names.update(layout.CUT_FLAG_NAMES)
+        return {name: int(((self.flags & bit) != 0).sum()) for bit, name in names.items()}
 
 
 def _versions() -> dict[str, str]:

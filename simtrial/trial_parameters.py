@@ -135,6 +135,8 @@ class TrialParameters:
             single_pair=np.repeat(base.single_pair, n, axis=0),
             accrual_breaks=np.repeat(base.accrual_breaks, n, axis=0),
             accrual_cum=np.repeat(base.accrual_cum, n, axis=0),
+            accrual_kind=np.repeat(base.accrual_kind, n, axis=0),
+            accrual_shape=np.repeat(base.accrual_shape, n, axis=0),
             model_code=np.ascontiguousarray(code),
             model_params=np.ascontiguousarray(params),
             competing_inv_total=inv_total,

@@ -77,7 +77,9 @@ def test_records_have_named_fields_and_a_contract_for_each():
         "dropout_hazard",
         "p_simple",
     } <= set(CohortArgs._fields)
-    assert LookArgs._fields == ("target_events", "calendar_months")
+    assert LookArgs._fields == (
+        "target_events", "calendar_months", "min_months_after_previous_look", "min_followup_after_last_entry_months",
+    )
     assert {"code_in_pop", "n_strata", "fh_rho", "fh_gamma", "landmark_months"} <= set(
         AnalysisArgs._fields
     )

@@ -100,11 +100,17 @@ def build_spec(
             "analysis.target_events: group-sequential looks are fractions of target_events, "
             "which this run does not have (give target_events, or run `simtrial samplesize` to find it)"
         )
+    follow = a.min_followup_after_last_entry_months
     if look_fractions is None:
-        cuts = (Cut(events, a.calendar_months),)
+        cuts = (Cut(events, a.calendar_months, min_followup_after_last_entry_months=follow),)
     else:
         ks = [max(1, int(round(f * events))) for f in look_fractions]
-        cuts = tuple(Cut(k, a.calendar_months if i == len(ks) - 1 else None) for i, k in enumerate(ks))
+        last = len(ks) - 1
+        # the calendar time and the minimum follow-up bound the final analysis; the gap, every later look
+        cuts = tuple(Cut(k, a.calendar_months if i == last else None,
+                         min_months_after_previous_look=a.min_months_after_previous_look if i > 0 else None,
+                         min_followup_after_last_entry_months=follow if i == last else None)
+                     for i, k in enumerate(ks))
     subgroups: list[Subgroup] = []
     if a.population is not None:
         subgroups.insert(0, Subgroup(ANALYSIS_POPULATION, a.population))
@@ -254,8 +260,7 @@ def approximate_schoenfeld(
     """
     a = scenario.analysis
     weights = scenario.population.true_weights(a.population)
-    breaks, cum = scenario.accrual.entry_law(n_patients)
-    entry = np.interp((np.arange(200) + 0.5) / 200, cum, breaks)
+    entry = scenario.accrual.entry_distribution(n_patients).quantile((np.arange(200) + 0.5) / 200)
     ctrl, expt = scenario.allocation
     num = den = 0.0
     for cat in categories:
@@ -296,6 +301,8 @@ def flag_totals(result: SimulationResult, population: int = 0, look=-1) -> dict[
             short &= result.cut_months[:, look] < calendar  # a calendar cut that came first is not a shortfall
         flags[short] |= layout.FLAG_TARGET_EVENTS_NOT_REACHED
     names = dict(layout.FLAG_NAMES)
+    if any(c.has_floor for c in result.spec.cuts):
+        names.update(layout.CUT_FLAG_NAMES)  # only runs with the floors of the cut rules can raise these
     if result.stats.shape[-1] > layout.n_fields(len(result.spec.landmark_months)):
         names.update(layout.NPH_FLAG_NAMES)  # only runs with NPH statistics can raise these
     return {name: int(((flags & bit) != 0).sum()) for bit, name in names.items()}
@@ -314,7 +321,8 @@ def nph_details(scenario: Scenario, experimental: Arm, n_patients: int, months: 
     a = scenario.analysis
     cats = scenario.population.true_categories(a.population)
     weights = scenario.population.true_weights(a.population)
-    breaks, cum = scenario.accrual.entry_law(n_patients)
+    # the average HR's integral interpolates the entry CDF: exact for piecewise-uniform entry, tabulated else
+    breaks, cum = scenario.accrual.entry_distribution(n_patients).table()
     months = float(months)
     ahr = average_hazard_ratio(
         {c: scenario.control.models[c] for c in cats}, {c: experimental.models[c] for c in cats}, weights,

@@ -68,6 +68,7 @@ from simtrial.errors import InvalidInput
 from simtrial.executors import Executor
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.spec import Arm, Scenario
+from simtrial.spec.accrual import EntryLaw
 from simtrial.survival import CureMixture, Exponential, PiecewiseExponential, Weibull
 from simtrial.trial_parameters import TrialParameters
 
@@ -114,8 +115,7 @@ class _Task(BlockTask):
     """One block of single-arm trials (numpy arrays, scalars and frozen models only: it pickles)."""
 
     n_patients: int = 0
-    entry_breaks: np.ndarray | None = None
-    entry_cum: np.ndarray | None = None
+    entry_law: EntryLaw | None = None  # the exact entry law (simtrial.spec.accrual)
     law: CohortLaw | None = None
     models: tuple = ()  # per true category, None where no patient can have it
     dropout_hazard: float = 0.0
@@ -134,7 +134,7 @@ class _Task(BlockTask):
 
     def _chunk(self, rng: np.random.Generator, m: int) -> dict[str, np.ndarray]:
         n = self.n_patients
-        entry = np.interp(rng.random((m, n)), self.entry_cum, self.entry_breaks)
+        entry = self.entry_law.quantile(rng.random((m, n)))
         law = self.law
         if law.fixed_counts is not None:
             assessed = np.broadcast_to(np.repeat(np.arange(N_CATEGORIES), law.fixed_counts), (m, n))
@@ -253,8 +253,7 @@ def _expected_per_patient(models, weights, dropout: float, entry_law, cut: float
     E[x] = E_entry int_0^{cut - e} P(X > u) du, E[d] = E_entry int f(u) e^{-h u} du,
     E[H0(x)] = E_entry int h0(u) P(X > u) du, on a fine grid (trapezoid).
     """
-    breaks, cum = entry_law
-    entry = np.interp((np.arange(400) + 0.5) / 400, cum, breaks)
+    entry = entry_law.quantile((np.arange(400) + 0.5) / 400)
     u = np.linspace(0.0, cut, 4001)
     s = sum(w * np.asarray(models[c].survival(u), dtype=float) for c, w in weights.items())
     drop = np.exp(-dropout * u)
@@ -330,11 +329,11 @@ class SingleArmTimeToEventDesign:
             raise InvalidInput("analysis: give target_events or calendar_months (the cut of the analysis)")
         law = cohort_law(scenario.population, n)
         models = _models(scenario, law, null)
-        entry_law = scenario.accrual.entry_law(n)
+        entry_law = scenario.accrual.entry_distribution(n)
         variance = a.logrank_variance or "expected"
         rate = a.reference_rate_per_patient_year
         task = _Task(
-            seed=seed, n_sims=n_sims, n_patients=n, entry_breaks=entry_law[0], entry_cum=entry_law[1], law=law,
+            seed=seed, n_sims=n_sims, n_patients=n, entry_law=entry_law, law=law,
             models=models, dropout_hazard=float(scenario.experimental.dropout_hazard_per_month),
             target_events=int(events_cut or 0), calendar_months=calendar, reference=a.reference,
             rate_per_year=math.nan if rate is None else float(rate), variance=variance, looks=tuple(a.interim_futility),

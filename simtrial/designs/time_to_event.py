@@ -235,8 +235,11 @@ class TimeToEventDesign:
         if scenario.endpoint != "time_to_event" or scenario.control is None or scenario.experimental is None:
             raise InvalidInput(f"design {self.name!r} needs a time-to-event endpoint with control and experimental arms")
         derived = scenario.sample_size is not None and scenario.sample_size.events_per_patient is not None
-        if scenario.analysis.target_events is None and scenario.analysis.calendar_months is None and not derived:
-            raise InvalidInput("analysis: give target_events or calendar_months for a time-to-event design")
+        a = scenario.analysis
+        if (a.target_events is None and a.calendar_months is None and a.min_followup_after_last_entry_months is None
+                and not derived):
+            raise InvalidInput("analysis: give target_events, calendar_months or min_followup_after_last_entry_months "
+                               "for a time-to-event design")
         if scenario.analysis.sequential is not None and scenario.analysis.test in FIXED_DESIGN_TESTS:
             raise InvalidInput(f"analysis.sequential: test {scenario.analysis.test} is fixed-design only")
 
@@ -454,11 +457,14 @@ class TimeToEventDesign:
         categories = _analysed_true_categories(scenario)
         hr_true = constant_hazard_ratio(scenario, categories, experimental)
         final_events = totals.final_events.value()
-        if plan is None and not planned_events and a.calendar_months:
-            # a calendar cut: the expected events there (numerical integration), not the seed-dependent mean
+        if plan is None and not planned_events and (a.calendar_months or a.min_followup_after_last_entry_months):
+            # a calendar cut: the expected events there (numerical integration), not the seed-dependent mean;
+            # with a minimum follow-up, at the later of calendar_months and E[last entry] + the follow-up
             from simtrial.timeline import expected_events
+            from simtrial.timeline.projection import expected_calendar_cut
 
-            final_events = float(expected_events(scenario, [a.calendar_months], n_patients=spec.n_patients,
+            cut_months = expected_calendar_cut(scenario, spec.n_patients)
+            final_events = float(expected_events(scenario, [cut_months], n_patients=spec.n_patients,
                                                  experimental=experimental, assessed=a.population)["total"][0])
             details["analytic_events_at_calendar_cut"] = final_events
         if plan is None:

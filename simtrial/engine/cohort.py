@@ -41,6 +41,7 @@ from __future__ import annotations
 import numpy as np
 
 from simtrial.engine._jit import kernel
+from simtrial.engine.entry import ENTRY_UNIFORM, shaped_entry
 from simtrial.engine.eventtime import event_time
 from simtrial.engine.fastmath import neg_log_inplace
 from simtrial.engine.models import MODEL_WEIBULL
@@ -84,12 +85,15 @@ def _shuffle(state, values, n):
 
 
 @kernel
-def _sorted_entry_times(n, last_spacing, accrual_breaks, accrual_cum, entry):
-    """n sorted draws from the piecewise-uniform accrual law, without a sort; ``entry`` holds n Exp(1) spacings.
+def _sorted_entry_times(n, last_spacing, accrual_breaks, accrual_cum, accrual_kind, accrual_shape, entry):
+    """n sorted draws from the piecewise entry law, without a sort; ``entry`` holds n Exp(1) spacings.
 
     Uniform order statistics are normalised partial sums of n + 1 Exp(1)
     spacings (the last is ``last_spacing``); mapping them through the (monotone)
-    inverse accrual CDF keeps them sorted.
+    inverse accrual CDF keeps them sorted.  Uniform pieces map as they always
+    have (bit for bit); shaped pieces (``simtrial.spec.accrual``: truncated
+    exponential, linear density) through their closed-form inverse, clamped to
+    the piece and to the previous entry so rounding cannot unsort them.
     """
     total = 0.0
     for i in range(n):
@@ -99,12 +103,20 @@ def _sorted_entry_times(n, last_spacing, accrual_breaks, accrual_cum, entry):
     seg = 0
     last = accrual_breaks.shape[0] - 2
     lo, start, slope = _segment(accrual_breaks, accrual_cum, seg)
+    kind = accrual_kind[seg]
+    previous = -np.inf
     for i in range(n):
         u = entry[i] * scale
         while seg < last and accrual_cum[seg + 1] < u:
             seg += 1
             lo, start, slope = _segment(accrual_breaks, accrual_cum, seg)
-        entry[i] = start + (u - lo) * slope
+            kind = accrual_kind[seg]
+        if kind == ENTRY_UNIFORM:
+            entry[i] = start + (u - lo) * slope
+        else:
+            v = shaped_entry(kind, accrual_shape[seg], start, accrual_breaks[seg + 1], lo, accrual_cum[seg + 1], u)
+            entry[i] = max(v, previous)
+        previous = entry[i]
 
 
 @kernel
@@ -357,7 +369,10 @@ def generate_cohort(cohort, scratch):
         neg_log_inplace(second, 0, n)
 
     # pass 3: transforms
-    _sorted_entry_times(n, -np.log(last_spacing_u), cohort.accrual_breaks, cohort.accrual_cum, entry)
+    _sorted_entry_times(
+        n, -np.log(last_spacing_u), cohort.accrual_breaks, cohort.accrual_cum, cohort.accrual_kind,
+        cohort.accrual_shape, entry,
+    )
     if all_competing:
         for i in range(n):
             # the first of event and dropout is Exp(rate + hazard)

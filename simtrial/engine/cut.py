@@ -26,6 +26,10 @@ from simtrial.engine._jit import kernel
 from simtrial.engine.sort import kth_smallest
 
 FLAG_TARGET_EVENTS_NOT_REACHED = 1
+# simtrial.engine.layout: the look was delayed by the minimum gap after the previous look / by the
+# minimum follow-up after the last entry
+FLAG_CUT_AT_MIN_GAP = 2048
+FLAG_CUT_AT_MIN_FOLLOWUP = 4096
 
 
 @kernel
@@ -102,6 +106,36 @@ def look_cut_times(calendar_events, n_events, look_events, look_calendar, out_cu
                 cut = event_cut
         out_cut[look] = cut
         out_flags[look] = flags
+
+
+@kernel
+def look_cut_floors(last_entry, look_calendar, look_events, min_gap, min_followup, out_cut, out_flags):
+    """Apply the floors of the cut rules to the cuts of :func:`look_cut_times`, look by look, in place.
+
+    For each look, in order: a look with neither an event target nor a
+    calendar time has no deadline (starts at -inf); then no earlier than the
+    previous look's (final) cut + ``min_gap`` (looks after the first, when
+    ``min_gap`` > 0), then no earlier than ``last_entry + min_followup`` (when
+    > 0).  Each floor that moves the look later raises its flag.  A look with
+    neither floor is left exactly as :func:`look_cut_times` set it.
+    """
+    for look in range(look_events.shape[0]):
+        cut = out_cut[look]
+        if look_events[look] == 0 and not np.isfinite(look_calendar[look]):
+            cut = -np.inf
+        gap = min_gap[look]
+        if gap > 0.0 and look > 0:
+            floor = out_cut[look - 1] + gap
+            if floor > cut:
+                cut = floor
+                out_flags[look] |= FLAG_CUT_AT_MIN_GAP
+        follow = min_followup[look]
+        if follow > 0.0:
+            floor = last_entry + follow
+            if floor > cut:
+                cut = floor
+                out_flags[look] |= FLAG_CUT_AT_MIN_FOLLOWUP
+        out_cut[look] = cut
 
 
 @kernel

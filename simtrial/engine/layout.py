@@ -62,6 +62,21 @@ FLAG_NAMES: dict[int, str] = {
 }
 
 
+# kinds of entry-law pieces (CohortArgs.accrual_kind; simtrial.engine.entry, simtrial.spec.accrual)
+ENTRY_UNIFORM = 0  # constant density (shape unused)
+ENTRY_EXPONENTIAL = 1  # density ~ exp(-gamma (t - start)), shape = gamma per month
+ENTRY_LINEAR = 2  # density ~ 1 + theta (2 s - 1), s the fraction of the piece width, shape = theta in [-1, 1]
+
+# cut rules (simtrial.engine.cut.look_cut_floors): reported only by runs whose looks use them
+FLAG_CUT_AT_MIN_GAP = 2048  # the look was delayed to the previous look + min_months_after_previous_look
+FLAG_CUT_AT_MIN_FOLLOWUP = 4096  # the look was delayed to the last entry + min_followup_after_last_entry_months
+
+CUT_FLAG_NAMES: dict[int, str] = {
+    FLAG_CUT_AT_MIN_GAP: "cut_delayed_by_min_months_after_previous_look",
+    FLAG_CUT_AT_MIN_FOLLOWUP: "cut_delayed_by_min_followup_after_last_entry",
+}
+
+
 def landmark_fields(landmark_months) -> tuple[str, ...]:
     names: list[str] = []
     for t in landmark_months:

@@ -38,13 +38,18 @@ K = 4 * C packed patient codes, see ``pack_code``)::
     CohortArgs.true_given_assessed_cum  float64[C, C]    cumulative P(true | assessed) per row
     CohortArgs.randomization_stratum    int64[C]         randomisation stratum of each assessed category
     CohortArgs.block_template           int64[B]         arms (0/1) of one permuted block
-    CohortArgs.accrual_breaks, accrual_cum  float64[J]   piecewise-uniform entry law (J >= 2)
+    CohortArgs.accrual_breaks, accrual_cum  float64[J]   piecewise entry law (J >= 2): breaks, cumulative P
+    CohortArgs.accrual_kind             int64[J]         kind of piece j = [break j, break j + 1]
+                                        (ENTRY_* of simtrial.engine.entry); the last entry is padding
+    CohortArgs.accrual_shape            float64[J]       its shape (exponential gamma per month, linear theta)
     CohortArgs.model_code               int64[C, 2]      event-time model per true category x arm
     CohortArgs.model_params             float64[C, 2, W] (layout: simtrial.engine.models)
     CohortArgs.competing_inv_total, competing_p_event  float64[C, 2]
     CohortArgs.dropout_hazard           float64[2]       per month, per arm
     LookArgs.target_events              int64[L]         0: no event target
     LookArgs.calendar_months            float64[L]       inf: no calendar cut
+    LookArgs.min_months_after_previous_look        float64[L]  <= 0: no minimum gap (look 0: always none)
+    LookArgs.min_followup_after_last_entry_months  float64[L]  <= 0: no minimum follow-up after the last entry
     AnalysisArgs.code_in_pop            bool[n_pop, K]   population 0 is everyone
     AnalysisArgs.code_stratum           int64[K]         analysis stratum of a packed code, < n_strata
     AnalysisArgs.landmark_months        float64[M]
@@ -59,7 +64,8 @@ K = 4 * C packed patient codes, see ``pack_code``)::
                                         zero-padded to a common width W, accrual_breaks /
                                         accrual_cum padded to a common J by repeating the last
                                         break with cumulative probability 1 (never reached:
-                                        the entry walk stops at the first cum = 1)
+                                        the entry walk stops at the first cum = 1), accrual_kind /
+                                        accrual_shape with uniform pieces (kind 0, shape 0)
 
 ``Scratch`` is a block's work space, made by the kernel :func:`allocate_scratch`
 (O(patients), reused by every trial of the block; its fields document what
@@ -92,6 +98,8 @@ CohortArgs = namedtuple(
         "p_simple",
         "accrual_breaks",
         "accrual_cum",
+        "accrual_kind",
+        "accrual_shape",
         "model_code",
         "model_params",
         "competing_inv_total",
@@ -100,7 +108,10 @@ CohortArgs = namedtuple(
     ),
 )
 
-LookArgs = namedtuple("LookArgs", ("target_events", "calendar_months"))
+LookArgs = namedtuple(
+    "LookArgs",
+    ("target_events", "calendar_months", "min_months_after_previous_look", "min_followup_after_last_entry_months"),
+)
 
 AnalysisArgs = namedtuple(
     "AnalysisArgs",
@@ -118,6 +129,8 @@ PARAMETER_FIELDS = (
     "single_pair",
     "accrual_breaks",
     "accrual_cum",
+    "accrual_kind",
+    "accrual_shape",
     "model_code",
     "model_params",
     "competing_inv_total",
@@ -198,6 +211,8 @@ FIELD_TYPES: dict[type, dict[str, types.Type]] = {
         "p_simple": _FLOAT,
         "accrual_breaks": _array(_FLOAT, 1),
         "accrual_cum": _array(_FLOAT, 1),
+        "accrual_kind": _array(_INT, 1),
+        "accrual_shape": _array(_FLOAT, 1),
         "model_code": _array(_INT, 2),
         "model_params": _array(_FLOAT, 3),
         "competing_inv_total": _array(_FLOAT, 2),
@@ -207,6 +222,8 @@ FIELD_TYPES: dict[type, dict[str, types.Type]] = {
     LookArgs: {
         "target_events": _array(_INT, 1),
         "calendar_months": _array(_FLOAT, 1),
+        "min_months_after_previous_look": _array(_FLOAT, 1),
+        "min_followup_after_last_entry_months": _array(_FLOAT, 1),
     },
     AnalysisArgs: {
         "code_in_pop": _array(_BOOL, 2),
@@ -295,6 +312,8 @@ def variant_cohort(cohort, variants, v):
         p_simple=cohort.p_simple,
         accrual_breaks=variants.accrual_breaks[v],
         accrual_cum=variants.accrual_cum[v],
+        accrual_kind=variants.accrual_kind[v],
+        accrual_shape=variants.accrual_shape[v],
         model_code=variants.model_code[v],
         model_params=variants.model_params[v],
         competing_inv_total=variants.competing_inv_total[v],

@@ -11,7 +11,13 @@ from simtrial.engine import layout as L
 from simtrial.engine import statistics_registry as R
 from simtrial.engine._jit import kernel
 from simtrial.engine.cohort import PAIR_STRIDE, generate_cohort
-from simtrial.engine.cut import cut_stream, event_calendar_times, followed_to_cut, look_cut_times
+from simtrial.engine.cut import (
+    cut_stream,
+    event_calendar_times,
+    followed_to_cut,
+    look_cut_floors,
+    look_cut_times,
+)
 from simtrial.engine.mvn import mvn_cdf
 from simtrial.engine.records import allocate_scratch
 from simtrial.engine.rng import seed_stream
@@ -380,6 +386,11 @@ def simulate_trial(cohort, looks, analysis, scratch, out_stats, out_cut, out_enr
     look_cut_times(
         scratch.calendar, n_events, looks.target_events, looks.calendar_months, out_cut, scratch.look_flags,
         scratch.sort_counts, stream_time,
+    )
+    # the floors of the cut rules (entry is sorted: the last patient entered at entry[n - 1])
+    look_cut_floors(
+        entry[n - 1], looks.calendar_months, looks.target_events, looks.min_months_after_previous_look,
+        looks.min_followup_after_last_entry_months, out_cut, scratch.look_flags,
     )
     if last_stage < 2:
         return

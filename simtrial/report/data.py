@@ -521,8 +521,8 @@ def _expected_month(trial, events_needed: float) -> float | None:
     n = trial.n_patients
     if not n or trial.accrual is None:
         return None
-    breaks, cum = trial.accrual.entry_law(n)
-    entry = np.interp((np.arange(400) + 0.5) / 400, cum, breaks)
+    entry_law = trial.accrual.entry_distribution(n)
+    entry = entry_law.quantile((np.arange(400) + 0.5) / 400)
     c, e = trial.allocation
     u = np.linspace(0.0, 400.0, 4001)
 
@@ -539,7 +539,7 @@ def _expected_month(trial, events_needed: float) -> float | None:
         follow = np.clip(t - entry, 0.0, None)
         return n * float(np.mean(c / (c + e) * np.interp(follow, u, pc) + e / (c + e) * np.interp(follow, u, pe)))
 
-    lo, hi = 0.0, float(breaks[-1]) + 400.0
+    lo, hi = 0.0, entry_law.duration_months + 400.0
     if expected(hi) < events_needed:
         return None
     for _ in range(60):

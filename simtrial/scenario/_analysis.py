@@ -32,6 +32,10 @@ ANALYSIS_FIELDS: dict[str, str] = {
     "sided": "1 or 2",
     "target_events": "analysis when this many events have occurred (time to event)",
     "calendar_months": "analysis at this time after the first patient enters (months); with target_events: whichever first",
+    "min_followup_after_last_entry_months": "the final analysis no earlier than this many months after the last "
+                                            "patient enrols (with target_events / calendar_months: the later)",
+    "min_months_after_previous_look": "with sequential: each look after the first no earlier than this many "
+                                      "months after the previous look",
     "ni_margin": "non-inferiority margin: a hazard ratio > 1, or a risk difference in (0, 1) for binary",
     "population": "the primary analysis population: overall, a category, a group or {name, categories}",
     "strata": "by_category | by_group | none | {stratum name: [categories or groups]}",
@@ -393,6 +397,7 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
             allowed="remove subgroups, or the sequential block")
     if (child := only("sequential", tte, "time-to-event endpoints")) is not None:
         out["sequential"] = _sequential(child, out.get("alpha", 0.025), out.get("sided", 1))
+    out.update(_cut_rules(node, design, tte, "sequential" in out))
     _single_arm_tte(node, design, test, out)
     return Analysis(**out)
 
@@ -504,10 +509,29 @@ def strata_dict(strata: Mapping[int, int] | None) -> str | dict[str, list[str]]:
     return {keys.codes_name(tuple(v)): keys.names(tuple(v)) for _, v in sorted(by_index.items())}
 
 
+def _cut_rules(node: Node, design: str, tte: bool, sequential: bool) -> dict[str, float]:
+    """The floors of the cut rules: minimum follow-up after the last entry, minimum gap between looks."""
+    out: dict[str, float] = {}
+    why = "two-arm time-to-event designs (single_arm_tte has its own looks: interim_futility)"
+    two_arm_tte = tte and design not in SINGLE_ARM
+    for name in ("min_followup_after_last_entry_months", "min_months_after_previous_look"):
+        child = node.get(name)
+        if child is None:
+            continue
+        if not two_arm_tte:
+            raise child.error(f"{name} applies only to {why}", allowed=f"remove {name}")
+        if name == "min_months_after_previous_look" and not sequential:
+            raise child.error("a minimum time between looks needs group-sequential looks",
+                              allowed="an analysis.sequential block, or remove min_months_after_previous_look")
+        out[name] = child.number(low=0.0, low_open=True)
+    return out
+
+
 def analysis_dict(a: Analysis) -> dict[str, Any]:
     """The analysis block written out in full (defaults filled, names canonical)."""
     out: dict[str, Any] = {"test": a.test, "alpha": a.alpha, "sided": a.sided}
-    for name in ("target_events", "calendar_months", "ni_margin"):
+    for name in ("target_events", "calendar_months", "min_followup_after_last_entry_months",
+                 "min_months_after_previous_look", "ni_margin"):
         if getattr(a, name) is not None:
             out[name] = getattr(a, name)
     out["population"] = "overall" if a.population is None else {

@@ -8,6 +8,7 @@ source of the unknown-field suggestions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -65,7 +66,8 @@ TOP_FIELDS: dict[str, str] = {
     "block_multiple": "randomisation blocks hold block_multiple x (a + b) patients",
     "randomisation": RANDOMISATION_ALLOWED + " (default permuted_blocks by_category)",
     "n_patients": "number of patients enrolled",
-    "accrual": "{duration_months} or {rates_per_month, start_months}",
+    "accrual": "{duration_months} or {rates_per_month, start_months}; shaped by exponential_gamma_per_month or "
+               "ramp_up_months",
     "analysis": "how the trial is analysed and decided",
     "simulation": "{n_sims, seed}",
     "sample_size": "optional search for the size giving a target power",
@@ -316,31 +318,90 @@ def _allocation(node: Node) -> tuple[int, int]:
             node.require("experimental").integer(low=1, high=MAX_ALLOCATION))
 
 
+ACCRUAL_FIELDS: dict[str, str] = {
+    "duration_months": "entry over this many months (uniform unless shaped)",
+    "rates_per_month": "patients per month from each start_months (the last continues until n_patients)",
+    "start_months": "when each rate starts: from 0, increasing",
+    "exponential_gamma_per_month": "with duration_months: truncated exponential entry, density ~ exp(-gamma t) "
+                                   "(gamma > 0 front-loaded, < 0 back-loaded; as gsDesign nSurvival entry='expo')",
+    "ramp_up_months": "the rate rises linearly over these first months (from 0, or ramp_start_rate_per_month), "
+                      "then holds",
+    "ramp_start_rate_per_month": "with rates_per_month and ramp_up_months: the rate at month 0 (default 0)",
+}
+
+
 def _accrual(node: Node) -> Accrual:
-    node.mapping(("duration_months", "rates_per_month", "start_months"))
+    node.mapping(ACCRUAL_FIELDS)
     if node.has("duration_months") == node.has("rates_per_month"):
         raise node.error("give duration_months or rates_per_month (with start_months)",
                          allowed="{duration_months: d} | {rates_per_month: [...], start_months: [0, ...]}")
+    shape: dict[str, float] = {}
+    if node.has("exponential_gamma_per_month") and node.has("ramp_up_months"):
+        raise node.child("ramp_up_months").error(
+            "give one entry shape: exponential_gamma_per_month or ramp_up_months",
+            allowed="remove one of them")
+    if (child := node.get("exponential_gamma_per_month")) is not None:
+        if not node.has("duration_months"):
+            raise child.error("exponential entry goes with duration_months (truncated over [0, duration_months])",
+                              allowed="{duration_months: d, exponential_gamma_per_month: g}")
+        gamma = child.number()
+        if gamma == 0.0:
+            raise child.error("0 is uniform entry", allowed="a non-zero number (> 0 front-loads entry, "
+                              "< 0 back-loads it), or remove the field")
+        shape["exponential_gamma_per_month"] = gamma
+    if (child := node.get("ramp_up_months")) is not None:
+        shape["ramp_up_months"] = child.number(low=0.0, low_open=True)
+    if (child := node.get("ramp_start_rate_per_month")) is not None:
+        if not node.has("ramp_up_months") or not node.has("rates_per_month"):
+            raise child.error("ramp_start_rate_per_month goes with rates_per_month and ramp_up_months "
+                              "(with duration_months the ramp starts at 0)",
+                              allowed="{rates_per_month: [r], ramp_up_months: m, ramp_start_rate_per_month: r0}")
+        shape["ramp_start_rate_per_month"] = child.number(low=0.0)
     if node.has("duration_months"):
         if node.has("start_months"):
             raise node.child("start_months").error("start_months goes with rates_per_month", allowed="remove it")
-        return Accrual(duration_months=node.child("duration_months").number(low=0.0, low_open=True))
+        duration = node.child("duration_months").number(low=0.0, low_open=True)
+        try:
+            return Accrual(duration_months=duration, **shape)
+        except InvalidInput as err:
+            raise _shape_error(node, err) from None
     rates = node.child("rates_per_month").numbers(low=0.0)
     starts = node.child("start_months").numbers(low=0.0) if node.get("start_months") is not None else None
     if starts is None and len(rates) > 1:
         raise node.child("start_months").error("several rates need their start times",
                                                allowed="a list as long as rates_per_month, starting at 0")
     try:
-        return Accrual(rates_per_month=rates, start_months=starts)
+        Accrual(rates_per_month=rates, start_months=starts)
     except ValueError as err:
         raise node.error(str(err).removeprefix("accrual: ").removeprefix("accrual."),
                          allowed="rates >= 0 (the last > 0), start_months from 0, increasing") from None
+    try:
+        return Accrual(rates_per_month=rates, start_months=starts, **shape)
+    except InvalidInput as err:
+        raise _shape_error(node, err) from None
+
+
+def _shape_error(node: Node, err: InvalidInput) -> ScenarioError:
+    """An entry-shape refusal of ``Accrual``, pinned on the shape field it names."""
+    text = str(err)
+    for name in ("exponential_gamma_per_month", "ramp_start_rate_per_month", "ramp_up_months"):
+        if name in text and node.has(name):
+            # the node error prints the value itself: drop the spec's own ", got ..."
+            problem = re.sub(r",? got [^;]*$", "", text.removeprefix("accrual.").removeprefix("accrual: "))
+            return node.child(name).error(problem, allowed=ACCRUAL_FIELDS[name])
+    return node.error(text.removeprefix("accrual: "), allowed="see scenarios/README.md, accrual")
 
 
 def _accrual_dict(acc: Accrual) -> dict[str, Any]:
     if acc.duration_months is not None:
-        return {"duration_months": acc.duration_months}
-    return {"rates_per_month": list(acc.rates_per_month), "start_months": list(acc.start_months)}
+        out: dict[str, Any] = {"duration_months": acc.duration_months}
+    else:
+        out = {"rates_per_month": list(acc.rates_per_month), "start_months": list(acc.start_months)}
+    # shape fields only when given, so a uniform or piecewise accrual resolves as it always has
+    for name in ("exponential_gamma_per_month", "ramp_up_months", "ramp_start_rate_per_month"):
+        if getattr(acc, name) is not None:
+            out[name] = getattr(acc, name)
+    return out
 
 
 def _simulation(node: Node) -> Simulation:
@@ -479,9 +540,11 @@ def _build(root: Node, path: str) -> Scenario:
                                     allowed=f"a whole number in [1, {n_patients}]")
         derived = sample_size is not None and (
             sample_size.solve_for == "events" or sample_size.events_per_patient is not None)
-        if an.target_events is None and an.calendar_months is None and not derived:
+        if (an.target_events is None and an.calendar_months is None
+                and an.min_followup_after_last_entry_months is None and not derived):
             raise events_node.error("a time-to-event analysis needs a cut",
-                                    allowed="target_events and/or calendar_months (or a sample_size search)")
+                                    allowed="target_events and/or calendar_months, or "
+                                            "min_followup_after_last_entry_months (or a sample_size search)")
         if an.sequential is not None and an.target_events is None and not derived:
             raise events_node.error("sequential looks are fractions of target_events",
                                     allowed="a whole number of events")

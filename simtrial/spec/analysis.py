@@ -80,6 +80,9 @@ class Analysis:
     sided: int = 1
     target_events: int | None = None
     calendar_months: float | None = None
+    # cut rules (simtrial.spec.engine.Cut): floors that can only delay a look
+    min_followup_after_last_entry_months: float | None = None  # the final look: >= last entry + this
+    min_months_after_previous_look: float | None = None  # sequential looks after the first: >= previous + this
     ni_margin: float | None = None  # hazard ratio (time to event) or risk difference (binary)
     population: tuple[int, ...] | None = None  # categories of the primary analysis population; None = all
     population_name: str = "overall"

@@ -18,23 +18,45 @@ from simtrial.spec.population import Population, Subgroup
 
 @dataclass(frozen=True)
 class Cut:
-    """When a look happens: at ``target_events`` events, at ``calendar_months``, or whichever comes first."""
+    """When a look happens.
+
+    The look's time, in this order (the engine's ``look_cut_times``):
+
+    1. the ``target_events``-th event or ``calendar_months``, whichever comes
+       first (either alone if only one is given; neither: no deadline yet);
+    2. no earlier than the previous look + ``min_months_after_previous_look``;
+    3. no earlier than the last patient's entry + ``min_followup_after_last_entry_months``.
+
+    Steps 2 and 3 only ever delay a look, so ``calendar_months`` bounds an
+    event-driven look from above and the floors from below: a look with
+    ``calendar_months`` and a minimum follow-up is at the later of the two.
+    """
 
     target_events: int | None = None
     calendar_months: float | None = None
+    min_months_after_previous_look: float | None = None
+    min_followup_after_last_entry_months: float | None = None
 
     def __post_init__(self) -> None:
-        if self.target_events is None and self.calendar_months is None:
-            raise InvalidInput("cut: give target_events, calendar_months or both")
+        if self.target_events is None and self.calendar_months is None and (
+                self.min_followup_after_last_entry_months is None):
+            raise InvalidInput("cut: give target_events, calendar_months or min_followup_after_last_entry_months")
         if self.target_events is not None:
             if not isinstance(self.target_events, int | np.integer) or self.target_events < 1:
                 raise InvalidInput(f"cut.target_events must be an integer >= 1, got {self.target_events!r}")
             object.__setattr__(self, "target_events", int(self.target_events))
-        if self.calendar_months is not None:
-            c = float(self.calendar_months)
-            if not (c > 0.0 and math.isfinite(c)):
-                raise InvalidInput(f"cut.calendar_months must be > 0, got {c!r}")
-            object.__setattr__(self, "calendar_months", c)
+        for name in ("calendar_months", "min_months_after_previous_look", "min_followup_after_last_entry_months"):
+            value = getattr(self, name)
+            if value is not None:
+                c = float(value)
+                if not (c > 0.0 and math.isfinite(c)):
+                    raise InvalidInput(f"cut.{name} must be > 0, got {c!r}")
+                object.__setattr__(self, name, c)
+
+    @property
+    def has_floor(self) -> bool:
+        """True when a minimum gap or minimum follow-up can delay this look."""
+        return self.min_months_after_previous_look is not None or self.min_followup_after_last_entry_months is not None
 
 
 ALL_CATEGORIES = tuple(range(N_CATEGORIES))
@@ -114,6 +136,9 @@ class TrialSpec:
                     f"cut.target_events ({c.target_events}) exceeds n_patients ({self.n_patients}): "
                     "at most one event per patient"
                 )
+        if cuts[0].min_months_after_previous_look is not None:
+            raise InvalidInput("cuts: the first look has no previous look (min_months_after_previous_look "
+                               "applies from the second look on)")
         object.__setattr__(self, "cuts", cuts)
         for name, mapping in (("randomization_strata", self.randomization_strata), ("analysis_strata", self.analysis_strata)):
             if mapping is not None:

@@ -8,7 +8,8 @@ event is observed ``s`` months after entry is::
     P_ac(s) = integral_0^s exp(-eta_a x) dF_ac(x),   F_ac = 1 - S_ac
 
 (a cure mixture simply never reaches 1).  Entry follows the accrual law
-``G`` (piecewise uniform, ``Accrual.entry_law``), the arm shares follow the
+``G`` (``Accrual.entry_distribution``: piecewise uniform, truncated exponential
+or a linear ramp-up, its exact CDF), the arm shares follow the
 allocation ratio and the true categories of enrolled patients follow the mix,
 the eligibility rule and the misclassification matrix
 (``Population.true_weights``).  Then the expected events by calendar time t::
@@ -19,7 +20,12 @@ computed on fine grids (``P`` by the midpoint rule on the increments of
 ``F``, the entry integral cell by cell with the exact entry mass); expected
 enrolment is ``N G(t)``.  The calendar time of an event-driven look is the
 root of E[D(t)] = its target; with ``calendar_months`` the look happens at
-whichever comes first.  No simulation: a timeline is a few milliseconds.
+whichever comes first; then the floors of the cut rules (``simtrial.spec.Cut``)
+apply to these expected times in the engine's order: a look no earlier than
+the previous look's expected time + ``min_months_after_previous_look``, then
+no earlier than E[last entry] + ``min_followup_after_last_entry_months``
+(E[last entry] = integral of 1 - G(t)^N).  No simulation: a timeline is a few
+milliseconds.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import numpy as np
 from simtrial.errors import InvalidInput
 from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.spec import Arm, Scenario
+from simtrial.spec.accrual import EntryLaw
 
 _P_GRID = 20_000  # points of the P(s) table over [0, horizon]
 _ENTRY_CELLS = 2_000  # cells of the entry integral over the accrual period
@@ -61,8 +68,7 @@ class _Curves:
     p: dict[tuple[int, int], np.ndarray]  # (arm, true category) -> P(s)
     weight: dict[tuple[int, int], float]  # share_a * w_c
     n_patients: int
-    entry_breaks: np.ndarray
-    entry_cum: np.ndarray
+    entry: EntryLaw
 
 
 def _n_patients(scenario: Scenario, n_patients: int | None) -> int:
@@ -110,17 +116,17 @@ def _curves(scenario: Scenario, n: int, horizon: float, experimental: Arm | None
                 continue
             p[(a, c)] = observed_event_probability(arm.models[c], arm.dropout_hazard_per_month, s)
             weight[(a, c)] = shares[a] * float(weights[c])
-    breaks, cum = scenario.accrual.entry_law(n)
-    return _Curves(s, p, weight, n, np.asarray(breaks, float), np.asarray(cum, float))
+    return _Curves(s, p, weight, n, scenario.accrual.entry_distribution(n))
 
 
 def _entry_cells(curves: _Curves) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cell starts, cell ends, entry probability mass) over the accrual period, piecewise uniform density."""
-    lo, hi = float(curves.entry_breaks[0]), float(curves.entry_breaks[-1])
+    """(cell starts, cell ends, exact entry probability mass) over the accrual period."""
+    law = curves.entry
+    lo, hi = float(law.breaks[0]), float(law.breaks[-1])
     if hi <= lo:
         return np.array([lo]), np.array([lo]), np.array([1.0])
-    edges = np.unique(np.concatenate((np.linspace(lo, hi, _ENTRY_CELLS + 1), curves.entry_breaks)))
-    mass = np.diff(np.interp(edges, curves.entry_breaks, curves.entry_cum))
+    edges = np.unique(np.concatenate((np.linspace(lo, hi, _ENTRY_CELLS + 1), law.breaks)))
+    mass = np.diff(law.cdf(edges))
     return edges[:-1], edges[1:], mass
 
 
@@ -158,7 +164,9 @@ class Look:
     expected_events: float
     expected_enrolled: float
     reached: bool
-    cut_by: str  # "events", "calendar" or "never"
+    # "events", "calendar", "never", or the floor that delayed it: "min_months_after_previous_look",
+    # "min_followup_after_last_entry"
+    cut_by: str
     simulated_time_quantiles: dict[str, float] | None = None
     simulated_mean_events: float | None = None
 
@@ -253,6 +261,17 @@ class _Projector:
         return float(brentq(lambda t: self.total(t) - events, 0.0, self.horizon, xtol=1e-9))
 
 
+def expected_calendar_cut(scenario: Scenario, n_patients: int) -> float:
+    """The time of a calendar-cut analysis: ``calendar_months``, or the later of it and E[last entry] + the
+    minimum follow-up (``min_followup_after_last_entry_months``)."""
+    a = scenario.analysis
+    t = float(a.calendar_months) if a.calendar_months is not None else -math.inf
+    if a.min_followup_after_last_entry_months is not None:
+        last = scenario.accrual.entry_distribution(n_patients).expected_last_entry(n_patients)
+        t = max(t, last + float(a.min_followup_after_last_entry_months))
+    return t
+
+
 def _look_targets(scenario: Scenario, n: int, target_events: int | None) -> list[tuple[int | None, float | None]]:
     """(target events, calendar months) per look, as ``build_spec`` cuts them."""
     a = scenario.analysis
@@ -266,6 +285,18 @@ def _look_targets(scenario: Scenario, n: int, target_events: int | None) -> list
         raise InvalidInput("analysis.target_events: group-sequential looks are fractions of target_events")
     ks = [max(1, int(round(f * events))) for f in plan.information_fractions]
     return [(k, a.calendar_months if i == len(ks) - 1 else None) for i, k in enumerate(ks)]
+
+
+def _look_floors(scenario: Scenario, n: int, n_looks: int) -> list[tuple[float | None, float | None]]:
+    """(minimum gap after the previous look, E[last entry] + minimum follow-up) per look, as ``build_spec``."""
+    a = scenario.analysis
+    gap = a.min_months_after_previous_look
+    follow = None
+    if a.min_followup_after_last_entry_months is not None:
+        follow = (scenario.accrual.entry_distribution(n).expected_last_entry(n)
+                  + float(a.min_followup_after_last_entry_months))
+    last = n_looks - 1
+    return [(gap if i > 0 else None, follow if i == last else None) for i in range(n_looks)]
 
 
 def timeline(
@@ -302,16 +333,27 @@ def timeline(
         horizon = max(horizon, float(np.max(times_months)))
     proj = _Projector(scenario, n, experimental, horizon)
     looks: list[Look] = []
+    floors = _look_floors(scenario, n, len(targets))
+    previous = -math.inf
     for j, (k, cal) in enumerate(targets):
         t_events = proj.time_of(float(k)) if k is not None else math.inf
         if cal is not None and cal <= t_events:
             t, by = float(cal), "calendar"
         elif math.isfinite(t_events):
             t, by = t_events, "events"
+        elif k is None and cal is None:
+            t, by = -math.inf, "never"  # no deadline: the floors below set the look
         else:
             t, by = math.inf, "never"
+        # the floors, in the engine's order, on the expected times
+        gap, follow = floors[j]
+        if gap is not None and previous + gap > t:
+            t, by = previous + gap, "min_months_after_previous_look"
+        if follow is not None and follow > t:
+            t, by = follow, "min_followup_after_last_entry"
+        previous = t
         e = proj.total(t) if math.isfinite(t) else proj.eventually
-        enrolled = n * float(np.interp(t, proj.curves.entry_breaks, proj.curves.entry_cum)) if math.isfinite(t) else n
+        enrolled = n * float(proj.curves.entry.cdf(t)) if math.isfinite(t) else n
         looks.append(Look(j + 1, k, cal, t, e, enrolled, by != "never", by))
     if times_months is None:
         last = max((lk.expected_time_months for lk in looks if math.isfinite(lk.expected_time_months)),
@@ -322,7 +364,7 @@ def timeline(
         if np.any(times < 0) or not np.all(np.isfinite(times)):
             raise InvalidInput(f"times_months must be finite and >= 0, got {times.tolist()}")
     per = _expected(proj.curves, times)
-    g = np.interp(times, proj.curves.entry_breaks, proj.curves.entry_cum)
+    g = proj.curves.entry.cdf(times)
     total_alloc = scenario.allocation[0] + scenario.allocation[1]
     enrolled_by_arm = {arm: tuple(float(x) for x in n * g * scenario.allocation[a] / total_alloc)
                        for a, arm in enumerate(ARMS)}

@@ -2,7 +2,8 @@
 
 Events: Schoenfeld (log-rank / Cox, superiority or non-inferiority), Freedman
 (superiority) -- ``simtrial.stats.analytic`` -- and Lachin-Foulkes
-(``simtrial.stats.lachin_foulkes``: exponential arms, uniform entry, dropout;
+(``simtrial.stats.lachin_foulkes``: exponential arms, uniform or truncated
+exponential entry, dropout;
 its events follow from its N).  A group-sequential plan multiplies events and
 N by the planned design's inflation factor (maximum over fixed information).
 
@@ -13,8 +14,9 @@ the simulated search keeps it), so N = events / ratio.  P(event) comes from the
 analytic timeline (``simtrial.timeline.projection``: any survival model, mix,
 misclassification, accrual and dropout) under the alternative.
 Lachin-Foulkes needs one exponential control hazard for every analysed
-patient, a constant hazard ratio, uniform accrual over ``duration_months``
-and, for an event-driven cut, the calendar time at which the expected
+patient, a constant hazard ratio, accrual over ``duration_months``
+(uniform, or truncated exponential with ``exponential_gamma_per_month``: its
+``entry = "expo", gamma``; a ramp-up is neither and is refused) and, for an event-driven cut, the calendar time at which the expected
 events per patient reach the ratio (its follow-up).
 """
 
@@ -99,6 +101,10 @@ def analytic_sample_sizes(scenario: Scenario, target_power: float) -> dict[str, 
     elif a.target_events and n_now:
         per_patient = a.target_events / n_now
     t_analysis = float(a.calendar_months) if (a.calendar_months and not a.target_events) else None
+    if a.min_followup_after_last_entry_months and not a.target_events and n_now:
+        from simtrial.timeline.projection import expected_calendar_cut
+
+        t_analysis = expected_calendar_cut(scenario, int(n_now))  # the later of the calendar time and the floor
     out["analysis_months"], out["events_per_patient"] = t_analysis, per_patient
 
     def patients_for(events: float) -> float | None:
@@ -154,7 +160,12 @@ def _lachin_foulkes(scenario, categories, hr, margin, ratio, power, inflation, p
         return None, "Lachin-Foulkes needs one exponential control model for every analysed patient"
     acc = scenario.accrual
     if acc is None or acc.duration_months is None:
-        return None, "Lachin-Foulkes needs uniform accrual over accrual.duration_months"
+        return None, "Lachin-Foulkes needs uniform or exponential accrual over accrual.duration_months"
+    if acc.ramp_up_months is not None:
+        return None, ("Lachin-Foulkes has uniform or exponential entry only: a linear ramp-up "
+                      "(accrual.ramp_up_months) is neither")
+    entry, gamma = ("exponential", acc.exponential_gamma_per_month) if acc.exponential_gamma_per_month else (
+        "uniform", None)
     r = float(acc.duration_months)
     if t_analysis is None:
         if per_patient is None or not n_now:
@@ -175,9 +186,13 @@ def _lachin_foulkes(scenario, categories, hr, margin, ratio, power, inflation, p
     if sided == 2 and harm_alpha is not None:
         alpha, sided = a.alpha - harm_alpha, 1
     res = lachin_foulkes_sample_size(lam, hr, alpha, power, r, t_analysis - r, allocation_ratio=ratio,
-                                     sided=sided, dropout_hazard_per_month=dropout, inflation_factor=inflation)
-    return {"events_exact": res.events_exact, "events": res.events, "patients_exact": res.patients_exact,
-            "patients": res.patients, "accrual_months": r, "followup_months": t_analysis - r}, None
+                                     sided=sided, dropout_hazard_per_month=dropout, inflation_factor=inflation,
+                                     entry=entry, entry_gamma=gamma)
+    out = {"events_exact": res.events_exact, "events": res.events, "patients_exact": res.patients_exact,
+           "patients": res.patients, "accrual_months": r, "followup_months": t_analysis - r}
+    if gamma is not None:
+        out["entry"], out["entry_gamma_per_month"] = entry, gamma  # only when not uniform: old outputs unchanged
+    return out, None
 
 
 def format_sizes(sizes: dict[str, Any]) -> list[str]:
@@ -192,7 +207,8 @@ def format_sizes(sizes: dict[str, Any]) -> list[str]:
                 lines.append(f"{label[name]:<15} n/a: {why}")
             continue
         n = "" if m["patients"] is None else f", {m['patients']} patients ({m['patients_exact']:.2f})"
-        lines.append(f"{label[name]:<15} {m['events']} events ({m['events_exact']:.2f}){n}")
+        entry = f" (exponential entry, gamma {m['entry_gamma_per_month']:g}/month)" if "entry" in m else ""
+        lines.append(f"{label[name]:<15} {m['events']} events ({m['events_exact']:.2f}){n}{entry}")
     if sizes.get("inflation_factor", 1.0) != 1.0:
         lines.append(f"(group-sequential: fixed-design figures x inflation factor {sizes['inflation_factor']:.4f})")
     return lines
