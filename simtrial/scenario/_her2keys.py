@@ -56,6 +56,10 @@ def category(node: Node, value: object | None = None) -> int:
 def category_or_group(node: Node, value: object | None = None) -> tuple[tuple[int, ...], bool]:
     """(codes, is_single_category) of a category or group name."""
     raw = _as_text(node.value if value is None else value)
+    if isinstance(raw, str) and split_hr_key(raw)[1] is not None:
+        # only reached without hr_status: with it, cells_of strips the HR part first
+        raise node.error(f"{raw!r} names a hormone-receptor status, but the population has no hr_status",
+                         allowed=ALLOWED_CATEGORY_OR_GROUP + " (or add population.hr_status)", value=raw)
     if isinstance(raw, str):
         try:
             return (parse_category(raw),), True
