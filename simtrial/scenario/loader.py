@@ -25,7 +25,8 @@ from simtrial.errors import (
     MAX_SIMS,
     InvalidInput,
 )
-from simtrial.her2 import CATEGORIES, IHC_BY_HR, IHC_ONLY, N_CATEGORIES, Cells
+from simtrial.evidence import get_row, row_hr_status
+from simtrial.her2 import CATEGORIES, HR_STATUSES, IHC_BY_HR, IHC_ONLY, N_CATEGORIES, Cells
 from simtrial.scenario import _her2keys as keys
 from simtrial.scenario._analysis import analysis, analysis_dict
 from simtrial.scenario._models import (
@@ -240,8 +241,22 @@ def _by_category(
     for code in sorted(chosen):
         result = resolve(chosen[code][1], code)
         if result is not None:
+            if cells.hr_status:
+                _check_evidence_hr_status(chosen[code][1], result, cells, code)
             out[code] = result
     return dict(sorted(out.items()))
+
+
+def _check_evidence_hr_status(node: Node, result: Resolved, cells: Cells, code: int) -> None:
+    """A model resting on a figure restricted to one HR status (Atallah's ER-/ER+ rows) may not reach the other."""
+    for evidence_id in result.sources:
+        status = row_hr_status(get_row(evidence_id))
+        if status is not None and status != cells.hr(code):
+            row = get_row(evidence_id)
+            raise node.error(f"evidence {evidence_id} is a figure in {row['hr_status']} patients only, but this key "
+                             f"also covers {cells.name(code)}",
+                             allowed=f"a key restricted to {HR_STATUSES[status]} (e.g. "
+                                     f"{CATEGORIES[cells.category(code)]}/{HR_STATUSES[status]})")
 
 
 def _effect_map_models(node: Node, cells: Cells = IHC_ONLY) -> tuple[dict[int, Resolved], dict[int, str]]:
