@@ -16,8 +16,8 @@ import click
 import pandas as pd
 
 from simtrial.calibrate import DEFAULT_SEED, TOLERANCE_MC_SE, calibration_report
-from simtrial.evidence import ENDPOINTS, EvidenceError, load_evidence, subgroup_codes
-from simtrial.her2 import parse_group
+from simtrial.evidence import ENDPOINTS, EvidenceError, load_evidence, row_hr_status, subgroup_codes
+from simtrial.her2 import parse_group, parse_hr_status
 
 _TABLE_COLUMNS = (
     "id",
@@ -89,6 +89,11 @@ def _format_p(row: pd.Series) -> str:
 )
 @click.option("--endpoint", help=f"Only this endpoint ({', '.join(ENDPOINTS)}).")
 @click.option(
+    "--hr-status",
+    help="Only figures restricted to this hormone-receptor status (HR+ or HR-; the review's ER+ / ER- rows "
+    "count as HR+ / HR-).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["table", "json", "csv"]),
@@ -126,6 +131,7 @@ def evidence_command(
     trial: str | None,
     subgroup: str | None,
     endpoint: str | None,
+    hr_status: str | None,
     fmt: str,
     path: str | None,
     maps: bool,
@@ -141,8 +147,8 @@ def evidence_command(
     if maps and unsupported:
         raise click.UsageError("give --maps or --unsupported, not both")
     if maps or unsupported:
-        given = [name for name, value in (("--trial", trial), ("--subgroup", subgroup), ("--endpoint", endpoint))
-                 if value is not None]
+        given = [name for name, value in (("--trial", trial), ("--subgroup", subgroup), ("--endpoint", endpoint),
+                                          ("--hr-status", hr_status)) if value is not None]
         if given:
             raise click.UsageError(f"{', '.join(given)}: these filter the evidence table and do not apply to "
                                    f"{'--maps' if maps else '--unsupported'}")
@@ -183,6 +189,13 @@ def evidence_command(
             )
         frame = frame[frame["endpoint"] == by_key[endpoint.strip().lower()]]
 
+    if hr_status is not None:
+        try:
+            wanted_hr = parse_hr_status(hr_status)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--hr-status") from err
+        frame = frame[frame.apply(lambda r: row_hr_status(r) == wanted_hr, axis=1)]
+
     out = frame.drop(columns=["line"])
     if fmt == "json":
         records = json.loads(out.to_json(orient="records"))
@@ -193,6 +206,9 @@ def evidence_command(
         click.echo("no evidence rows match")
     else:
         shown = out.assign(
+            # a figure restricted to one receptor status says so beside its HER2 subgroup
+            her2_subgroup=out.apply(lambda r: f"{r['her2_subgroup']} ({r['hr_status']})" if r["hr_status"]
+                                    else r["her2_subgroup"], axis=1),
             shown=out.apply(_format_value, axis=1),
             ci=out.apply(_format_ci, axis=1),
             p=out.apply(_format_p, axis=1),

@@ -7,6 +7,7 @@ is fixed (from no expression to overexpression) and never changes.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -161,3 +162,120 @@ def parse_group(text: str) -> tuple[int, ...]:
         + "; or a category: "
         + "; ".join(_CATEGORY_EXAMPLES)
     )
+
+
+# --- Hormone-receptor status: the optional second patient factor ------------------
+#
+# Without it, the engine's category index is the IHC category (0..5), exactly as
+# above.  With it, the index is a *cell*, ``ihc * N_HR_STATUSES + hr`` (0..11):
+# every table the engine reads (prevalence pairs, models per arm, strata) is
+# then indexed by cell, and names such as "IHC 3+/HR+" stand for one cell.
+
+HR_STATUSES: tuple[str, ...] = ("HR+", "HR-")
+N_HR_STATUSES = len(HR_STATUSES)
+HR_POSITIVE, HR_NEGATIVE = range(N_HR_STATUSES)
+MAX_CELLS = N_CATEGORIES * N_HR_STATUSES
+
+# "HR+", "HR-", "HR positive", "HR-negative", "HR pos" ... after _fold
+_HR_RE = re.compile(r"^hr-?([+-])$")
+_HR_SUFFIX_RE = re.compile(r"^(.*?)[/,;]hr-?([+-])$")
+
+
+def parse_hr_status(text: str) -> int:
+    """``HR_POSITIVE`` or ``HR_NEGATIVE`` for "HR+", "HR-", "HR-positive", "HR negative"."""
+    if not isinstance(text, str):
+        raise InvalidInput(f"a hormone-receptor status must be text, got {text!r}")
+    match = _HR_RE.match(_fold(text).replace("pos", "+").replace("neg", "-"))
+    if match is None:
+        raise InvalidInput(f"unknown hormone-receptor status {text!r}. Accepted: HR+ (HR-positive), HR- (HR-negative)")
+    return HR_POSITIVE if match.group(1) == "+" else HR_NEGATIVE
+
+
+def split_hr_key(text: str) -> tuple[str | None, int | None]:
+    """(HER2 part, HR status) of a key: "IHC 3+/HR+" -> ("IHC 3+", 0); "HR-" -> (None, 1); "IHC 0" -> ("IHC 0", None)."""
+    folded = _fold(text).replace("pos", "+").replace("neg", "-")
+    if _HR_RE.match(folded):
+        return None, parse_hr_status(text)
+    match = _HR_SUFFIX_RE.match(folded)
+    if match is None:
+        return text, None
+    # cut the original text at its last separator, so the HER2 part keeps the user's spelling
+    cut = max(text.rfind("/"), text.rfind(","), text.rfind(";"))
+    return text[:cut].strip(), HR_POSITIVE if match.group(2) == "+" else HR_NEGATIVE
+
+
+def cell_code(category: int, hr: int) -> int:
+    """The engine index of an (IHC category, HR status) cell."""
+    return category * N_HR_STATUSES + hr
+
+
+@dataclass(frozen=True)
+class Cells:
+    """What the engine's category index means for one population: IHC categories, or IHC x HR-status cells.
+
+    ``Cells(False)`` is today's layout (index = IHC category); ``Cells(True)``
+    indexes ``ihc * 2 + hr``.  Every name written or read for an index goes
+    through here, so a scenario without ``hr_status`` reads and writes exactly
+    what it did before the factor existed.
+    """
+
+    hr_status: bool = False
+
+    @property
+    def n(self) -> int:
+        return MAX_CELLS if self.hr_status else N_CATEGORIES
+
+    def category(self, code: int) -> int:
+        """The IHC category of an index."""
+        return int(code) // N_HR_STATUSES if self.hr_status else int(code)
+
+    def hr(self, code: int) -> int | None:
+        return int(code) % N_HR_STATUSES if self.hr_status else None
+
+    def name(self, code: int) -> str:
+        if not 0 <= int(code) < self.n:
+            raise InvalidInput(f"index {code!r} is outside 0..{self.n - 1}")
+        if not self.hr_status:
+            return CATEGORIES[int(code)]
+        return f"{CATEGORIES[self.category(code)]}/{HR_STATUSES[self.hr(code)]}"
+
+    def of_categories(self, categories, hr: int | None = None) -> tuple[int, ...]:
+        """Indices of IHC ``categories`` (with HR status ``hr`` only, if given)."""
+        if not self.hr_status:
+            if hr is not None:
+                raise InvalidInput("a hormone-receptor status needs the population's hr_status")
+            return tuple(sorted(int(c) for c in categories))
+        statuses = range(N_HR_STATUSES) if hr is None else (hr,)
+        return tuple(sorted(cell_code(int(c), h) for c in categories for h in statuses))
+
+    def names_of(self, codes) -> list[str]:
+        return [self.name(c) for c in sorted(codes)]
+
+    def codes_name(self, codes, *, group: bool = False) -> str:
+        """A readable name of a set of indices: "HER2-low", "HR+", "IHC 3+/HR-", "HER2-low/HR+" or a ' + ' list."""
+        codes = tuple(sorted(int(c) for c in codes))
+        if not self.hr_status:
+            return _categories_name(codes, group=group)
+        cats = tuple(sorted({self.category(c) for c in codes}))
+        for hr in (None, *range(N_HR_STATUSES)):
+            if self.of_categories(cats, hr) == codes:
+                base = _categories_name(cats, group=group)
+                if hr is None:
+                    return base
+                return HR_STATUSES[hr] if base == "all" else f"{base}/{HR_STATUSES[hr]}"
+        return " + ".join(self.name(c) for c in codes)
+
+
+def _categories_name(codes: tuple[int, ...], *, group: bool = False) -> str:
+    for name, members in GROUPS.items():
+        if tuple(sorted(members)) == codes and (len(codes) > 1 or group):
+            return name
+    if len(codes) == 1:
+        return CATEGORIES[codes[0]]
+    if codes == tuple(range(N_CATEGORIES)):
+        return "all"
+    return " + ".join(CATEGORIES[c] for c in codes)
+
+
+IHC_ONLY = Cells(False)
+IHC_BY_HR = Cells(True)

@@ -41,14 +41,13 @@ from simtrial.engine.records import (
 from simtrial.engine.statistics_registry import ALL_STATISTICS, nph_analysis_args, requested_mask
 from simtrial.engine.trial import generate_one_cohort
 from simtrial.executors import Executor, LocalThreads, TrialRows, merge_pieces
-from simtrial.her2 import CATEGORIES, N_CATEGORIES
+from simtrial.her2 import MAX_CELLS
 from simtrial.spec import TrialSpec
 from simtrial.spec.accrual import ENTRY_KINDS
 from simtrial.survival import Exponential
 from simtrial.trial_parameters import TrialParameters
 
-N_CODES = N_CATEGORIES * 4
-assert N_CATEGORIES <= PAIR_STRIDE, "category pairs are packed with a stride of PAIR_STRIDE"
+assert MAX_CELLS <= PAIR_STRIDE, "category pairs (IHC categories or IHC x HR cells) are packed with a stride of PAIR_STRIDE"
 MAX_SEED = 2**63 - 1
 
 
@@ -75,18 +74,18 @@ class KernelArgs:
         return self.variants if self.variants is not None else variant_table([self.cohort])
 
 
-def _stratum_array(mapping, present: np.ndarray) -> tuple[np.ndarray, int]:
-    """Dense stratum numbers 0..k-1 over the categories that can occur (others map to 0).
+def _stratum_array(mapping, present: np.ndarray, n_categories: int) -> tuple[np.ndarray, int]:
+    """Dense stratum numbers 0..k-1 over the categories (or cells) that can occur (others map to 0).
 
     Counting only strata that can hold patients keeps a one-category trial
     unstratified, so it skips the stratified pass rather than repeating it.
     """
-    arr = np.arange(N_CATEGORIES, dtype=np.int64)
+    arr = np.arange(n_categories, dtype=np.int64)
     if mapping is not None:
-        arr = np.array([mapping[c] for c in range(N_CATEGORIES)], dtype=np.int64)
+        arr = np.array([mapping[c] for c in range(n_categories)], dtype=np.int64)
     used = np.unique(arr[present])
-    dense = np.zeros(N_CATEGORIES, dtype=np.int64)
-    for c in range(N_CATEGORIES):
+    dense = np.zeros(n_categories, dtype=np.int64)
+    for c in range(n_categories):
         hit = np.flatnonzero(used == arr[c])
         dense[c] = hit[0] if hit.size else 0
     return dense, max(int(used.size), 1)
@@ -216,11 +215,13 @@ def to_kernel_args(spec: TrialSpec, variants=None) -> KernelArgs:
 def _spec_records(spec: TrialSpec) -> KernelArgs:
     """The cohort, look and analysis records of one spec (no variant table), checked."""
     pop = spec.population
+    # the engine's category index: the IHC category, or the IHC x HR-status cell (simtrial.her2.Cells)
+    n_cat = pop.n_cells
     # kernels index a model for every category x arm; categories the
     # population cannot contain get this one, which is never sampled
     never_sampled = Exponential(median_months=1.0).to_kernel()
     rows = []
-    for cat in range(N_CATEGORIES):
+    for cat in range(n_cat):
         row = []
         for arm in spec.arms:
             model = arm.models.get(cat)
@@ -230,26 +231,26 @@ def _spec_records(spec: TrialSpec) -> KernelArgs:
 
     if pop.mix is not None and pop.fixed_counts is None:
         # pairs are indexed true * PAIR_STRIDE + assessed (see simtrial.engine.cohort)
-        joint = np.zeros((N_CATEGORIES, PAIR_STRIDE))
-        joint[:, :N_CATEGORIES] = pop.joint_probabilities()
+        joint = np.zeros((n_cat, PAIR_STRIDE))
+        joint[:, :n_cat] = pop.joint_probabilities()
         joint = joint.ravel() / joint.sum()
         pair_cum = np.cumsum(joint)
         pair_cum[np.flatnonzero(joint > 0)[-1]:] = 1.0
         nonzero = np.flatnonzero(joint > 0)
         single_pair = int(nonzero[0]) if nonzero.size == 1 else -1
         fixed = np.zeros(0, dtype=np.int64)
-        true_given_assessed = np.eye(N_CATEGORIES).cumsum(axis=1)
+        true_given_assessed = np.eye(n_cat).cumsum(axis=1)
         identity = True
     else:
-        pair_cum = np.ones(N_CATEGORIES * PAIR_STRIDE)
+        pair_cum = np.ones(n_cat * PAIR_STRIDE)
         single_pair = -1
-        fixed = np.array([pop.fixed_counts.get(c, 0) for c in range(N_CATEGORIES)], dtype=np.int64)
+        fixed = np.array([pop.fixed_counts.get(c, 0) for c in range(n_cat)], dtype=np.int64)
         identity = pop.misclassification is None
         true_given_assessed = np.cumsum(pop.true_given_assessed(), axis=1)
         true_given_assessed[:, -1] = 1.0
 
     present = np.array(pop.assessed_categories(), dtype=np.int64)
-    rand_stratum, n_random_strata = _stratum_array(spec.randomization_strata, present)
+    rand_stratum, n_random_strata = _stratum_array(spec.randomization_strata, present, n_cat)
     ctrl, expt = spec.allocation
     template = np.array([0] * ctrl + [1] * expt, dtype=np.int64)
     block_template = np.tile(template, spec.block_multiple)
@@ -260,7 +261,7 @@ def _spec_records(spec: TrialSpec) -> KernelArgs:
     inv_total, p_event = competing_exponentials(model_code, model_params, dropout)
     cohort = CohortArgs(
         n_patients=int(spec.n_patients),
-        n_categories=N_CATEGORIES,
+        n_categories=n_cat,
         pair_cum=pair_cum.astype(np.float64),
         single_pair=single_pair,
         fixed_assessed=fixed,
@@ -284,9 +285,9 @@ def _spec_records(spec: TrialSpec) -> KernelArgs:
     look_calendar = np.array(
         [c.calendar_months if c.calendar_months is not None else math.inf for c in spec.cuts], dtype=np.float64
     )
-    analysis_stratum, n_strata = _stratum_array(spec.analysis_strata, present)
-    code_category = np.arange(N_CODES) >> 2
-    populations = [tuple(range(N_CATEGORIES))] + [s.categories for s in spec.subgroups]
+    analysis_stratum, n_strata = _stratum_array(spec.analysis_strata, present, n_cat)
+    code_category = np.arange(4 * n_cat) >> 2  # packed codes: (category * 2 + arm) * 2 + event
+    populations = [tuple(range(n_cat))] + [s.categories for s in spec.subgroups]
     code_in_pop = np.array([np.isin(code_category, cats) for cats in populations], dtype=np.bool_)
     code_stratum = analysis_stratum[code_category].astype(np.int64)
     analysis = AnalysisArgs(
@@ -735,14 +736,15 @@ def patient_data(spec: TrialSpec, seed: int, trial: int = 0) -> pd.DataFrame:
     args = to_kernel_args(spec)
     entry, x, pcode, true_category = generate_one_cohort(int(seed), int(trial), args.cohort)
     assessed = pcode >> 2
+    names = [spec.population.cells.name(c) for c in range(spec.population.n_cells)]
     return pd.DataFrame(
         {
             "entry_months": entry,
             "time_to_event_or_dropout_months": x,
             "event": (pcode & 1).astype(np.int8),
             "arm": ((pcode >> 1) & 1).astype(np.int8),
-            "assessed_category": pd.Categorical.from_codes(assessed, CATEGORIES),
-            "true_category": pd.Categorical.from_codes(true_category, CATEGORIES),
+            "assessed_category": pd.Categorical.from_codes(assessed, names),
+            "true_category": pd.Categorical.from_codes(true_category, names),
         }
     )
 

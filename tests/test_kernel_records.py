@@ -18,6 +18,7 @@ import pytest
 
 import simtrial.simulate as simulate_module
 from simtrial.engine import records
+from simtrial.engine.cohort import PAIR_STRIDE
 from simtrial.engine.records import (
     FIELD_TYPES,
     AnalysisArgs,
@@ -193,7 +194,7 @@ def _bad_cases():
         ),
         "short pair table": (
             cohort(pair_cum=np.ones(C, dtype=np.float64)),
-            r"CohortArgs\.pair_cum: expected shape \(48,\)",
+            rf"CohortArgs\.pair_cum: expected shape \({C * PAIR_STRIDE},\)",  # 6 categories x the pair stride
         ),
         "stratum out of range": (
             cohort(n_random_strata=1),

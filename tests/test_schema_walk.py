@@ -146,6 +146,11 @@ FIELDS: dict[str, tuple[Change, Change | None]] = {
     "population.eligible": (_set("population.eligible", ["IHC 3+"]), None),
     "population.misclassification": (
         _set("population.misclassification", {"IHC 3+": {"IHC 3+": 0.8, "IHC 2+/ISH+": 0.2}}), None),
+    # HR status acts through what is keyed by it (here a shorter control median in HR-), which only
+    # hr_status makes possible; refused by the designs that do not support it
+    "population.hr_status": (_both(_set("population.hr_status", {"positive_fraction": 0.3}),
+                                   _set("arms.control.survival", {"all": {"median_months": 10.0},
+                                                                  "HR-": {"median_months": 6.0}})), None),
     "arms.label": (_set("arms.experimental.label", "the new regimen"), None),
     "arms.survival": (_set("arms.experimental.survival", {"all": {"hazard_ratio": 0.5}}), None),
     "arms.effect_map": (_both(_set("arms.experimental.effect_map", {"name": "T-DXd", "reference": {"median_months": 8}}),

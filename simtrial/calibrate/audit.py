@@ -60,7 +60,7 @@ import pandas as pd
 from simtrial.calibrate.effect_maps import check_status, effect_map
 from simtrial.errors import InvalidInput
 from simtrial.evidence import UNCITED, load_evidence, subgroup_codes
-from simtrial.her2 import CATEGORIES, parse_category, parse_group
+from simtrial.her2 import CATEGORIES, parse_category, parse_group, split_hr_key
 
 # --- the scenarios shipped with the source tree ------------------------------------------
 
@@ -306,21 +306,35 @@ def population_categories(data: Mapping[str, Any]) -> tuple[int, ...]:
 
 
 def _chosen_keys(block: Mapping[str, Any], codes: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-    """For each key of a survival/response block, the population categories it decides (category > group > all)."""
-    rank: dict[int, tuple[int, str]] = {}
+    """For each key of a survival/response block, the population categories it decides (the loader's precedence).
+
+    Keys may name an HR status ("IHC 2+/ISH+/HR-", "HR+"): the key then decides IHC x HR cells, ranked
+    as the loader ranks them (cell > category > group/HR > group > HR > all), and is reported by the IHC
+    categories of the cells it decides.
+    """
+    rank: dict[tuple[int, int], tuple[int, str]] = {}
     for key in block:
-        if str(key).strip().lower() == "all":
-            level, covers = 0, codes
+        text = str(key).strip()
+        if text.lower() == "all":
+            level, covers, statuses = 0, codes, (0, 1)
         else:
-            covers = parse_group(str(key))
-            level = 2 if len(covers) == 1 and _is_category(str(key)) else 1
+            her2, hr = split_hr_key(text)
+            statuses = (0, 1) if hr is None else (hr,)
+            if her2 is None:
+                level, covers = 1, codes
+            else:
+                covers = parse_group(her2)
+                level = 4 if len(covers) == 1 and _is_category(her2) else 2
+            level += hr is not None and her2 is not None
         for code in covers:
-            if code in codes and (code not in rank or rank[code][0] < level):
-                rank[code] = (level, str(key))
-    out: dict[str, list[int]] = {}
-    for code, (_, key) in sorted(rank.items()):
-        out.setdefault(key, []).append(code)
-    return {k: tuple(v) for k, v in out.items()}
+            for status in statuses:
+                cell = (code, status)
+                if code in codes and (cell not in rank or rank[cell][0] < level):
+                    rank[cell] = (level, str(key))
+    out: dict[str, set[int]] = {}
+    for (code, _), (_, key) in sorted(rank.items()):
+        out.setdefault(key, set()).add(code)
+    return {k: tuple(sorted(v)) for k, v in out.items()}
 
 
 def _is_category(key: str) -> bool:
@@ -393,6 +407,10 @@ def evidence_and_assumptions(
         mix = ", ".join(f"{k} {v}" for k, v in population["mix"].items())
         assumptions.append(ScenarioAssumption("population.mix", mix,
                                               "a prevalence mix (the file holds no evidence id; see its header)"))
+    if population.get("hr_status"):
+        assumptions.append(ScenarioAssumption("population.hr_status", str(population["hr_status"]),
+                                              "P(HR+ | IHC category): the review gives no hormone-receptor "
+                                              "prevalence"))
     if population.get("misclassification"):
         assumptions.append(ScenarioAssumption("population.misclassification",
                                               str(population["misclassification"]),

@@ -50,7 +50,9 @@ from simtrial.engine.rng import _scale_below, fill_uniforms, randint, uniform
 # a (true, assessed) category pair is true * PAIR_STRIDE + assessed: a shift
 # and a mask to unpack, where dividing by the number of categories would cost
 # an integer division (~25 cycles) per patient
-PAIR_SHIFT = 3
+# 4 bits hold the 12 IHC x HR-status cells (simtrial.her2.Cells); pairs are drawn
+# in (true, assessed) order whatever the stride, so the stride never changes a stream
+PAIR_SHIFT = 4
 PAIR_STRIDE = 1 << PAIR_SHIFT
 
 # how pass 3 of generate_cohort turns a patient's Exp(1) draws into x, per (true category, arm)

@@ -180,9 +180,9 @@ Scratch = namedtuple(
 MAX_MAXCOMBO = 4
 
 #: category pairs (true * PAIR_STRIDE + assessed) the scratch space holds, >= C * PAIR_STRIDE
-MAX_PAIRS = 64
+MAX_PAIRS = 256
 #: (true category, arm) models the scratch space holds, >= 2 * C
-MAX_MODELS = 16
+MAX_MODELS = 32
 
 #: looks per trial the scratch space holds (``Scratch.look_flags``)
 MAX_LOOKS = 64

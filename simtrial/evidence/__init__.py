@@ -13,6 +13,14 @@ review's label covers several categories that are no group ("IHC 0–2+/FISH+",
 says what a reader must know beyond the quote: a coarsened label, a figure
 that disagrees with the primary publication, a pooled arm.
 
+``hr_status`` (optional) is the hormone-receptor status a figure is
+restricted to, as the review reports it: ``HR+`` / ``HR-``, or ``ER+`` /
+``ER-`` where the review reports oestrogen-receptor status (Atallah); empty
+for a figure over every status.  ``row_hr_status`` reads it as the
+scenario's HR axis: ER+ is HR+ by definition (HR+ means ER+ and/or PR+);
+ER- is read as HR-, an approximation the row's reader must accept, since the
+review gives no PR status.
+
 The loader validates everything on the way in: a wrong file must fail loudly
 with the file, the line, the row id and the column, never flow on into a
 calibrated model.
@@ -31,7 +39,7 @@ from pathlib import Path
 import pandas as pd
 
 from simtrial.errors import InvalidInput
-from simtrial.her2 import parse_group
+from simtrial.her2 import HR_NEGATIVE, HR_POSITIVE, parse_group
 
 DEFAULT_PATH = Path(__file__).with_name("her2_review.csv")
 
@@ -60,6 +68,7 @@ COLUMNS: tuple[str, ...] = (
     "reference",
     "source_quote",
     "note",
+    "hr_status",
 )
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "id",
@@ -108,6 +117,8 @@ ENDPOINTS = (
 STATISTICS = ("median_months", "rate_at_months", "proportion", "count", "direction")
 DIRECTIONS = ("benefit", "no benefit", "higher", "lower", "similar", "limited")
 P_RELATIONS = ("=", "<", ">")
+# "ER+" / "ER-": the review reports oestrogen-receptor status only (read as HR status by row_hr_status)
+HR_STATUS_VALUES = ("HR+", "HR-", "ER+", "ER-")
 TIME_TO_EVENT_ENDPOINTS = ("PFS", "iDFS", "DFS", "RFI", "OS", "BCSS")
 UNCITED = "uncited"  # the reference of a row whose sentence in the review cites no reference
 SUBGROUP_SEPARATOR = ";"
@@ -180,6 +191,17 @@ def subgroup_codes(text: str) -> tuple[int, ...]:
     return tuple(sorted(codes))
 
 
+def row_hr_status(row) -> int | None:
+    """The HR status a row is restricted to (``simtrial.her2.HR_POSITIVE`` / ``HR_NEGATIVE``), None if none.
+
+    ER+ is HR+ by definition; ER- is read as HR- (the review gives no PR status).
+    """
+    text = str(row["hr_status"] if "hr_status" in row else "").strip()
+    if not text:
+        return None
+    return HR_POSITIVE if text in ("HR+", "ER+") else HR_NEGATIVE
+
+
 def _check_row(raw: dict[str, str], fail: Callable[[str, str], None]) -> dict[str, object]:
     """Type-convert one row and check the rules a reported figure must obey."""
     row: dict[str, object] = {col: (raw.get(col) or "").strip() for col in COLUMNS}
@@ -206,6 +228,9 @@ def _check_row(raw: dict[str, str], fail: Callable[[str, str], None]) -> dict[st
         subgroup_codes(str(row["her2_subgroup"]))
     except ValueError as err:
         fail("her2_subgroup", str(err))
+    if row["hr_status"] and row["hr_status"] not in HR_STATUS_VALUES:
+        fail("hr_status", f"{row['hr_status']!r} is not allowed; allowed: {', '.join(HR_STATUS_VALUES)} or empty "
+             "(a figure over every hormone-receptor status)")
 
     for col in FLOAT_COLUMNS:
         text = str(row[col])
@@ -376,9 +401,11 @@ def get_row(row_id: str, evidence: pd.DataFrame | None = None) -> pd.Series:
 
 __all__ = [
     "COLUMNS",
+    "HR_STATUS_VALUES",
     "DEFAULT_PATH",
     "EvidenceError",
     "REQUIRED_COLUMNS",
+    "row_hr_status",
     "SUBGROUP_SEPARATOR",
     "UNCITED",
     "UnknownEvidenceId",

@@ -117,7 +117,7 @@ def _categories_present(resolved: dict[str, Any]) -> list[str]:
         from simtrial.scenario import scenario_from_dict
 
         sc = scenario_from_dict(resolved, path="scenario.resolved.yaml")
-        return [CATEGORIES[c] for c in sc.population.true_categories()]
+        return [sc.population.cells.name(c) for c in sc.population.true_categories()]
     except Exception:  # noqa: BLE001 - fall back on the mix as written
         mix = (resolved.get("population") or {}).get("mix") or {}
         return [c for c in CATEGORIES if mix.get(c, 0) > 0]
@@ -235,9 +235,8 @@ def question(inputs: Inputs) -> dict[str, Any]:
 
 
 def _model_facts(inputs: Inputs) -> dict[tuple[str, str], dict[str, float | None]]:
-    """Per (arm, category): the model's median and, for the experimental arm, its constant HR vs control."""
+    """Per (arm, category or IHC x HR cell): the model's median and, for the experimental arm, its constant HR."""
     from simtrial.designs._survival import constant_hazard_ratio
-    from simtrial.her2 import CATEGORIES
 
     if inputs.resolved.get("endpoint") != "time_to_event":
         return {}
@@ -249,9 +248,27 @@ def _model_facts(inputs: Inputs) -> dict[tuple[str, str], dict[str, float | None
                 continue
             med = float(arm.models[cat].median())
             hr = constant_hazard_ratio(sc, (cat,)) if name == "experimental" and sc.control is not None else None
-            out[(name, CATEGORIES[cat])] = {"median_months": med if math.isfinite(med) else None,
+            out[(name, sc.population.cells.name(cat))] = {"median_months": med if math.isfinite(med) else None,
                                             "hazard_ratio": _f(hr)}
     return out
+
+
+def _hr_status(inputs: Inputs) -> dict[str, Any] | None:
+    """The hormone-receptor factor, when the scenario has it: P(HR+ | IHC), cell prevalences, the HR+ share."""
+    hr = (inputs.resolved.get("population") or {}).get("hr_status")
+    if not hr:
+        return None
+    pop = inputs.scenario().population
+    screened = pop.screened_prevalence()
+    enrolled = pop.true_weights()
+    cells = [{"cell": pop.cells.name(c), "screened": float(screened[c]), "enrolled": float(enrolled[c])}
+             for c in range(pop.n_cells) if screened[c] > 0 or enrolled[c] > 0]
+    return {
+        "positive_fraction": dict(hr.get("positive_fraction") or {}),
+        "cells": cells,
+        "hr_positive_screened": float(screened[0::2].sum()),
+        "hr_positive_enrolled": float(enrolled[0::2].sum()),
+    }
 
 
 def assumptions(inputs: Inputs) -> dict[str, Any]:
@@ -291,6 +308,7 @@ def assumptions(inputs: Inputs) -> dict[str, Any]:
             dropout.append({"arm": arm, "hazard_per_month": h, "by_12_months": 1.0 - math.exp(-12.0 * h)})
     return {
         "rows": rows,
+        "hr_status": _hr_status(inputs),
         "mix": dict(pop.get("mix") or pop.get("fixed_counts") or {}),
         "eligible": list(pop.get("eligible") or []),
         "misclassification": {k: dict(v) for k, v in (pop.get("misclassification") or {}).items()},
@@ -364,11 +382,11 @@ def calibration(inputs: Inputs) -> dict[str, Any] | None:
         return _calibration_binary(inputs)
     from dataclasses import replace
 
-    from simtrial.her2 import CATEGORIES
     from simtrial.simulate import patient_data
     from simtrial.spec import Population
 
     sc = inputs.scenario()
+    cells = sc.population.cells
     cats = sc.population.true_categories()
     n = int(inputs.calibration_patients)
     panels = []
@@ -388,7 +406,12 @@ def calibration(inputs: Inputs) -> dict[str, Any] | None:
     rows_by = {(row["arm"], row["category"]): row for row in assumptions(inputs)["rows"]}
     for j, cat in enumerate(cats):
         # a cohort of this category only (no enrolment filter, no misclassification): n patients, both arms
-        cohort_trial = replace(sc, population=Population(mix={cat: 1.0}), n_patients=n)
+        if cells.hr_status:  # a cohort of this IHC x HR cell: its category, all of one HR status
+            cohort_pop = Population(mix={cells.category(cat): 1.0},
+                                    hr_positive_fraction={cells.category(cat): 1.0 - cells.hr(cat)})
+        else:
+            cohort_pop = Population(mix={cat: 1.0})
+        cohort_trial = replace(sc, population=cohort_pop, n_patients=n)
         spec = _cohort_spec(cohort_trial, n)
         pdata = patient_data(spec, seed=int(inputs.calibration_seed) + j)
         curves = []
@@ -402,7 +425,7 @@ def calibration(inputs: Inputs) -> dict[str, Any] | None:
             model_median = float(model.median())
             dens = _density(model, model_median) if math.isfinite(model_median) else None
             grid = np.linspace(0.0, t_max, 240)
-            row = rows_by.get((arm_name, CATEGORIES[cat]), {})
+            row = rows_by.get((arm_name, cells.name(cat)), {})
             km_t, km_s = _downsample(times, s, t_max)
             curves.append({
                 "arm": arm_name, "label": arm.label, "n": int(mask.sum()), "events": int(e.sum()),
@@ -414,7 +437,7 @@ def calibration(inputs: Inputs) -> dict[str, Any] | None:
                 "km_median_se": (km_se_s / dens) if (km_se_s is not None and dens) else None,
                 "reported": _reported_points(model, row.get("evidence", [])),
             })
-        panels.append({"category": CATEGORIES[cat], "curves": curves})
+        panels.append({"category": cells.name(cat), "curves": curves})
     return {"kind": "survival", "panels": panels, "n_patients_per_category": n, "seed": int(inputs.calibration_seed),
             "t_max": t_max}
 

@@ -190,6 +190,12 @@ def justification_paragraph(sections: dict[str, dict]) -> str:
         elig = f", enrolling assessed {', '.join(a['eligible'])} only" if a.get("eligible") else ""
         out.append("Patients are screened with HER2 categories " + ", ".join(f"{k} {num(v, 3)}" for k, v in mix.items())
                    + elig + ".")
+    hr = a.get("hr_status")
+    if hr:
+        out.append("Hormone-receptor status is a second factor: P(HR+) is "
+                   + ", ".join(f"{num(v, 3)} in {k}" for k, v in hr["positive_fraction"].items())
+                   + f", so {pct(hr['hr_positive_screened'])} of screened and {pct(hr['hr_positive_enrolled'])} "
+                   "of enrolled patients are HR+.")
     acc = a.get("accrual") or {}
     if acc.get("duration_months") is not None:
         out.append(f"Accrual is uniform over {num(acc['duration_months'], 1)} months.")

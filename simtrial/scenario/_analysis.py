@@ -8,7 +8,7 @@ from typing import Any
 from simtrial.designs import registry
 from simtrial.designs.registry import SINGLE_ARM
 from simtrial.errors import MAX_LIST_LENGTH
-from simtrial.her2 import CATEGORIES, GROUPS, N_CATEGORIES
+from simtrial.her2 import GROUPS, HR_STATUSES, IHC_ONLY, N_CATEGORIES, Cells
 from simtrial.scenario import _her2keys as keys
 from simtrial.scenario.errors import Node, one_of
 from simtrial.spec import (
@@ -38,7 +38,8 @@ ANALYSIS_FIELDS: dict[str, str] = {
                                       "months after the previous look",
     "ni_margin": "non-inferiority margin: a hazard ratio > 1, or a risk difference in (0, 1) for binary",
     "population": "the primary analysis population: overall, a category, a group or {name, categories}",
-    "strata": "by_category | by_group | none | {stratum name: [categories or groups]}",
+    "strata": "by_category | by_group | none | {stratum name: [categories or groups]}; with population.hr_status "
+              "also by_hr_status | by_category_and_hr_status | by_group_and_hr_status",
     "subgroups": "populations analysed on their own: names, or {name, categories}",
     "multiplicity": "adjustment across subgroups: " + one_of(MULTIPLICITY),
     "interaction": "treatment x biomarker interaction test: {groups: [A, B]}",
@@ -88,38 +89,68 @@ def valid_tests(design: str, endpoint: str) -> tuple[str, ...]:
     return registry.valid_tests(design, endpoint)
 
 
-def _population(node: Node) -> tuple[tuple[int, ...], str]:
+def _population(node: Node, cells: Cells = IHC_ONLY) -> tuple[tuple[int, ...], str]:
+    def codes_of(item: Node) -> tuple[tuple[int, ...], int]:
+        if cells.hr_status:
+            return keys.cells_of(item, cells)
+        codes_, single = keys.category_or_group(item)
+        return codes_, keys.RANK_CATEGORY if single else keys.RANK_GROUP
+
     if isinstance(node.value, dict):
         node.mapping(("name", "categories"), "a mapping {name, categories}")
         name = node.require("name").text()
         codes: set[int] = set()
         for item in node.require("categories").elements(allow_scalar=True):
-            codes.update(keys.category_or_group(item)[0])
+            codes.update(codes_of(item)[0])
         if not codes:
             raise node.child("categories").error("must not be empty", allowed="at least one category or group")
         return tuple(sorted(codes)), name
     if not isinstance(node.value, str | int) or isinstance(node.value, bool):
         raise node.error("must be a category or group name, or {name, categories}",
-                         allowed=keys.ALLOWED_CATEGORY_OR_GROUP)
-    codes_, single = keys.category_or_group(node)
+                         allowed=keys.ALLOWED_CELL_KEYS if cells.hr_status else keys.ALLOWED_CATEGORY_OR_GROUP)
+    codes_, rank = codes_of(node)
+    single = rank in (keys.RANK_CATEGORY, keys.RANK_CELL)
     # "HER2-ultralow" also parses as the category "ultralow": keep the group name the user wrote.
-    written_group = str(node.value).strip().lower() in {g.lower() for g in GROUPS}
-    return tuple(sorted(codes_)), keys.codes_name(codes_, group=written_group or not single)
+    her2 = str(node.value).strip().lower().split("/")[0]
+    written_group = her2 in {g.lower() for g in GROUPS}
+    return tuple(sorted(codes_)), keys.codes_name(codes_, group=written_group or not single, cells=cells)
 
 
-def subgroup(node: Node) -> Subgroup:
-    codes, name = _population(node)
+def subgroup(node: Node, cells: Cells = IHC_ONLY) -> Subgroup:
+    codes, name = _population(node, cells)
     return Subgroup(name, codes)
 
 
-def _strata(node: Node, assessable: tuple[int, ...]) -> dict[int, int] | None:
+#: strata keywords that need population.hr_status, and the (IHC grouping, by HR) they mean
+_HR_STRATA = {"by_hr_status": ("none", True), "by_category_and_hr_status": ("by_category", True),
+              "by_group_and_hr_status": ("by_group", True)}
+
+
+def _keyword_strata(kind: str, cells: Cells) -> dict[int, int] | None:
+    """Strata of a keyword over the engine's indices (None: each index its own stratum)."""
+    ihc, by_hr = _HR_STRATA.get(kind, (kind, False))
+    if ihc == "by_category":
+        by_category = {c: c for c in range(N_CATEGORIES)}
+    elif ihc == "none":
+        by_category = dict.fromkeys(range(N_CATEGORIES), 0)
+    else:
+        by_category = {c: g for g, members in enumerate(GROUPS.values()) for c in members}
+    if not cells.hr_status:
+        return None if kind == "by_category" else _canonical(by_category) if kind == "by_group" else by_category
+    if kind == "by_category_and_hr_status":
+        return None
+    n_hr = len(HR_STATUSES)
+    return _canonical({code: by_category[cells.category(code)] * n_hr + (cells.hr(code) if by_hr else 0)
+                       for code in range(cells.n)})
+
+
+def _strata(node: Node, assessable: tuple[int, ...], cells: Cells = IHC_ONLY) -> dict[int, int] | None:
     if isinstance(node.value, str):
-        kind = node.text(("by_category", "by_group", "none"))
-        if kind == "by_category":
-            return None
-        if kind == "none":
-            return dict.fromkeys(range(N_CATEGORIES), 0)
-        return _canonical({c: g for g, members in enumerate(GROUPS.values()) for c in members})
+        kinds = ("by_category", "by_group", "none") + (tuple(_HR_STRATA) if cells.hr_status else ())
+        if not cells.hr_status and node.value in _HR_STRATA:
+            raise node.error(f"{node.value} needs population.hr_status", allowed="by_category | by_group | none | "
+                             "{name: [categories or groups]} (or add population.hr_status)")
+        return _keyword_strata(node.text(kinds), cells)
     if not isinstance(node.value, dict) or not node.value:
         raise node.error("must be by_category, by_group, none or a mapping of stratum name to categories",
                          allowed="by_category | by_group | none | {name: [categories or groups]}")
@@ -129,18 +160,24 @@ def _strata(node: Node, assessable: tuple[int, ...]) -> dict[int, int] | None:
         if not members:
             raise child.error(f"stratum {label!r} is empty", allowed="at least one category or group")
         for item in members:
-            for code in keys.category_or_group(item)[0]:
+            codes = keys.cells_of(item, cells)[0] if cells.hr_status else keys.category_or_group(item)[0]
+            for code in codes:
                 if code in out:
-                    raise item.error(f"{CATEGORIES[code]} is already in another stratum",
+                    raise item.error(f"{cells.name(code)} is already in another stratum",
                                      allowed="each category in one stratum")
                 out[code] = index
-    left = [c for c in range(N_CATEGORIES) if c not in out]
-    missing = [CATEGORIES[c] for c in left if c in assessable]
+    left = [c for c in range(cells.n) if c not in out]
+    missing = [cells.name(c) for c in left if c in assessable]
     if missing:
         raise node.error(f"{', '.join(missing)} can be enrolled but is in no stratum",
                          allowed="strata covering every enrolled category")
     out.update(dict.fromkeys(left, len(node.value)))  # never enrolled: a stratum of their own, never seen
     return _canonical(out)
+
+
+def default_strata(cells: Cells) -> dict[int, int] | None:
+    """What an absent ``strata`` means: by_category (by IHC category, over HR status when the factor is present)."""
+    return _keyword_strata("by_category", cells)
 
 
 def _canonical(strata: dict[int, int]) -> dict[int, int]:
@@ -271,8 +308,9 @@ def _harm(node: Node, alpha: float, sided: int, spending: str, futility: str,
     return out
 
 
-def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, ...]) -> Analysis:
-    """Read the analysis block; ``assessable`` are the categories enrolled patients can be assessed as."""
+def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, ...],
+             cells: Cells = IHC_ONLY) -> Analysis:
+    """Read the analysis block; ``assessable`` are the categories (cells) enrolled patients can be assessed as."""
     if node.missing or node.value is None:
         node = Node({}, file=node.file, path=node.path, mark=node.mark)
     node.mapping(ANALYSIS_FIELDS)
@@ -323,19 +361,21 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
         if isinstance(child.value, str) and child.value.strip().lower() in ("overall", "all"):
             pass
         else:
-            codes, name = _population(child)
-            _check_reachable(child, codes, assessable)
+            codes, name = _population(child, cells)
+            _check_reachable(child, codes, assessable, cells)
             out["population"], out["population_name"] = codes, name
     if (child := only("strata", test in STRATIFIED_TESTS, f"stratified tests ({one_of(STRATIFIED_TESTS)}); "
                       f"test {test} does not use analysis strata")) is not None:
-        out["strata"] = _strata(child, assessable)
+        out["strata"] = _strata(child, assessable, cells)
+    elif test in STRATIFIED_TESTS and cells.hr_status:
+        out["strata"] = default_strata(cells)
     if (child := node.get("subgroups")) is not None:
         subgroups = []
         if isinstance(child.value, list) and len(child.value) > MAX_LIST_LENGTH:
             raise child.error(f"{len(child.value)} subgroups", allowed=f"at most {MAX_LIST_LENGTH}")
         for item in child.elements():
-            sub = subgroup(item)
-            _check_reachable(item, sub.categories, assessable)
+            sub = subgroup(item, cells)
+            _check_reachable(item, sub.categories, assessable, cells)
             subgroups.append(sub)
         names = [s.name for s in subgroups]
         if len(set(names)) != len(names):
@@ -348,11 +388,11 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
         groups = child.require("groups", "two groups, e.g. [HER2-positive, HER2-low]").elements()
         if len(groups) != 2:
             raise child.child("groups").error("needs exactly two groups", allowed="[A, B]")
-        pair = tuple(subgroup(g) for g in groups)
+        pair = tuple(subgroup(g, cells) for g in groups)
         if set(pair[0].categories) & set(pair[1].categories):
             raise child.child("groups").error("the two groups overlap", allowed="disjoint groups")
         for g, sub in zip(groups, pair, strict=True):
-            _check_reachable(g, sub.categories, assessable)
+            _check_reachable(g, sub.categories, assessable, cells)
         out["interaction"] = pair
     if design == "biomarker" and not (out.get("subgroups") or out.get("interaction")):
         raise node.child("subgroups").error("a biomarker design needs subgroups or an interaction test",
@@ -493,20 +533,25 @@ def _nph_fields(node: Node, test: str, out: dict[str, Any]) -> None:
             allowed="remove sequential, or a log-rank-type test")
 
 
-def _check_reachable(node: Node, codes: tuple[int, ...], assessable: tuple[int, ...]) -> None:
+def _check_reachable(node: Node, codes: tuple[int, ...], assessable: tuple[int, ...],
+                     cells: Cells = IHC_ONLY) -> None:
     if not set(codes) & set(assessable):
         raise node.error("no enrolled patient can belong to this population",
-                         allowed="categories that can be enrolled: " + ", ".join(CATEGORIES[c] for c in assessable))
+                         allowed="categories that can be enrolled: " + ", ".join(cells.name(c) for c in assessable))
 
 
-def strata_dict(strata: Mapping[int, int] | None) -> str | dict[str, list[str]]:
-    """Strata (category -> stratum, None = each category) written out as ``_strata`` reads them back."""
+def strata_dict(strata: Mapping[int, int] | None, cells: Cells = IHC_ONLY) -> str | dict[str, list[str]]:
+    """Strata (category -> stratum, None = each category or cell) written out as ``_strata`` reads them back."""
     if strata is None:
-        return "by_category"
+        return "by_category_and_hr_status" if cells.hr_status else "by_category"
+    if cells.hr_status:  # a keyword reads better than twelve cell names (and reads back the same)
+        for kind in ("by_category", "by_group", "by_hr_status", "by_group_and_hr_status", "none"):
+            if _keyword_strata(kind, cells) == dict(strata):
+                return kind
     by_index: dict[int, list[int]] = {}
     for code, index in strata.items():
         by_index.setdefault(index, []).append(code)
-    return {keys.codes_name(tuple(v)): keys.names(tuple(v)) for _, v in sorted(by_index.items())}
+    return {keys.codes_name(tuple(v), cells=cells): keys.names(tuple(v), cells) for _, v in sorted(by_index.items())}
 
 
 def _cut_rules(node: Node, design: str, tte: bool, sequential: bool) -> dict[str, float]:
@@ -527,7 +572,7 @@ def _cut_rules(node: Node, design: str, tte: bool, sequential: bool) -> dict[str
     return out
 
 
-def analysis_dict(a: Analysis) -> dict[str, Any]:
+def analysis_dict(a: Analysis, cells: Cells = IHC_ONLY) -> dict[str, Any]:
     """The analysis block written out in full (defaults filled, names canonical)."""
     out: dict[str, Any] = {"test": a.test, "alpha": a.alpha, "sided": a.sided}
     for name in ("target_events", "calendar_months", "min_followup_after_last_entry_months",
@@ -535,14 +580,14 @@ def analysis_dict(a: Analysis) -> dict[str, Any]:
         if getattr(a, name) is not None:
             out[name] = getattr(a, name)
     out["population"] = "overall" if a.population is None else {
-        "name": a.population_name, "categories": keys.names(a.population)}
+        "name": a.population_name, "categories": keys.names(a.population, cells)}
     if a.test in STRATIFIED_TESTS:
-        out["strata"] = strata_dict(a.strata)
-    out["subgroups"] = [{"name": s.name, "categories": keys.names(s.categories)} for s in a.subgroups]
+        out["strata"] = strata_dict(a.strata, cells)
+    out["subgroups"] = [{"name": s.name, "categories": keys.names(s.categories, cells)} for s in a.subgroups]
     if a.subgroups:
         out["multiplicity"] = a.multiplicity
     if a.interaction is not None:
-        out["interaction"] = {"groups": [{"name": s.name, "categories": keys.names(s.categories)}
+        out["interaction"] = {"groups": [{"name": s.name, "categories": keys.names(s.categories, cells)}
                                          for s in a.interaction]}
     if a.test == "fleming_harrington":
         out["fleming_harrington"] = {"rho": a.fh_rho, "gamma": a.fh_gamma}

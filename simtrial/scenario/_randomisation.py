@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from simtrial.scenario._analysis import SINGLE_ARM, _strata, strata_dict
+from simtrial.her2 import IHC_ONLY, Cells
+from simtrial.scenario._analysis import SINGLE_ARM, _strata, default_strata, strata_dict
 from simtrial.scenario.errors import Node, one_of
 from simtrial.spec import RANDOMISATION_METHODS
 
@@ -32,7 +33,8 @@ ALLOWED = "{method: permuted_blocks | simple, strata: by_category | by_group | n
 
 
 def randomisation(
-    node: Node | None, *, design: str, assessable: tuple[int, ...], block_multiple: Node | None = None
+    node: Node | None, *, design: str, assessable: tuple[int, ...], block_multiple: Node | None = None,
+    cells: Cells = IHC_ONLY,
 ) -> tuple[str, Mapping[int, int] | None]:
     """``(method, strata)`` of the ``randomisation`` block (``node`` None when absent).
 
@@ -42,6 +44,7 @@ def randomisation(
     """
     method = DEFAULT_METHOD
     strata = None
+    given = False
     if node is not None:
         if design in SINGLE_ARM:
             raise node.error(f"design {design} is single-arm: nobody is randomised", allowed="remove randomisation")
@@ -55,17 +58,20 @@ def randomisation(
                     "patient on its own, whatever its category",
                     allowed="remove strata, or method: permuted_blocks",
                 )
-            strata = _strata(child, assessable)
+            strata = _strata(child, assessable, cells)
+            given = True
     if method == "simple" and block_multiple is not None:
         raise block_multiple.error(
             "block_multiple applies to permuted_blocks randomisation, not to randomisation.method simple",
             allowed="remove block_multiple, or randomisation: {method: permuted_blocks}",
         )
+    if method == "permuted_blocks" and not given and cells.hr_status:
+        strata = default_strata(cells)  # by_category: by IHC category, over HR status
     return method, strata
 
 
-def randomisation_dict(method: str, strata: Mapping[int, int] | None) -> dict[str, Any]:
+def randomisation_dict(method: str, strata: Mapping[int, int] | None, cells: Cells = IHC_ONLY) -> dict[str, Any]:
     """The block written out in full, as ``randomisation`` reads it back."""
     if method == "simple":
         return {"method": method}
-    return {"method": method, "strata": strata_dict(strata)}
+    return {"method": method, "strata": strata_dict(strata, cells)}

@@ -26,7 +26,8 @@ from simtrial.errors import (
     MAX_SIMS,
     InvalidInput,
 )
-from simtrial.her2 import CATEGORIES, N_CATEGORIES
+from simtrial.evidence import get_row, row_hr_status
+from simtrial.her2 import CATEGORIES, HR_STATUSES, IHC_BY_HR, IHC_ONLY, N_CATEGORIES, Cells
 from simtrial.scenario import _her2keys as keys
 from simtrial.scenario._analysis import analysis, analysis_dict
 from simtrial.scenario._models import (
@@ -74,7 +75,9 @@ TOP_FIELDS: dict[str, str] = {
     "prior": "optional uncertainty of the unknowns, for assurance (see scenarios/README.md, prior)",
     "sweep": "optional sensitivity sweep: {vary: {field path: values or start:stop:step}, zip: false}",
 }
-POPULATION_FIELDS = ("mix", "fixed_counts", "eligible", "misclassification")
+POPULATION_FIELDS = ("mix", "fixed_counts", "eligible", "misclassification", "hr_status")
+HR_STATUS_FIELDS = {"positive_fraction": "P(HR+ | IHC category): one fraction for all, or {all | group | category: "
+                    "fraction in [0, 1]} (category beats group beats all)"}
 ARM_FIELDS = ("label", "survival", "effect_map", "dropout", "response")
 ARMS = ("control", "experimental")
 SIMULATION_FIELDS = ("n_sims", "seed")
@@ -108,9 +111,39 @@ def _category_mapping(node: Node, read_value: Any) -> dict[int, Any]:
     return out
 
 
+def _hr_positive_fraction(node: Node, mix: dict[int, float] | None) -> dict[int, float]:
+    """``hr_status: {positive_fraction: f | {all | group | category: f}}`` -> P(HR+ | IHC) per mix category."""
+    node.mapping(HR_STATUS_FIELDS, "a mapping {positive_fraction}")
+    frac = node.require("positive_fraction", HR_STATUS_FIELDS["positive_fraction"])
+    if mix is None:
+        raise node.error("hr_status splits a prevalence mix by HR status", allowed="population: {mix: ..., hr_status: ...}")
+    if not isinstance(frac.value, dict):
+        value = frac.number(low=0.0, high=1.0)
+        return {c: value for c in sorted(mix)}
+    chosen: dict[int, tuple[int, float, Any]] = {}
+    for key, child in frac.items():
+        if key == "all":
+            codes, rank = tuple(range(N_CATEGORIES)), 0
+        else:
+            codes_, single = keys.category_or_group(child, key)
+            codes, rank = codes_, 2 if single else 1
+        value = child.number(low=0.0, high=1.0)
+        for code in codes:
+            if code in chosen and chosen[code][0] == rank:
+                raise child.error(f"{CATEGORIES[code]} is covered twice (also by {chosen[code][2]!r})",
+                                  allowed="one key per category at each level (category, group, all)", value=key)
+            if code not in chosen or chosen[code][0] < rank:
+                chosen[code] = (rank, value, key)
+    missing = [CATEGORIES[c] for c in sorted(mix) if mix[c] > 0 and c not in chosen]
+    if missing:
+        raise frac.error(f"no HR+ fraction for {', '.join(missing)}, which the mix contains",
+                         allowed="a key covering every category of the mix (a category, a group or all)")
+    return {c: chosen[c][1] for c in sorted(mix) if c in chosen}
+
+
 def _population(node: Node) -> Population:
     node.mapping(POPULATION_FIELDS)
-    mix = counts = eligible = matrix = None
+    mix = counts = eligible = matrix = hr_fraction = None
     if (child := node.get("mix")) is not None:
         mix = _category_mapping(child, lambda n: n.number(low=0.0, high=1.0))
         total = sum(mix.values())
@@ -125,12 +158,20 @@ def _population(node: Node) -> Population:
     if mix is None and counts is None:
         raise node.child("mix").error("give the prevalence mix (or fixed_counts)",
                                       allowed="mix: {category: prevalence, ...} summing to 1")
+    if (child := node.get("hr_status")) is not None:
+        if counts is not None:
+            raise child.error("hr_status splits a prevalence mix by HR status; fixed_counts per IHC category "
+                              "leave the HR-status split of the enrolled numbers undefined",
+                              allowed="population: {mix: ..., hr_status: ...} (without fixed_counts)")
+        hr_fraction = _hr_positive_fraction(child, mix)
+    cells = IHC_BY_HR if hr_fraction is not None else IHC_ONLY
     if (child := node.get("eligible")) is not None:
         codes: set[int] = set()
         for item in child.elements(allow_scalar=True):
-            codes.update(keys.category_or_group(item)[0])
+            codes.update(keys.cells_of(item, cells)[0] if cells.hr_status else keys.category_or_group(item)[0])
         if not codes:
-            raise child.error("must not be empty", allowed=keys.ALLOWED_CATEGORY_OR_GROUP)
+            raise child.error("must not be empty",
+                              allowed=keys.ALLOWED_CELL_KEYS if cells.hr_status else keys.ALLOWED_CATEGORY_OR_GROUP)
         eligible = tuple(sorted(codes))
     if (child := node.get("misclassification")) is not None:
         m = np.eye(N_CATEGORIES)
@@ -146,7 +187,8 @@ def _population(node: Node) -> Population:
                 m[true, assessed] = p
         matrix = tuple(tuple(float(v) for v in r) for r in m)
     try:
-        return Population(mix=mix, fixed_counts=counts, eligible=eligible, misclassification=matrix)
+        return Population(mix=mix, fixed_counts=counts, eligible=eligible, misclassification=matrix,
+                          hr_positive_fraction=hr_fraction)
     except ValueError as err:
         raise node.error(str(err), allowed="see scenarios/README.md, population") from None
 
@@ -157,8 +199,10 @@ def _population_dict(pop: Population) -> dict[str, Any]:
         out["mix"] = {CATEGORIES[c]: v for c, v in sorted(pop.mix.items())}
     if pop.fixed_counts is not None:
         out["fixed_counts"] = {CATEGORIES[c]: v for c, v in sorted(pop.fixed_counts.items())}
+    if pop.hr_positive_fraction is not None:
+        out["hr_status"] = {"positive_fraction": {CATEGORIES[c]: v for c, v in pop.hr_positive_fraction.items()}}
     if pop.eligible is not None:
-        out["eligible"] = keys.names(pop.eligible)
+        out["eligible"] = keys.names(pop.eligible, pop.cells)
     if pop.misclassification is not None:
         rows = {}
         for t, row in enumerate(pop.misclassification):
@@ -172,35 +216,53 @@ def _population_dict(pop: Population) -> dict[str, Any]:
 
 
 def _by_category(
-    node: Node, resolve: Any, base: dict[int, Resolved] | None = None
+    node: Node, resolve: Any, base: dict[int, Resolved] | None = None, cells: Cells = IHC_ONLY
 ) -> dict[int, Resolved]:
-    """Resolve a {category | group | all: spec} mapping; category beats group beats all.
+    """Resolve a {key: spec} mapping over the engine's indices; the most specific key wins.
 
-    ``resolve(spec_node, code)`` builds one category's value; ``base`` holds
-    lower-priority values (an effect map) that any key overrides.
+    Without hr_status: category beats group beats all.  With it the keys may
+    also name an HR status, ranked by ``_her2keys.RANK_*``: category/HR >
+    category > group/HR > group > HR+ / HR- > all.  ``resolve(spec_node, code)``
+    builds one index's value; ``base`` holds lower-priority values (an effect
+    map) that any key overrides.
     """
     chosen: dict[int, tuple[int, Node, Any]] = {}
     for key, child in node.items():
         if key == "all":
-            codes, rank = tuple(range(N_CATEGORIES)), 0
+            codes, rank = tuple(range(cells.n)), keys.RANK_ALL
         else:
-            codes_, single = keys.category_or_group(child, key)
-            codes, rank = codes_, 2 if single else 1
+            codes, rank = keys.cells_of(child, cells, key)
         for code in codes:
             if code in chosen and chosen[code][0] == rank:
-                raise child.error(f"{CATEGORIES[code]} is covered twice (also by {chosen[code][2]!r})",
-                                  allowed="one key per category at each level (category, group, all)", value=key)
+                level = "category, group, all" if not cells.hr_status else "cell, category, group/HR, group, HR, all"
+                raise child.error(f"{cells.name(code)} is covered twice (also by {chosen[code][2]!r})",
+                                  allowed=f"one key per category at each level ({level})", value=key)
             if code not in chosen or chosen[code][0] < rank:
                 chosen[code] = (rank, child, key)
     out = dict(base or {})
     for code in sorted(chosen):
         result = resolve(chosen[code][1], code)
         if result is not None:
+            if cells.hr_status:
+                _check_evidence_hr_status(chosen[code][1], result, cells, code)
             out[code] = result
     return dict(sorted(out.items()))
 
 
-def _effect_map_models(node: Node) -> tuple[dict[int, Resolved], dict[int, str]]:
+def _check_evidence_hr_status(node: Node, result: Resolved, cells: Cells, code: int) -> None:
+    """A model resting on a figure restricted to one HR status (Atallah's ER-/ER+ rows) may not reach the other."""
+    for evidence_id in result.sources:
+        status = row_hr_status(get_row(evidence_id))
+        if status is not None and status != cells.hr(code):
+            row = get_row(evidence_id)
+            raise node.error(f"evidence {evidence_id} is a figure in {row['hr_status']} patients only, but this key "
+                             f"also covers {cells.name(code)}",
+                             allowed=f"a key restricted to {HR_STATUSES[status]} (e.g. "
+                                     f"{CATEGORIES[cells.category(code)]}/{HR_STATUSES[status]})")
+
+
+def _effect_map_models(node: Node, cells: Cells = IHC_ONLY) -> tuple[dict[int, Resolved], dict[int, str]]:
+    """The map's models by IHC category, applied to every HR status of the category (maps are by IHC only)."""
     node.mapping(("name", "reference"), "a mapping {name, reference}")
     name_node = node.require("name", "T-DXd | T-DM1 | TKI | trastuzumab")
     try:
@@ -212,7 +274,8 @@ def _effect_map_models(node: Node) -> tuple[dict[int, Resolved], dict[int, str]]
     direction_only: dict[int, str] = {}
     for entry in emap.entries:
         if entry.hazard_ratio is None:
-            direction_only[entry.category] = f"effect map {emap.name}: {entry.assumption}"
+            for code in cells.of_categories((entry.category,)):
+                direction_only[code] = f"effect map {emap.name}: {entry.assumption}"
             continue
         try:
             model = ref.value.with_hazard_ratio(entry.hazard_ratio)
@@ -223,21 +286,24 @@ def _effect_map_models(node: Node) -> tuple[dict[int, Resolved], dict[int, str]]
         note = (f"{describe(model)}; {emap.name} effect map: reference x HR {entry.hazard_ratio:.4g} "
                 f"({emap.scale}; {entry.assumption})")
         sources = tuple(dict.fromkeys((*ref.sources, *entry.source_ids)))
-        models[entry.category] = Resolved(model, sources, note)
+        for code in cells.of_categories((entry.category,)):
+            models[code] = Resolved(model, sources, note)
     return models, direction_only
 
 
 def _check_needed(node: Node, have: Mapping[int, Any], needed: tuple[int, ...], what: str,
-                  hints: Mapping[int, str] | None = None) -> None:
+                  hints: Mapping[int, str] | None = None, cells: Cells = IHC_ONLY) -> None:
     for code in needed:
         if code not in have:
             hint = f" ({hints[code]})" if hints and code in hints else ""
-            raise node.error(f"no {what} for {CATEGORIES[code]}, which the population can contain{hint}",
-                             allowed=f"a key covering it ({_SPEC_KEY_HINT})")
+            allowed = _SPEC_KEY_HINT if not cells.hr_status else "a category or group, with or without /HR+ or /HR-, HR+ / HR-, or all"
+            raise node.error(f"no {what} for {cells.name(code)}, which the population can contain{hint}",
+                             allowed=f"a key covering it ({allowed})")
 
 
 def _arm(
-    node: Node, role: str, *, endpoint: str, needed: tuple[int, ...], control: dict[int, Resolved] | None
+    node: Node, role: str, *, endpoint: str, needed: tuple[int, ...], control: dict[int, Resolved] | None,
+    cells: Cells = IHC_ONLY,
 ) -> tuple[str, dict[int, Resolved], float]:
     node.mapping(ARM_FIELDS)
     label = node.child("label").text() if node.get("label") is not None else role
@@ -251,7 +317,7 @@ def _arm(
         base: dict[int, Resolved] = {}
         direction_only: dict[int, str] = {}
         if (emap := node.get("effect_map")) is not None:
-            base, direction_only = _effect_map_models(emap)
+            base, direction_only = _effect_map_models(emap, cells)
         surv = node.get("survival")
         if surv is None and not base:
             raise node.child("survival").error("required field is missing",
@@ -266,12 +332,12 @@ def _arm(
             ref = control.get(code) if control is not None else None
             return survival_spec(child, control=ref, allow_relative=experimental)
 
-        models = _by_category(surv, resolve, base) if surv is not None else base
+        models = _by_category(surv, resolve, base, cells) if surv is not None else base
         if emap is not None and surv is not None and all(
                 code not in base or models[code] is not base[code] for code in needed):
             raise emap.error("survival gives a model for every category the population can contain, so the "
                              "effect map is never used", allowed="remove effect_map, or survival keys it should not cover")
-        _check_needed(surv or node.child("effect_map"), models, needed, "survival model", direction_only)
+        _check_needed(surv or node.child("effect_map"), models, needed, "survival model", direction_only, cells)
         h = 0.0
         if (drop := node.get("dropout")) is not None:
             drop.mapping(("probability", "by_months", "hazard_per_month"))
@@ -294,13 +360,14 @@ def _arm(
         ref = control.get(code) if control is not None else None
         return response_spec(child, control=ref, allow_relative=experimental)
 
-    probs = _by_category(resp, resolve_response)
-    _check_needed(resp, probs, needed, "response probability")
+    probs = _by_category(resp, resolve_response, cells=cells)
+    _check_needed(resp, probs, needed, "response probability", cells=cells)
     return label, probs, 0.0
 
 
-def _arm_dict(label: str, values: dict[int, Resolved], dropout: float, endpoint: str) -> dict[str, Any]:
-    block = {CATEGORIES[c]: resolved_spec(r) for c, r in values.items()}
+def _arm_dict(label: str, values: dict[int, Resolved], dropout: float, endpoint: str,
+              cells: Cells = IHC_ONLY) -> dict[str, Any]:
+    block = {cells.name(c): resolved_spec(r) for c, r in values.items()}
     if endpoint == "binary":
         return {"label": label, "response": block}
     return {"label": label, "survival": block, "dropout": {"hazard_per_month": dropout}}
@@ -461,6 +528,22 @@ def _sweep(node: Node) -> SweepPlan:
         raise node.error(str(err), allowed="paths varied once; with zip, lists of one length") from None
 
 
+#: designs that run on IHC x HR-status cells (the two-arm time-to-event designs on the engine)
+HR_STATUS_DESIGNS = ("superiority", "noninferiority", "biomarker", "enrichment")
+
+
+def _check_hr_status_supported(root: Node, design: str, endpoint: str) -> None:
+    """hr_status reaches the two-arm time-to-event engine; elsewhere it would be silently ignored, so refuse it."""
+    node = root.child("population").child("hr_status")
+    if design not in HR_STATUS_DESIGNS or endpoint != "time_to_event":
+        raise node.error(f"hr_status is supported for the two-arm time-to-event designs "
+                         f"({', '.join(HR_STATUS_DESIGNS)}), not design {design} with a {endpoint} endpoint",
+                         allowed="remove hr_status, or a two-arm time-to-event design")
+    if root.get("prior") is not None:
+        raise root.child("prior").error("a prior is keyed by IHC category; combined with hr_status (IHC x HR "
+                                        "cells) it is not supported", allowed="remove prior, or remove hr_status")
+
+
 def _check_simon_exists(node: Node, an) -> None:
     """A Simon scenario validates only if a design meets its error rates (so `run` cannot fail on it later)."""
     from simtrial.stats.simon import simon_design
@@ -496,6 +579,9 @@ def _build(root: Node, path: str) -> Scenario:
 
     population = _population(root.require("population", "{mix: {category: prevalence}, ...}"))
     needed = population.true_categories()
+    cells = population.cells
+    if cells.hr_status:
+        _check_hr_status_supported(root, design, endpoint)
     if design == "simon_two_stage" and population.fixed_counts is not None:
         raise root.child("population").child("fixed_counts").error(
             "Simon's design chooses its own stage sizes; fixed_counts would fix the enrolled numbers",
@@ -507,7 +593,8 @@ def _build(root: Node, path: str) -> Scenario:
     if design == "enrichment" and population.eligible is None:
         raise root.child("population").child("eligible").error(
             "design enrichment restricts enrolment by assessed category", allowed="a list of categories or groups")
-    an = analysis(root.child("analysis"), design=design, endpoint=endpoint, assessable=population.assessed_categories())
+    an = analysis(root.child("analysis"), design=design, endpoint=endpoint, assessable=population.assessed_categories(),
+                  cells=cells)
 
     if design == "simon_two_stage":
         _check_simon_exists(root.child("analysis"), an)
@@ -557,10 +644,10 @@ def _build(root: Node, path: str) -> Scenario:
     control = None
     if two_arm:
         c_label, c_values, c_drop = _arm(arms.require("control"), "control", endpoint=endpoint, needed=needed,
-                                         control=None)
+                                         control=None, cells=cells)
         control = c_values
     e_label, e_values, e_drop = _arm(arms.require("experimental"), "experimental", endpoint=endpoint,
-                                     needed=needed, control=control)
+                                     needed=needed, control=control, cells=cells)
 
     allocation = (1, 1)
     if root.get("allocation") is not None:
@@ -575,7 +662,7 @@ def _build(root: Node, path: str) -> Scenario:
         block_multiple = root.child("block_multiple").integer(low=1, high=MAX_BLOCK_MULTIPLE)
     rand_method, rand_strata = read_randomisation(
         root.get("randomisation"), design=design, assessable=population.assessed_categories(),
-        block_multiple=root.get("block_multiple"))
+        block_multiple=root.get("block_multiple"), cells=cells)
     accrual = None
     if root.get("accrual") is not None:
         if not tte:
@@ -618,19 +705,19 @@ def _build(root: Node, path: str) -> Scenario:
                                 "endpoint": endpoint, "population": _population_dict(population)}
     resolved["arms"] = {}
     if control is not None:
-        resolved["arms"]["control"] = _arm_dict(c_label, control, c_drop, endpoint)
-    resolved["arms"]["experimental"] = _arm_dict(e_label, e_values, e_drop, endpoint)
+        resolved["arms"]["control"] = _arm_dict(c_label, control, c_drop, endpoint, cells)
+    resolved["arms"]["experimental"] = _arm_dict(e_label, e_values, e_drop, endpoint, cells)
     if two_arm:
         resolved["allocation"] = {"control": allocation[0], "experimental": allocation[1]}
     if two_arm and rand_method == "permuted_blocks":
         resolved["block_multiple"] = block_multiple
     if two_arm:
-        resolved["randomisation"] = randomisation_dict(rand_method, rand_strata)
+        resolved["randomisation"] = randomisation_dict(rand_method, rand_strata, cells)
     if n_patients is not None:
         resolved["n_patients"] = n_patients
     if accrual is not None:
         resolved["accrual"] = _accrual_dict(accrual)
-    resolved["analysis"] = analysis_dict(an)
+    resolved["analysis"] = analysis_dict(an, cells)
     resolved["simulation"] = {"n_sims": simulation.n_sims, "seed": simulation.seed}
     if sample_size is not None:
         resolved["sample_size"] = _sample_size_dict(sample_size)

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from simtrial.errors import InvalidInput
-from simtrial.spec._checks import _category_name, _check_category
+from simtrial.her2 import MAX_CELLS
+from simtrial.spec._checks import _check_category
 from simtrial.survival import SurvivalModel
 
 
@@ -20,10 +21,12 @@ class Arm:
     dropout_hazard_per_month: float = 0.0
 
     def __post_init__(self) -> None:
-        models = {_check_category(f"arm {self.label!r} models", k): v for k, v in dict(self.models).items()}
+        # keys are engine indices (IHC categories, or cells with hr_status): TrialSpec checks them
+        # against its population
+        models = {_check_category(f"arm {self.label!r} models", k, MAX_CELLS): v for k, v in dict(self.models).items()}
         for k, model in models.items():
             if not hasattr(model, "to_kernel"):
-                raise InvalidInput(f"arm {self.label!r}: the model for {_category_name(k)} is not a survival model")
+                raise InvalidInput(f"arm {self.label!r}: the model for index {k} is not a survival model")
         object.__setattr__(self, "models", models)
         h = float(self.dropout_hazard_per_month)
         if not (h >= 0.0 and math.isfinite(h)):

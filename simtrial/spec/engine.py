@@ -10,7 +10,7 @@ import numpy as np
 
 from simtrial.errors import InvalidInput
 from simtrial.her2 import N_CATEGORIES
-from simtrial.spec._checks import _category_name, _check_category
+from simtrial.spec._checks import _check_category
 from simtrial.spec.accrual import Accrual
 from simtrial.spec.arms import Arm
 from simtrial.spec.population import Population, Subgroup
@@ -140,11 +140,13 @@ class TrialSpec:
             raise InvalidInput("cuts: the first look has no previous look (min_months_after_previous_look "
                                "applies from the second look on)")
         object.__setattr__(self, "cuts", cuts)
+        cells = self.population.cells
         for name, mapping in (("randomization_strata", self.randomization_strata), ("analysis_strata", self.analysis_strata)):
             if mapping is not None:
-                clean = {_check_category(name, k): int(v) for k, v in dict(mapping).items()}
-                if set(clean) != set(ALL_CATEGORIES):
-                    raise InvalidInput(f"{name} must give a stratum for every HER2 category")
+                clean = {_check_category(name, k, cells.n): int(v) for k, v in dict(mapping).items()}
+                if set(clean) != set(range(cells.n)):
+                    what = "HER2 category" if not cells.hr_status else "IHC x HR-status cell"
+                    raise InvalidInput(f"{name} must give a stratum for every {what}")
                 if min(clean.values()) < 0:
                     raise InvalidInput(f"{name}: stratum numbers must be >= 0")
                 object.__setattr__(self, name, clean)
@@ -158,6 +160,9 @@ class TrialSpec:
             raise InvalidInput(f"landmark_months must be > 0, got {lms!r}")
         object.__setattr__(self, "landmark_months", lms)
         object.__setattr__(self, "subgroups", tuple(self.subgroups))
+        for sub in self.subgroups:
+            for code in sub.categories:
+                _check_category(f"subgroup {sub.name!r}", code, cells.n)
         if isinstance(self.statistics, str):
             raise InvalidInput(f"statistics must be a sequence of names, got the string {self.statistics!r}")
         asked = tuple(self.statistics)
@@ -168,10 +173,12 @@ class TrialSpec:
         object.__setattr__(self, "statistics", tuple(s for s in known if s in asked))
         self._check_nph()
         for arm in (self.control, self.experimental):
+            for cat in arm.models:
+                _check_category(f"arm {arm.label!r} models", cat, cells.n)
             for cat in self.population.true_categories():
                 if cat not in arm.models:
                     raise InvalidInput(
-                        f"arm {arm.label!r} has no event-time model for {_category_name(cat)}, "
+                        f"arm {arm.label!r} has no event-time model for {cells.name(cat)}, "
                         "which the population can contain"
                     )
 

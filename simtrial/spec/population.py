@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simtrial.errors import InvalidInput
-from simtrial.her2 import N_CATEGORIES
+from simtrial.her2 import IHC_BY_HR, IHC_ONLY, MAX_CELLS, N_CATEGORIES, N_HR_STATUSES, Cells
 from simtrial.spec._checks import _category_name, _check_category
 
 
@@ -22,12 +22,52 @@ class Population:
     enrolled (enrichment); None enrols everyone.  ``misclassification``:
     P(assessed = column | true = row), a 6 x 6 row-stochastic matrix; None
     means the assay is always right.
+
+    ``hr_positive_fraction``: the optional hormone-receptor factor, P(HR+ | true
+    IHC category) for every category of ``mix``.  With it the engine's index
+    is an IHC x HR-status cell (``simtrial.her2.Cells``): ``eligible`` then
+    holds cell indices, every array below is over cells, and the assay error
+    acts on the IHC axis only (HR status is read without error).  Without it
+    every array is over the 6 IHC categories, exactly as before the factor.
     """
 
     mix: Mapping[int, float] | None = None
     fixed_counts: Mapping[int, int] | None = None
     eligible: tuple[int, ...] | None = None
     misclassification: tuple[tuple[float, ...], ...] | None = None
+    hr_positive_fraction: Mapping[int, float] | None = None
+
+    @property
+    def cells(self) -> Cells:
+        """The meaning of the engine's category index for this population."""
+        return IHC_ONLY if self.hr_positive_fraction is None else IHC_BY_HR
+
+    @property
+    def n_cells(self) -> int:
+        return self.cells.n
+
+    def _check_hr_status(self) -> None:
+        if self.fixed_counts is not None:
+            raise InvalidInput(
+                "population: hr_status works with a prevalence mix; fixed_counts per IHC category "
+                "would leave the HR-status split of the enrolled numbers undefined"
+            )
+        fractions = {
+            _check_category("population.hr_status.positive_fraction", k): float(v)
+            for k, v in dict(self.hr_positive_fraction).items()
+        }
+        for k, v in fractions.items():
+            if not 0.0 <= v <= 1.0:
+                raise InvalidInput(
+                    f"population.hr_status.positive_fraction[{_category_name(k)}] must be in [0, 1], got {v!r}"
+                )
+        missing = [_category_name(c) for c, p in sorted((self.mix or {}).items()) if p > 0 and c not in fractions]
+        if missing:
+            raise InvalidInput(
+                "population.hr_status.positive_fraction gives no HR+ fraction for " + ", ".join(missing)
+                + ", which the mix contains"
+            )
+        object.__setattr__(self, "hr_positive_fraction", dict(sorted(fractions.items())))
 
     def __post_init__(self) -> None:
         if self.mix is None and self.fixed_counts is None:
@@ -58,8 +98,11 @@ class Population:
             if sum(counts.values()) == 0:
                 raise InvalidInput("population.fixed_counts is empty: at least one patient is needed")
             object.__setattr__(self, "fixed_counts", {k: int(v) for k, v in counts.items()})
+        if self.hr_positive_fraction is not None:
+            self._check_hr_status()
         if self.eligible is not None:
-            eligible = tuple(sorted({_check_category("population.eligible", c) for c in self.eligible}))
+            n = self.n_cells
+            eligible = tuple(sorted({_check_category("population.eligible", c, n) for c in self.eligible}))
             if not eligible:
                 raise InvalidInput("population.eligible is empty: at least one HER2 category must be enrolled")
             object.__setattr__(self, "eligible", eligible)
@@ -78,7 +121,7 @@ class Population:
                 "the true categories (P(true | assessed) comes from mix x misclassification)"
             )
         if self.fixed_counts is not None and self.misclassification is not None:
-            reachable = np.array([self.mix.get(c, 0.0) for c in range(N_CATEGORIES)]) @ self.classification_matrix()
+            reachable = np.array([self.mix.get(c, 0.0) for c in range(N_CATEGORIES)]) @ self.ihc_classification_matrix()
             for c, v in sorted(self.fixed_counts.items()):
                 if v > 0 and not reachable[c] > 0:
                     raise InvalidInput(
@@ -90,19 +133,33 @@ class Population:
         if self.mix is not None and self.joint_probabilities().sum() <= 1e-9:
             raise InvalidInput("population: no screened patient can be eligible (mix x eligible is empty)")
 
-    def classification_matrix(self) -> np.ndarray:
+    def ihc_classification_matrix(self) -> np.ndarray:
+        """P(assessed IHC | true IHC), 6 x 6."""
         if self.misclassification is None:
             return np.eye(N_CATEGORIES)
         return np.asarray(self.misclassification, dtype=float)
 
-    def joint_probabilities(self) -> np.ndarray:
-        """P(true, assessed) among *screened* patients restricted to the eligible, unnormalised."""
+    def classification_matrix(self) -> np.ndarray:
+        """P(assessed index | true index): over cells, the IHC error with HR status read without error."""
+        m = self.ihc_classification_matrix()
+        return np.kron(m, np.eye(N_HR_STATUSES)) if self.hr_positive_fraction is not None else m
+
+    def screened_prevalence(self) -> np.ndarray:
+        """P(true index) among screened patients: the mix, split by P(HR+ | IHC) with hr_status."""
         mix = np.zeros(N_CATEGORIES)
         for k, v in (self.mix or {}).items():
             mix[k] = v
-        joint = mix[:, None] * self.classification_matrix()
+        if self.hr_positive_fraction is None:
+            return mix
+        positive = np.array([self.hr_positive_fraction.get(c, 0.0) for c in range(N_CATEGORIES)])
+        return np.stack([mix * positive, mix * (1.0 - positive)], axis=1).ravel()
+
+    def joint_probabilities(self) -> np.ndarray:
+        """P(true, assessed) among *screened* patients restricted to the eligible, unnormalised."""
+        n = self.n_cells
+        joint = self.screened_prevalence()[:, None] * self.classification_matrix()
         if self.eligible is not None:
-            keep = np.zeros(N_CATEGORIES, dtype=bool)
+            keep = np.zeros(n, dtype=bool)
             keep[list(self.eligible)] = True
             joint[:, ~keep] = 0.0
         return joint
@@ -123,7 +180,7 @@ class Population:
     def true_given_assessed(self) -> np.ndarray:
         """``P(true = t | assessed = a)`` as a [assessed, true] matrix; rows of impossible ``a`` are the identity."""
         if self.fixed_counts is not None and self.misclassification is None:
-            return np.eye(N_CATEGORIES)
+            return np.eye(self.n_cells)
         if self.fixed_counts is not None:
             # fixed assessed counts: the true category follows the mix as prior, through the assay
             prior = np.array([self.mix.get(c, 0.0) for c in range(N_CATEGORIES)])
@@ -132,20 +189,20 @@ class Population:
             joint = self.joint_probabilities()
         col = joint.sum(axis=0)
         safe = np.where(col > 0, col, 1.0)
-        return np.where(col[:, None] > 0, joint.T / safe[:, None], np.eye(N_CATEGORIES))
+        return np.where(col[:, None] > 0, joint.T / safe[:, None], np.eye(self.n_cells))
 
     def true_weights(self, assessed: tuple[int, ...] | None = None) -> np.ndarray:
-        """``P(true = t)`` for an enrolled patient (assessed into ``assessed``, if given), float[6]."""
+        """``P(true = t)`` for an enrolled patient (assessed into ``assessed``, if given), float[n_cells]."""
         if self.fixed_counts is not None:
-            w = np.array([self.fixed_counts.get(c, 0) for c in range(N_CATEGORIES)], dtype=float)
+            w = np.array([self.fixed_counts.get(c, 0) for c in range(self.n_cells)], dtype=float)
         else:
             w = self.joint_probabilities().sum(axis=0)
         if assessed is not None:
-            keep = np.zeros(N_CATEGORIES, dtype=bool)
+            keep = np.zeros(self.n_cells, dtype=bool)
             keep[list(assessed)] = True
             w = np.where(keep, w, 0.0)
         total = w.sum()
-        return (w / total) @ self.true_given_assessed() if total > 0 else np.zeros(N_CATEGORIES)
+        return (w / total) @ self.true_given_assessed() if total > 0 else np.zeros(self.n_cells)
 
     def true_categories(self, assessed: tuple[int, ...] | None = None) -> tuple[int, ...]:
         """True categories an enrolled patient can have (among those assessed into ``assessed``, if given).
@@ -166,10 +223,10 @@ class Subgroup:
     """A population analysed on its own: the patients whose *assessed* category is in ``categories``."""
 
     name: str
-    categories: tuple[int, ...]
+    categories: tuple[int, ...]  # engine indices: IHC categories, or cells with hr_status
 
     def __post_init__(self) -> None:
-        cats = tuple(sorted({_check_category(f"subgroup {self.name!r}", c) for c in self.categories}))
+        cats = tuple(sorted({_check_category(f"subgroup {self.name!r}", c, MAX_CELLS) for c in self.categories}))
         if not cats:
             raise InvalidInput(f"subgroup {self.name!r} has no categories")
         object.__setattr__(self, "categories", cats)

@@ -37,7 +37,6 @@ from typing import Any
 import numpy as np
 
 from simtrial.errors import InvalidInput
-from simtrial.her2 import CATEGORIES, N_CATEGORIES
 from simtrial.spec import Arm, Scenario
 from simtrial.spec.accrual import EntryLaw
 
@@ -111,7 +110,7 @@ def _curves(scenario: Scenario, n: int, horizon: float, experimental: Arm | None
     p: dict[tuple[int, int], np.ndarray] = {}
     weight: dict[tuple[int, int], float] = {}
     for a, arm in enumerate((control, exp_arm)):
-        for c in range(N_CATEGORIES):
+        for c in range(scenario.population.n_cells):  # IHC categories, or IHC x HR cells with hr_status
             if weights[c] <= 0.0:
                 continue
             p[(a, c)] = observed_event_probability(arm.models[c], arm.dropout_hazard_per_month, s)
@@ -231,7 +230,7 @@ def expected_events(
         out[arm] = np.zeros(times.size)
     for (a, c), v in per.items():
         e = n * curves.weight[(a, c)] * v
-        out[f"{ARMS[a]}:{CATEGORIES[c]}"] = e
+        out[f"{ARMS[a]}:{scenario.population.cells.name(c)}"] = e
         out[ARMS[a]] = out[ARMS[a]] + e
         out["total"] = out["total"] + e
     return out
@@ -374,13 +373,13 @@ def timeline(
     else:
         joint = pop.joint_probabilities().sum(axis=0)
         assessed = {int(c): float(joint[c] / joint.sum()) for c in np.flatnonzero(joint > 0)}
-    by_assessed = {CATEGORIES[c]: tuple(float(x) for x in n * g * w) for c, w in assessed.items()}
+    by_assessed = {pop.cells.name(c): tuple(float(x) for x in n * g * w) for c, w in assessed.items()}
     events_arm = {arm: np.zeros(times.size) for arm in ARMS}
     by_cat: dict[str, dict[str, tuple[float, ...]]] = {arm: {} for arm in ARMS}
     for (a, c), v in per.items():
         e = n * proj.curves.weight[(a, c)] * v
         events_arm[ARMS[a]] += e
-        by_cat[ARMS[a]][CATEGORIES[c]] = tuple(float(x) for x in e)
+        by_cat[ARMS[a]][pop.cells.name(c)] = tuple(float(x) for x in e)
     total = events_arm["control"] + events_arm["experimental"]
     simulated = None
     if simulate_n:
