@@ -172,9 +172,7 @@ def build_spec(
         fh_rho=a.fh_rho,
         fh_gamma=a.fh_gamma,
         landmark_months=a.landmark_months,
-        # a group-sequential MaxCombo reads its components' scores block, not the fixed-design p-value
-        statistics=REPORT_STATISTICS if (a.test == "maxcombo" and a.sequential is not None)
-        else design_statistics(a.test),
+        statistics=design_statistics(a.test),
         group_sequential_weights=sequential_weights(a) if look_fractions is not None else (),
         **_nph_spec_fields(a),
     )
