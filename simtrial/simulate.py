@@ -32,6 +32,7 @@ from simtrial.engine.models import N_HEADER, competing_exponentials, stack_model
 from simtrial.engine.records import (
     FIELD_TYPES,
     MAX_LOOKS,
+    MAX_MAXCOMBO,
     PARAMETER_FIELDS,
     AnalysisArgs,
     CohortArgs,
@@ -426,6 +427,10 @@ def check_kernel_args(args: KernelArgs) -> None:
     if analysis.requested < 0 or analysis.requested & ~ALL_STATISTICS:
         _fail("AnalysisArgs", "requested", f"must be a bit mask of STAT_* codes (within {ALL_STATISTICS}), got {analysis.requested}")
 
+    gs = analysis.gs_components
+    if gs.shape[1] != 3 or gs.shape[0] > MAX_MAXCOMBO:
+        _fail("AnalysisArgs", "gs_components", f"must be [J <= {MAX_MAXCOMBO}, 3] (rho, gamma, t_star), got {gs.shape}")
+
     if args.variants is not None:
         _check_variant_table(cohort, args.variants)
 
@@ -579,7 +584,9 @@ class TrialTask:
 
     @property
     def n_fields(self) -> int:
-        return layout.n_columns(int(self.args.analysis.landmark_months.shape[0]), self.args.analysis.nph_requested != 0)
+        a = self.args.analysis
+        return layout.n_columns(int(a.landmark_months.shape[0]), a.nph_requested != 0,
+                                layout.gs_width(self.n_looks, int(a.gs_components.shape[0])))
 
     def empty_rows(self, n: int) -> TrialRows:
         n_looks, n_pop = self.n_looks, self.n_populations
@@ -699,6 +706,7 @@ def simulate(
     fields = layout.FIELDS + layout.landmark_fields(spec.landmark_months)
     if args.analysis.nph_requested:
         fields += layout.NPH_FIELDS
+    fields += layout.gs_fields(len(spec.cuts), len(spec.group_sequential_weights))
     assert len(fields) == task.n_fields
 
     # chunks only pace the progress bar: every trial's stream is fixed by its index
@@ -832,6 +840,7 @@ def simulate_variants(
         fields = layout.FIELDS + layout.landmark_fields(spec.landmark_months)
         if args.analysis.nph_requested:
             fields += layout.NPH_FIELDS
+        fields += layout.gs_fields(len(spec.cuts), len(spec.group_sequential_weights))
         results.append(SimulationResult(
             spec=spec, n_sims=n, seed=int(seed), fields=fields, populations=spec.population_names,
             stats=out.stats[rows], cut_months=out.cut_months[rows], enrolled=out.enrolled[rows], flags=out.flags[rows],

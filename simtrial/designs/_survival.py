@@ -49,6 +49,51 @@ _NPH_Z = {
 REPORT_STATISTICS = ("cox", "kaplan_meier")
 
 
+def sequential_weights(a) -> tuple[tuple[float, float, float | None], ...]:
+    """The weighted components of a group-sequential weighted log-rank / MaxCombo analysis; () for other tests.
+
+    (rho, gamma, t_star): FH(rho, gamma) with t_star None, else the modestly weighted log-rank at t_star.
+    """
+    from simtrial.spec.engine import DEFAULT_MAXCOMBO
+
+    if a.sequential is None:
+        return ()
+    if a.test == "fleming_harrington":
+        return ((a.fh_rho, a.fh_gamma, None),)
+    if a.test == "modestly_weighted_logrank":
+        return ((0.0, 0.0, a.mwlr_t_star_months),)
+    if a.test == "maxcombo":
+        return tuple((r, g, None) for r, g in (a.maxcombo or DEFAULT_MAXCOMBO))
+    return ()
+
+
+def weighted_sequential_statistics(result: SimulationResult, population: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """(Z_eff of the test per trial and look [n, K], the components' correlation [n, K J, K J], J).
+
+    Read from the group-sequential scores block (``simtrial.engine.gs_scores``): Z_lj = U_lj /
+    sqrt(V_lj), Z_eff = -Z (positive favours experimental), the test's Z_eff the largest component's;
+    Corr(Z_ki, Z_lj) = Cov(U_ki, U_lj) / sqrt(V_ki V_lj).  Undefined components give NaN.
+    """
+    n_looks = result.n_looks
+    J = len(result.spec.group_sequential_weights)
+    width = layout.gs_width(n_looks, J)
+    block = result.stats[:, :, population, result.stats.shape[-1] - width:]  # [n, K, width]
+    n = block.shape[0]
+    cov = np.full((n, n_looks * J, n_looks * J), np.nan)
+    for look in range(n_looks):
+        for k in range(look + 1):
+            c = block[:, look, J + k * J * J: J + (k + 1) * J * J].reshape(n, J, J)  # Cov(U_k., U_look.)
+            cov[:, k * J:(k + 1) * J, look * J:(look + 1) * J] = c
+            cov[:, look * J:(look + 1) * J, k * J:(k + 1) * J] = np.swapaxes(c, 1, 2)
+    var = np.diagonal(cov, axis1=1, axis2=2)  # [n, K J]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(np.where(var > 0, var, np.nan))
+        corr = cov / (sd[:, :, None] * sd[:, None, :])
+        z = -block[:, :, :J].reshape(n, n_looks * J) / sd
+    z_test = np.max(z.reshape(n, n_looks, J), axis=2)  # NaN if any component is undefined
+    return z_test, corr, J
+
+
 def design_statistics(test: str) -> tuple[str, ...]:
     """The statistics a time-to-event design computes per trial: its test's and the report's."""
     if test not in TEST_STATISTIC:
@@ -134,6 +179,7 @@ def build_spec(
         fh_gamma=a.fh_gamma,
         landmark_months=a.landmark_months,
         statistics=design_statistics(a.test),
+        group_sequential_weights=sequential_weights(a) if look_fractions is not None else (),
         **_nph_spec_fields(a),
     )
 
@@ -171,6 +217,8 @@ def efficacy_z(result: SimulationResult, test: str, population: int, look=slice(
         return -stats[..., layout.LOG_HR] / stats[..., layout.LOG_HR_SE]
     if test == "stratified_cox":
         return -stats[..., layout.STRATIFIED_LOG_HR] / stats[..., layout.STRATIFIED_LOG_HR_SE]
+    if result.spec.group_sequential_weights and test in ("fleming_harrington", "modestly_weighted_logrank", "maxcombo"):
+        return weighted_sequential_statistics(result, population)[0][:, look]
     if test in _NPH_Z or test == "maxcombo":
         offset = layout.n_fields(len(result.spec.landmark_months))
         if test == "maxcombo":

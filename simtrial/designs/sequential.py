@@ -46,6 +46,10 @@ class SequentialOutcome:
     looks: list[dict]  # one summary per look
     design: object  # the planned GroupSequentialDesign (TwoSidedDesign for two-sided plans)
     side_decisions: dict | None = None  # two-sided: reject_favourable / reject_unfavourable per trial
+    # weighted tests: each trial's own efficacy bounds [n_sims, n_looks] (+inf: no test at that look) and
+    # the lattice error estimate of the probability each was solved from (0: exact)
+    efficacy_bounds: np.ndarray | None = None
+    bound_error: np.ndarray | None = None
 
 
 def design_beta(scenario) -> float:
@@ -154,10 +158,15 @@ def apply_sequential(
     allocation: tuple[int, int] = (1, 1),
     planned_events: int | None = None,
     sided: int = 1,
+    correlation: np.ndarray | None = None,
+    n_components: int = 1,
 ) -> SequentialOutcome:
     """Decide every simulated trial from its per-look Z_eff [n_sims, n_looks].
 
-    ``alpha`` is per side (the analysis alpha / ``sided``).
+    ``alpha`` is per side (the analysis alpha / ``sided``).  For a weighted log-rank or MaxCombo
+    test, ``correlation`` [n_sims, n_looks * n_components, n_looks * n_components] is each trial's
+    estimated correlation of its components across looks (``z_eff`` is then the largest component
+    Z_eff at each look), and the bounds are that trial's own (:func:`weighted_efficacy_bounds`).
     """
     from scipy.stats import norm
     if sided == 2:
@@ -177,11 +186,24 @@ def apply_sequential(
     if plan.futility == "beta_spending" and plan.binding_futility:
         futility_z_for_binding = list(fut_z[:-1])
 
-    # efficacy bounds from observed information: trials sharing the same
-    # observed fractions (all of them, with event-driven looks) share one solve
-    observed = np.round(information_fraction[:, eff_index], 12)
-    bounds = np.full((n_sims, n_looks), np.inf)
-    unique, inverse = np.unique(observed, axis=0, return_inverse=True)
+    bound_error = None
+    if correlation is not None:
+        binding = None
+        if plan.binding_futility and futility_z_for_binding is not None:
+            binding = np.full(n_looks, -np.inf)
+            z_b = list(futility_z_for_binding)
+            for i, look in enumerate(eff_index[:-1]):
+                binding[look] = z_b[i] if i < len(z_b) else -np.inf
+        bounds, bound_error = weighted_efficacy_bounds(
+            plan, correlation, n_components, information_fraction, efficacy, alpha=alpha, binding_futility=binding,
+        )
+        unique = np.empty((0, eff_index.size))
+    else:
+        # efficacy bounds from observed information: trials sharing the same
+        # observed fractions (all of them, with event-driven looks) share one solve
+        observed = np.round(information_fraction[:, eff_index], 12)
+        bounds = np.full((n_sims, n_looks), np.inf)
+        unique, inverse = np.unique(observed, axis=0, return_inverse=True)
     for u, row in enumerate(unique):
         fractions = np.maximum.accumulate(row)
         # looks that add no information (a target not reached) cannot test again
@@ -245,7 +267,50 @@ def apply_sequential(
                 "cumulative_power": cumulative,
             }
         )
+    if correlation is not None:
+        return SequentialOutcome(success, stop_look, stop_eff, stop_fut, looks, design, None, bounds, bound_error)
     return SequentialOutcome(success, stop_look, stop_eff, stop_fut, looks, design)
+
+
+def weighted_efficacy_bounds(
+    plan: SequentialPlan, correlation: np.ndarray, n_components: int, information_fraction: np.ndarray,
+    efficacy: np.ndarray, *, alpha: float, binding_futility: np.ndarray | None = None,
+    n_points: int | None = None, n_shifts: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each trial's efficacy bounds for a statistic of ``n_components`` components (its largest Z_eff).
+
+    Alpha is spent at each trial's observed information fraction (events / planned events: the
+    log-rank's information fraction under H0, as for the log-rank designs here and as gsDesign2's
+    MaxCombo designs spend on the FH(0, 0) component's information), and the bound at look k is
+    the c_k with P(no earlier crossing, max_j Z_kj >= c_k) = alpha_k - alpha_(k-1) under the
+    trial's own estimated correlation across looks and components
+    (:func:`simtrial.engine.gs_mvn.combo_bounds`).  Looks that add no events (a target not reached)
+    do not test again; the last look that does spends all of alpha.  Returns (bounds, error of
+    the probability each bound was solved from) [n_sims, n_looks].
+    """
+    from simtrial.engine import gs_mvn
+    from simtrial.sequential.spending import alpha_spending
+
+    n_sims, n_looks = information_fraction.shape
+    fractions = np.maximum.accumulate(np.nan_to_num(information_fraction, nan=0.0), axis=1)
+    grows = np.concatenate([fractions[:, :1] > 0.0, np.diff(fractions, axis=1) > 1e-12], axis=1)
+    active = grows & efficacy[None, :]
+    cum = alpha_spending(plan.efficacy_spending, alpha, fractions, gamma=plan.gamma, rho=plan.rho)
+    # the final analysis spends what is left (at the last look that tests)
+    last = n_looks - 1 - np.argmax(active[:, ::-1], axis=1)
+    cum[np.arange(n_sims), last] = alpha
+    corr = np.ascontiguousarray(correlation, dtype=np.float64)
+    bad = ~np.isfinite(corr).all(axis=(1, 2))
+    corr[bad] = np.eye(corr.shape[1])  # an undefined statistic decides nothing; its bounds are moot
+    fut = np.full(n_looks, -np.inf) if binding_futility is None else np.asarray(binding_futility, dtype=float)
+    bounds = np.empty((n_sims, n_looks))
+    error = np.empty((n_sims, n_looks))
+    gs_mvn.combo_bounds_trials(
+        corr, int(n_components), np.ascontiguousarray(active), np.ascontiguousarray(cum), fut,
+        int(n_points or gs_mvn.DEFAULT_POINTS), int(n_shifts or gs_mvn.DEFAULT_SHIFTS), bounds, error,
+    )
+    bounds[bad] = np.inf
+    return bounds, error
 
 
 def _apply_two_sided(

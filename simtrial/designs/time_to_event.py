@@ -26,6 +26,7 @@ from simtrial.designs._survival import (
     nph_details,
     null_experimental_arm,
     primary_index,
+    weighted_sequential_statistics,
 )
 from simtrial.designs.base import Progress, StreamedOutcomes, TrialOutcomes
 from simtrial.designs.sequential import analytic_sequential_power, apply_sequential, design_beta
@@ -34,7 +35,11 @@ from simtrial.errors import InvalidInput
 from simtrial.executors import Executor
 from simtrial.simulate import SimulationResult, simulate
 from simtrial.spec import Arm, Scenario, TrialSpec
-from simtrial.spec.analysis import FIXED_DESIGN_TESTS
+from simtrial.spec.analysis import (
+    FIXED_DESIGN_TESTS,
+    GS_WEIGHTED_TESTS,
+    weighted_sequential_problem,
+)
 from simtrial.summaries import Mean, OutcomeSummary, median_at, percentile_at
 from simtrial.trial_parameters import TrialParameters
 
@@ -148,6 +153,13 @@ def _look_totals(seq, monitor, fractions: np.ndarray, events: np.ndarray) -> lis
         lt.events.add(events[:, look])
         lt.fraction.add(fractions[:, look])
         out.append(lt)
+    if seq.efficacy_bounds is not None:
+        # per-trial bounds (weighted tests): every trial's own
+        for lt, column in zip(out, seq.efficacy_bounds.T, strict=True):
+            values, counts = np.unique(column, return_counts=True)
+            for v, k in zip(values, counts, strict=True):
+                lt.upper[float(v)] = lt.upper.get(float(v), 0) + int(k)
+        return out
     _, first, counts = np.unique(np.round(fractions, 12), axis=0, return_index=True, return_counts=True)
     answers = [seq.looks] if first.size == 1 else [monitor(np.array([i])).looks for i in first]
     for looks, k in zip(answers, counts, strict=True):
@@ -242,6 +254,10 @@ class TimeToEventDesign:
                                "for a time-to-event design")
         if scenario.analysis.sequential is not None and scenario.analysis.test in FIXED_DESIGN_TESTS:
             raise InvalidInput(f"analysis.sequential: test {scenario.analysis.test} is fixed-design only")
+        if scenario.analysis.sequential is not None and scenario.analysis.test in GS_WEIGHTED_TESTS:
+            problem = weighted_sequential_problem(scenario.analysis)
+            if problem is not None:
+                raise InvalidInput(f"analysis.sequential: {problem}")
 
     def _spec(self, scenario: Scenario, null: bool, n_patients, target_events) -> tuple[TrialSpec, Arm]:
         self._check(scenario)
@@ -375,12 +391,17 @@ class TimeToEventDesign:
             )
             beta = design_beta(scenario)
             hazard_ratio = np.exp(log_hr)
+            correlation, n_components = None, 1
+            if spec.group_sequential_weights:
+                # weighted log-rank / MaxCombo: each trial's bounds from its own estimated correlation
+                z_eff, correlation, n_components = weighted_sequential_statistics(result, pop)
 
             def monitor(rows=slice(None)):
                 return apply_sequential(
                     plan, z_eff[rows], fractions[rows], hazard_ratio[rows], total_events[rows], alpha=a.alpha / a.sided,
                     beta=beta, ni_margin=margin or 1.0, allocation=scenario.allocation, planned_events=planned_events,
-                    sided=a.sided,
+                    sided=a.sided, correlation=None if correlation is None else correlation[rows],
+                    n_components=n_components,
                 )
 
             seq = monitor()

@@ -143,6 +143,29 @@ NPH_FLAG_NAMES: dict[int, str] = {
 }
 
 
-def n_columns(n_landmarks: int, nph: bool) -> int:
-    """Width of a stats row: the fields, the landmark columns and, if any NPH statistic is asked for, NPH_FIELDS."""
-    return n_fields(n_landmarks) + (N_NPH_FIELDS if nph else 0)
+def n_columns(n_landmarks: int, nph: bool, gs_width: int = 0) -> int:
+    """Width of a stats row: the fields, the landmark columns, NPH_FIELDS if any NPH statistic is asked
+    for, then the group-sequential weighted scores block (``gs_width`` = :func:`gs_width`, 0 for none)."""
+    return n_fields(n_landmarks) + (N_NPH_FIELDS if nph else 0) + gs_width
+
+
+# --- group-sequential weighted scores (issue 15, item 3: simtrial.engine.gs_scores) -------------
+# A run with J weighted components over K looks gets, at every (look l, population) row, the J
+# scores U_l. and K blocks of J x J covariances Cov(U_k., U_l.) (NaN for k > l) after the columns above.
+FLAG_GS_SCORES_UNDEFINED = 2048  # a weighted component without information at a look: its Z is NaN
+GS_FLAG_NAMES: dict[int, str] = {FLAG_GS_SCORES_UNDEFINED: "group_sequential_scores_undefined"}
+
+
+def gs_width(n_looks: int, n_components: int) -> int:
+    """Columns of the group-sequential scores block: J scores + K J x J covariance blocks (0 when J = 0)."""
+    return n_components + n_looks * n_components * n_components if n_components else 0
+
+
+def gs_fields(n_looks: int, n_components: int) -> tuple[str, ...]:
+    """Names of the group-sequential scores block: ``gs_score_j``, ``gs_cov_look{k}_{i}_{j}`` (k, i, j from 1)."""
+    if not n_components:
+        return ()
+    names = [f"gs_score_{j + 1}" for j in range(n_components)]
+    for k in range(n_looks):
+        names += [f"gs_cov_look{k + 1}_{i + 1}_{j + 1}" for i in range(n_components) for j in range(n_components)]
+    return tuple(names)

@@ -59,6 +59,9 @@ K = 4 * C packed patient codes, see ``pack_code``)::
                                         0: no NPH columns in the stats row
     AnalysisArgs.rmst_tau_months, milestone_months, mwlr_t_star_months  float64 (-1 when unused)
     AnalysisArgs.maxcombo_rho, maxcombo_gamma  float64[K], 1 <= K <= MAX_MAXCOMBO components
+    AnalysisArgs.gs_components          float64[J, 3]    group-sequential weighted components (rho, gamma,
+                                        t_star; t_star < 0: FH) whose scores and cross-look covariance
+                                        every look stores (simtrial.engine.gs_scores); J = 0: none
     VariantArgs.<field>                 [V, *shape of CohortArgs.<field>] for the fields of
                                         PARAMETER_FIELDS; single_pair int64[V]; model_params
                                         zero-padded to a common width W, accrual_breaks /
@@ -118,7 +121,7 @@ AnalysisArgs = namedtuple(
     (
         "code_in_pop", "code_stratum", "n_strata", "fh_rho", "fh_gamma", "landmark_months", "requested",
         "nph_requested", "rmst_tau_months", "milestone_months", "maxcombo_rho", "maxcombo_gamma",
-        "mwlr_t_star_months",
+        "mwlr_t_star_months", "gs_components",
     ),
 )
 
@@ -239,6 +242,7 @@ FIELD_TYPES: dict[type, dict[str, types.Type]] = {
         "maxcombo_rho": _array(_FLOAT, 1),
         "maxcombo_gamma": _array(_FLOAT, 1),
         "mwlr_t_star_months": _FLOAT,
+        "gs_components": _array(_FLOAT, 2),
     },
 }
 

@@ -145,7 +145,10 @@ def nph_analysis_args(spec) -> dict:
     import numpy as np
 
     comps = np.array(spec.maxcombo, dtype=np.float64).reshape(-1, 2)
+    gs = np.array([(r, g, -1.0 if t is None else t) for r, g, t in spec.group_sequential_weights],
+                  dtype=np.float64).reshape(-1, 3)
     return {
+        "gs_components": np.ascontiguousarray(gs),
         "nph_requested": nph_requested_mask(spec.statistics),
         "rmst_tau_months": float(spec.rmst_tau_months) if spec.rmst_tau_months is not None else -1.0,
         "milestone_months": float(spec.milestone_months) if spec.milestone_months is not None else -1.0,

@@ -18,6 +18,7 @@ from simtrial.engine.cut import (
     look_cut_floors,
     look_cut_times,
 )
+from simtrial.engine.gs_scores import look_scores
 from simtrial.engine.mvn import mvn_cdf
 from simtrial.engine.records import allocate_scratch
 from simtrial.engine.rng import seed_stream
@@ -410,6 +411,14 @@ def simulate_trial(cohort, looks, analysis, scratch, out_stats, out_cut, out_enr
         return
 
     n_pop = code_in_pop.shape[0]
+    # group-sequential weighted scores: each look's event rows are kept for the later looks' covariances
+    n_gs = analysis.gs_components.shape[0]
+    gs_offset = out_stats.shape[2] - (n_gs + n_looks * n_gs * n_gs)  # layout.gs_width
+    gs_store = np.empty((n_looks if n_gs > 0 else 0, n_pop, 6, n))
+    gs_rows = np.zeros((n_looks, n_pop), dtype=np.int64)
+    gs_cap = np.zeros((n_looks, n_pop))
+    gs_i = np.zeros(8, dtype=np.int64)
+    gs_w = np.empty((2, max(n_gs, 1)))
     for look in range(n_looks):
         cut = out_cut[look]
         m = cut_stream(
@@ -435,6 +444,14 @@ def simulate_trial(cohort, looks, analysis, scratch, out_stats, out_cut, out_enr
                 analysis.maxcombo_rho, analysis.maxcombo_gamma, analysis.mwlr_t_star_months,
                 scratch.table_s, scratch.nph_state, scratch.nph_u, scratch.nph_cov, scratch.nph_out,
             )
+            if n_gs > 0:
+                undefined = look_scores(
+                    stream_time, stream_code, m, code_in_pop[p], analysis.code_stratum, look, p,
+                    analysis.gs_components, n_looks, gs_store, gs_rows, gs_cap, gs_i[0:2].reshape((1, 2)),
+                    gs_i[2:4].reshape((1, 2)), gs_i[4:5], gs_i[6:8], gs_w, out_stats[look, p, gs_offset:],
+                )
+                if undefined:
+                    flags |= L.FLAG_GS_SCORES_UNDEFINED
             out_flags[look, p] = flags | scratch.look_flags[look]
 
 

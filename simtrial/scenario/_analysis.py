@@ -24,7 +24,12 @@ from simtrial.spec import (
     SequentialPlan,
     Subgroup,
 )
-from simtrial.spec.analysis import FIXED_DESIGN_TESTS, LOGRANK_VARIANCES, SINGLE_ARM_TTE_TESTS
+from simtrial.spec.analysis import (
+    FIXED_DESIGN_TESTS,
+    LOGRANK_VARIANCES,
+    SINGLE_ARM_TTE_TESTS,
+    weighted_sequential_problem,
+)
 
 ANALYSIS_FIELDS: dict[str, str] = {
     "test": "the primary test (depends on the design; see valid_tests)",
@@ -439,7 +444,10 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
         out["sequential"] = _sequential(child, out.get("alpha", 0.025), out.get("sided", 1))
     out.update(_cut_rules(node, design, tte, "sequential" in out))
     _single_arm_tte(node, design, test, out)
-    return Analysis(**out)
+    analysis = Analysis(**out)
+    if (problem := weighted_sequential_problem(analysis)) is not None:
+        raise node.child("sequential").error(problem, allowed="the settings the message names")
+    return analysis
 
 
 def _single_arm_tte(node: Node, design: str, test: str, out: dict[str, Any]) -> None:
@@ -528,8 +536,8 @@ def _nph_fields(node: Node, test: str, out: dict[str, Any]) -> None:
     if test in FIXED_DESIGN_TESTS and node.get("sequential") is not None:
         raise node.child("sequential").error(
             f"test {test} is fixed-design only here: its group-sequential form needs the joint law of the "
-            "statistic across looks, which simtrial does not estimate yet (log-rank, Cox, fleming_harrington and "
-            "modestly_weighted_logrank have one)",
+            "statistic across looks, which simtrial does not estimate (log-rank, Cox, fleming_harrington, "
+            "modestly_weighted_logrank and maxcombo have one)",
             allowed="remove sequential, or a log-rank-type test")
 
 

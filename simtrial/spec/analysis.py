@@ -19,8 +19,13 @@ SURVIVAL_TESTS: Final = (
     # non-proportional hazards (issue 15)
     "rmst", "stratified_rmst", "milestone", "milestone_cloglog", "maxcombo", "modestly_weighted_logrank",
 )
-#: tests without a group-sequential form here (their ``analysis.sequential`` is refused)
-FIXED_DESIGN_TESTS: Final = ("rmst", "stratified_rmst", "milestone", "milestone_cloglog", "maxcombo")
+#: tests without a group-sequential form here (their ``analysis.sequential`` is refused): RMST and the
+#: milestone difference would need their covariance across looks (an information-based version is not
+#: straightforward: the restriction time and milestone are fixed while follow-up grows)
+FIXED_DESIGN_TESTS: Final = ("rmst", "stratified_rmst", "milestone", "milestone_cloglog")
+#: group-sequential weighted tests: bounds per trial from the components' estimated correlation across
+#: looks (simtrial.engine.gs_scores, simtrial.engine.gs_mvn)
+GS_WEIGHTED_TESTS: Final = ("fleming_harrington", "modestly_weighted_logrank", "maxcombo")
 BINARY_TESTS: Final = ("chi_square", "cmh", "risk_difference_ni", "exact_binomial")
 #: single-arm time to event (design single_arm_tte): against a reference curve / a reference rate
 SINGLE_ARM_TTE_TESTS: Final = ("one_sample_logrank", "exact_poisson")
@@ -110,3 +115,25 @@ class Analysis:
     logrank_variance: str | None = None  # one_sample_logrank: "expected" (classic, the default) | "wu"
     # interim futility looks: (patient-years, max events): stop when the events so far exceed max events
     interim_futility: tuple[tuple[float, int], ...] = ()
+
+
+def weighted_sequential_problem(analysis: Analysis) -> str | None:
+    """Why a group-sequential plan cannot run with a weighted test (``GS_WEIGHTED_TESTS``), or None.
+
+    Its bounds are spending bounds solved per trial under the estimated joint law; what that
+    machinery does not cover is refused rather than approximated.
+    """
+    s = analysis.sequential
+    if s is None or analysis.test not in GS_WEIGHTED_TESTS:
+        return None
+    test = analysis.test
+    if analysis.sided != 1:
+        return (f"test {test} with sided 2: two-sided group-sequential bounds are computed for log-rank-type "
+                "tests only (independent increments); use sided 1")
+    if s.efficacy_spending in CLASSICAL_BOUNDS:
+        return (f"test {test}: efficacy_spending {s.efficacy_spending} (a classical boundary shape) is not "
+                "available with per-trial bounds; use an alpha-spending function (asOF, asP, asHSD, asKD)")
+    if test == "maxcombo" and s.binding_futility:
+        return ("test maxcombo: binding futility would make the continuation region at each look a band of "
+                "the largest component (not a rectangle); use binding_futility: false")
+    return None

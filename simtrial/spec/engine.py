@@ -98,6 +98,10 @@ class TrialSpec:
     milestone_months: float | None = None
     maxcombo: tuple[tuple[float, float], ...] = DEFAULT_MAXCOMBO
     mwlr_t_star_months: float | None = None
+    # group-sequential weighted tests (issue 15, item 3): the weighted log-rank components whose scores
+    # and covariance across looks each look stores, (rho, gamma, t_star): t_star None is FH(rho, gamma),
+    # a time the modestly weighted log-rank capped at t_star (rho, gamma unused, 0); () = none
+    group_sequential_weights: tuple[tuple[float, float, float | None], ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_patients, int | np.integer) or self.n_patients < 2:
@@ -197,6 +201,22 @@ class TrialSpec:
         if any(not (0.0 <= x <= 10.0) for c in comps for x in c):
             raise InvalidInput(f"maxcombo: rho and gamma must be in [0, 10], got {comps!r}")
         object.__setattr__(self, "maxcombo", comps)
+        weights = []
+        for item in self.group_sequential_weights:
+            if len(item) != 3:
+                raise InvalidInput(f"group_sequential_weights: (rho, gamma, t_star) triples, got {item!r}")
+            rho, gamma, t_star = float(item[0]), float(item[1]), item[2]
+            if not (0.0 <= rho <= 10.0 and 0.0 <= gamma <= 10.0):
+                raise InvalidInput(f"group_sequential_weights: rho and gamma must be in [0, 10], got {item!r}")
+            if t_star is not None:
+                t_star = float(t_star)
+                if not (t_star > 0.0 and math.isfinite(t_star)):
+                    raise InvalidInput(f"group_sequential_weights: t_star must be > 0 months, got {item!r}")
+            weights.append((rho, gamma, t_star))
+        if len(weights) > MAX_MAXCOMBO_COMPONENTS:
+            raise InvalidInput(
+                f"group_sequential_weights: at most {MAX_MAXCOMBO_COMPONENTS} components, got {len(weights)}")
+        object.__setattr__(self, "group_sequential_weights", tuple(weights))
 
     @property
     def arms(self) -> tuple[Arm, Arm]:
