@@ -37,6 +37,11 @@ the kernels first) and comes as wall seconds and process CPU seconds
   trivariate-normal p-value per trial); rmst_ratio / maxcombo_ratio = median of the
   per-repeat CPU ratios to the log-rank run, and nph_targets: each ratio against
   issue 15's bound (RMST <= 1.2, MaxCombo <= 1.5) with its verdict (``--no-nph`` skips it).
+  nph.group_sequential_maxcombo: the shipped 2-look, 3-component MaxCombo design
+  (scenarios/adjuvant_nph_waning_maxcombo_gs.yaml), whole design run at one thread
+  (engine plus each trial's bounds from its own correlation), CPU per 10,000 trials
+  against the same scenario analysed by the log-rank, and the ratio
+  (``--gs-combo-sims`` trials per run, default 1000).
 - per_core (issue 14; every figure process CPU time at one thread, median of
   ``--repeats`` interleaved runs, warm-up excluded): ``stages_us_per_trial`` for
   the reference design and the flagship (scenarios/ihc3_deescalation_ni.yaml):
@@ -255,6 +260,37 @@ def nph_timings(n_sims: int, repeats: int) -> dict:
     return {"seconds_per_10k_trials_cpu_1_thread": per_10k, **ratios, "nph_targets": verdicts}
 
 
+GS_COMBO_SCENARIO = "adjuvant_nph_waning_maxcombo_gs"
+
+
+def gs_combo_timings(n_sims: int, repeats: int) -> dict:
+    """CPU per 10,000 trials (1 thread) of the shipped 2-look MaxCombo design, whole run, against its log-rank twin.
+
+    The whole design run is timed, not just the engine: a MaxCombo look's bounds
+    are solved per trial from that trial's estimated correlation (a
+    looks x components normal integral), which happens after the engine.
+    """
+    from dataclasses import replace
+
+    from simtrial.power import run
+    from simtrial.scenario import load_scenario
+
+    sc = load_scenario(HERE.parent / "scenarios" / f"{GS_COMBO_SCENARIO}.yaml")
+    variants = {"logrank": replace(sc, analysis=replace(sc.analysis, test="logrank")), "maxcombo": sc}
+    for v in variants.values():
+        run(v, n_sims=64, seed=1, threads=1, per_trial=False)  # warm (compiles)
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
+    for r in range(max(1, repeats)):
+        for name, v in variants.items():
+            start = clock()
+            run(v, n_sims=n_sims, seed=3000 + r, threads=1, per_trial=False)
+            cpu[name].append(since(start)[1])
+    per_10k = {name: round(statistics.median(v) * 10_000 / n_sims, 3) for name, v in cpu.items()}
+    ratio = statistics.median(a / b for a, b in zip(cpu["maxcombo"], cpu["logrank"], strict=True))
+    return {"scenario": GS_COMBO_SCENARIO, "n_sims": n_sims, "looks": 2, "components": 3,
+            "seconds_per_10k_trials_cpu_1_thread": per_10k, "maxcombo_to_logrank_ratio": round(ratio, 2)}
+
+
 def lifelines_per_trial(n_trials: int) -> tuple[float, float]:
     """Wall and CPU seconds of one lifelines ``logrank_test``, averaged over n_trials trials."""
     from lifelines.statistics import logrank_test
@@ -456,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-rpact", action="store_true", help="skip the rpact comparison")
     parser.add_argument("--no-compile", action="store_true", help="skip the cold-compile measurement")
     parser.add_argument("--no-nph", action="store_true", help="skip the RMST / MaxCombo timings (issue 15)")
+    parser.add_argument("--gs-combo-sims", type=int, default=1000,
+                        help="trials per run of the group-sequential MaxCombo timing (per-trial bounds are costly)")
     parser.add_argument("--stage-sims", type=int, default=None,
                         help="trials per stage-profile run (default: --sims)")
     parser.add_argument("--no-scenarios", action="store_true",
@@ -488,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         rp, rp_cpu, reason = rpact_seconds(args.sims)
     nph = None if args.no_nph else nph_timings(args.sims, args.repeats)
+    if nph is not None:
+        nph["group_sequential_maxcombo"] = gs_combo_timings(args.gs_combo_sims, args.repeats)
     stage_sims = args.stage_sims or args.sims
     _, flagship_spec = scenario_spec(FLAGSHIP)
     stages = {

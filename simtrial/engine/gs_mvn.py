@@ -288,6 +288,9 @@ def mvn_rectangle_py(lower, upper, corr, n_points: int = 4096, n_shifts: int = 8
 # ----------------------------------------------------------------------------- group-sequential bounds
 
 _XTOL = 1e-6
+#: a lattice bound's tolerance: its probability is known to ~1e-4 (about 1e-3 in Z), so a
+#: tighter search only spends evaluations fitting the lattice error
+_XTOL_LATTICE = 1e-4
 _MAX_ITER = 100
 _Z_FAR = 40.0
 
@@ -321,6 +324,7 @@ def _look_cdf(c, block, d, chol, lower, upper, corr, exact, n_points, n_shifts, 
 @kernel
 def _solve_look(target, block, d, chol, lower, upper, corr, exact, n_points, n_shifts, y, sub_b, sub_c, err, lo, hi):
     """c in [lo, hi] with _look_cdf(c) = target, by Brent's method (the function increases in c)."""
+    xtol = _XTOL if exact else _XTOL_LATTICE
     a = lo
     b = hi
     fa = _look_cdf(a, block, d, chol, lower, upper, corr, exact, n_points, n_shifts, y, sub_b, sub_c, err) - target
@@ -357,7 +361,7 @@ def _solve_look(target, block, d, chol, lower, upper, corr, exact, n_points, n_s
             fa = fb
             fb = fc
             fc = fa
-        tol = 2.0 * 2.2e-16 * abs(b) + 0.5 * _XTOL
+        tol = 2.0 * 2.2e-16 * abs(b) + 0.5 * xtol
         m = 0.5 * (c - b)
         if abs(m) <= tol or fb == 0.0:
             break
@@ -443,6 +447,10 @@ def combo_bounds(corr, n_components, active, cum_alpha, futility, n_points, n_sh
     sub_b = np.empty(3)
     sub_c = np.empty((3, 3))
     err = np.zeros(1)
+    blk_corr = np.empty((J, J))
+    blk_lower = np.full(J, -np.inf)
+    blk_upper = np.empty(J)
+    blk_block = np.zeros(J, dtype=np.bool_)
     prev_alpha = 0.0
     m = 0  # active looks so far
     any_lower = False
@@ -456,6 +464,21 @@ def combo_bounds(corr, n_components, active, cum_alpha, futility, n_points, n_sh
             lo = -norm_quantile(min(cum_alpha[k], 0.5))
             hi = -norm_quantile(max(step / J, 1e-300))
             exact = d <= 3 and not any_lower
+            if m > 0 and not exact and not any_lower and J <= 3:
+                # The look's own components bracket the root exactly and cheaply: with A(c) = {max_j Z_mj >= c}
+                # and no earlier crossing having probability 1 - prev_alpha, step - ... <= P(A(c)) - prev_alpha
+                # <= P(no earlier crossing, A(c)) <= P(A(c)), so the root lies between the c with
+                # P(A(c)) = step + prev_alpha and the c with P(A(c)) = step (a J-dimensional exact CDF):
+                # a bracket of width ~prev_alpha / density instead of the spending bracket's several units.
+                for a in range(J):
+                    blk_upper[a] = np.inf
+                    blk_block[a] = True
+                    for b in range(J):
+                        blk_corr[a, b] = sub[m * J + a, m * J + b]
+                lo = max(lo, _solve_look(1.0 - step - prev_alpha, blk_block, J, chol, blk_lower, blk_upper,
+                                         blk_corr, True, n_points, n_shifts, y, sub_b, sub_c, err, lo, hi) - 1e-3)
+                hi = min(hi, _solve_look(1.0 - step, blk_block, J, chol, blk_lower, blk_upper, blk_corr, True,
+                                         n_points, n_shifts, y, sub_b, sub_c, err, lo, hi) + 1e-3)
             if exact:
                 for i in range(d):
                     lower[i] = nat_lower[i]
