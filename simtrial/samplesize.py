@@ -175,7 +175,7 @@ def isotonic(values: list[float], weights: list[float] | None = None) -> list[fl
 
 def _probit_fit(points: dict[int, tuple[float, float]], n_sims: int) -> tuple[float, float] | None:
     """(intercept, slope) of probit(power) = a + b sqrt(x), weighted by the binomial variance."""
-    from scipy.stats import norm
+    from simtrial.stats import normal as norm
     xs = np.array(sorted(points), dtype=float)
     ps = np.array([points[int(x)][0] for x in xs])
     lo, hi = 0.5 / n_sims, 1.0 - 0.5 / n_sims
@@ -192,13 +192,13 @@ def _probit_fit(points: dict[int, tuple[float, float]], n_sims: int) -> tuple[fl
 
 def _slope_at(fit: tuple[float, float], x: float) -> float:
     """d power / dx of the probit fit at x."""
-    from scipy.stats import norm
+    from simtrial.stats import normal as norm
     a, b = fit
     return float(norm.pdf(a + b * math.sqrt(x)) * b / (2.0 * math.sqrt(x)))
 
 
 def _crossing(fit: tuple[float, float], target: float) -> float:
-    from scipy.stats import norm
+    from simtrial.stats import normal as norm
     a, b = fit
     root = (norm.ppf(target) - a) / b
     return float(root * root) if root > 0 else 0.0

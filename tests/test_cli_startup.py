@@ -209,3 +209,35 @@ def test_expected_index_path_agrees_with_numbas_own_locator() -> None:
 
     numba_index = Path(FunctionCache(simulate_block_range.py_func)._cache_file._index_path)
     assert warm.expected_index_path() == numba_index
+
+
+@pytest.mark.parametrize("scenario", ["ihc3_deescalation_ni", "ihc3_deescalation_ni_gs", "db04_replay"])
+def test_a_run_does_not_import_scipy_stats(scenario: str) -> None:
+    # scipy.stats takes ~1 s to import, more than the run itself (issue 14, whole-process time)
+    code = (
+        "from simtrial_cli.main import main\n"
+        "try:\n"
+        f"    main(['run', {str(ROOT / 'scenarios' / (scenario + '.yaml'))!r}, '--sims', '40', '--quiet'],"
+        " prog_name='simtrial')\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+    )
+    loaded = _modules_after(code)
+    assert "simtrial.engine.driver" in loaded  # the run did simulate
+    assert "scipy.stats" not in loaded, "scipy.stats is imported on the run path"
+
+
+def test_the_normal_functions_are_scipy_stats_norm_bit_for_bit() -> None:
+    import numpy as np
+    from scipy.stats import norm as scipy_norm
+
+    from simtrial.stats import normal
+
+    rng = np.random.default_rng(14)
+    x = np.r_[np.linspace(-40.0, 40.0, 20_001), rng.normal(size=10_000) * 3, 0.0, -0.0, np.inf, -np.inf, np.nan]
+    q = np.r_[rng.random(10_000), 0.0, 1.0, 1e-300, 0.025, 0.0125, 0.5, 1.0 - 1e-16, np.nan]
+    for name, arg in (("cdf", x), ("sf", x), ("pdf", x), ("ppf", q), ("isf", q)):
+        want = getattr(scipy_norm, name)(arg)
+        got = getattr(normal, name)(arg)
+        np.testing.assert_array_equal(got, want, err_msg=name)
+        assert float(getattr(normal, name)(arg[3])) == float(getattr(scipy_norm, name)(arg[3])), name  # scalars too

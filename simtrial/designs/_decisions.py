@@ -22,7 +22,7 @@ from simtrial.errors import InvalidInput
 
 def critical_z(alpha: float, sided: int) -> float:
     """The efficacy-scale critical value z_{1 - alpha / sided}."""
-    from scipy.stats import norm
+    from simtrial.stats import normal as norm
     return float(norm.isf(alpha / sided))
 
 
@@ -40,7 +40,7 @@ def reject(z_eff: np.ndarray, alpha: float, sided: int) -> tuple[np.ndarray, dic
 
 def p_values(z_eff: np.ndarray, sided: int) -> np.ndarray:
     """p-values of Z_eff: one-sided (favourable direction) or two-sided."""
-    from scipy.stats import norm
+    from simtrial.stats import normal as norm
     z = np.asarray(z_eff, dtype=float)
     return norm.sf(z) if sided == 1 else 2.0 * norm.sf(np.abs(z))
 

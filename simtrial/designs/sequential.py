@@ -168,7 +168,7 @@ def apply_sequential(
     estimated correlation of its components across looks (``z_eff`` is then the largest component
     Z_eff at each look), and the bounds are that trial's own (:func:`weighted_efficacy_bounds`).
     """
-    from scipy.stats import norm
+    from simtrial.stats import normal as norm
     if sided == 2:
         return _apply_two_sided(plan, z_eff, information_fraction, hazard_ratio, events, alpha=alpha, beta=beta,
                                 ni_margin=ni_margin, allocation=allocation, planned_events=planned_events)
@@ -319,7 +319,7 @@ def _apply_two_sided(
     planned_events: int | None,
 ) -> SequentialOutcome:
     """Two-sided monitoring: upper (favourable) and lower (harm) rejection bounds, optional futility wedge."""
-    from scipy.stats import norm
+    from simtrial.stats import normal as norm
 
     n_sims, n_looks = z_eff.shape
     design = planned_design(plan, alpha, beta, 2)

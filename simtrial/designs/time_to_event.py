@@ -181,7 +181,7 @@ def _median_of_counts(counts: dict[float, int]) -> float:
 
 def _merged_looks(scenario, plan, totals: _RunTotals, ni_margin: float, planned_events) -> list[dict]:
     """The looks table of a run in several blocks: ``apply_sequential``'s figures over all trials."""
-    from scipy.stats import norm
+    from simtrial.stats import normal as norm
 
     n = totals.n
     allocation = scenario.allocation
@@ -634,7 +634,7 @@ class BiomarkerDesign(TimeToEventDesign):
         return replace(outcomes, success=overall, decisions=decisions), totals
 
     def _extra(self, scenario, result, stop, success):
-        from scipy.stats import norm
+        from simtrial.stats import normal as norm
         a = scenario.analysis
         names = ["overall"] + [s.name for s in a.subgroups]
         idx = [0] + [result.populations.index(s.name) for s in a.subgroups]

@@ -43,7 +43,7 @@ import numpy as np
 from simtrial.engine._jit import kernel
 from simtrial.engine.entry import ENTRY_UNIFORM, shaped_entry
 from simtrial.engine.eventtime import event_time
-from simtrial.engine.fastmath import neg_log_inplace
+from simtrial.engine.fastmath import neg_log_inplace, weibull_coefficients, weibull_times
 from simtrial.engine.models import MODEL_WEIBULL
 from simtrial.engine.rng import _scale_below, fill_uniforms, randint, uniform
 
@@ -57,7 +57,7 @@ PAIR_STRIDE = 1 << PAIR_SHIFT
 
 # how pass 3 of generate_cohort turns a patient's Exp(1) draws into x, per (true category, arm)
 _KIND_COMPETING = 0  # plain exponential event and dropout: x = E1 / (rate + hazard)
-_KIND_WEIBULL = 1  # Weibull without cure: closed form from scalars
+_KIND_WEIBULL = 1  # Weibull without cure: closed form, one vectorised pass (simtrial.engine.fastmath)
 _KIND_GENERAL = 2  # any other model: simtrial.engine.eventtime.event_time
 
 
@@ -336,24 +336,30 @@ def generate_cohort(cohort, scratch):
         pcode[i] = pack_code(assessed, arm, event)
 
     # each (true category, arm) model read once per trial into scalars by kind: reading a parameter
-    # row per patient (an array view passed to a call) costs more than the event time itself
+    # row per patient (an array view passed to a call) costs more than the event time itself.
+    # fast[k]: 1 / dropout hazard, 1 / (rate + hazard) of a plain exponential, then Weibull's
+    # (a, c_hi, c_lo) of t = exp(a log E + c) (harmless (1, 0, 0) for other kinds: the
+    # vectorised pass runs over every patient)
     kinds = scratch.model_kind
     fast = scratch.model_fast
+    any_weibull = False
     for c in range(n_categories):
         for a in range(2):
             k = c * 2 + a
             params = model_params[c, a]
             hazard = dropout_hazard[a]
             fast[k, 0] = 1.0 / hazard if hazard > 0.0 else np.inf
+            fast[k, 1] = competing_inv_total[c, a]
+            fast[k, 2] = 1.0
+            fast[k, 3] = 0.0
+            fast[k, 4] = 0.0
             if competing_inv_total[c, a] > 0.0:
                 kinds[k] = _KIND_COMPETING
-                fast[k, 1] = competing_inv_total[c, a]
             elif model_code[c, a] == MODEL_WEIBULL and params[0] == 0.0:
                 # S(t) = exp(-h (t / scale) ** shape): t = scale * (E / h) ** (1 / shape)
                 kinds[k] = _KIND_WEIBULL
-                fast[k, 1] = params[3]
-                fast[k, 2] = 1.0 / params[1]
-                fast[k, 3] = 1.0 / params[2]
+                weibull_coefficients(params[3], params[1], params[2], fast[k, 2:5])
+                any_weibull |= ((categories_drawn >> c) & 1) == 1
             else:
                 kinds[k] = _KIND_GENERAL
     # with only plain exponential models among the categories drawn, u2 is read only by the
@@ -380,6 +386,17 @@ def generate_cohort(cohort, scratch):
             # the first of event and dropout is Exp(rate + hazard)
             x[i] *= fast[true_category[i] * 2 + ((pcode[i] >> 1) & 1), 1]
         return
+    weibull_t = scratch.sorted_x  # free until the sort
+    if any_weibull:
+        # every patient's Weibull event time in one vectorised pass (no libm pow): the model index
+        # into sort_bucket (the arms are in pcode now); stream_time and piece_time are free until the cut
+        model_index = scratch.sort_bucket
+        for i in range(n):
+            model_index[i] = true_category[i] * 2 + ((pcode[i] >> 1) & 1)
+        weibull_times(
+            x, model_index, fast[:, 2:5], n, weibull_t, scratch.piece_time[0], scratch.piece_time[1],
+            scratch.stream_time,
+        )
     for i in range(n):
         true_cat = true_category[i]
         code = pcode[i]
@@ -391,7 +408,7 @@ def generate_cohort(cohort, scratch):
             x[i] *= fast[k, 1]
             continue
         if kind == _KIND_WEIBULL:
-            t_event = fast[k, 1] * (x[i] * fast[k, 2]) ** fast[k, 3]
+            t_event = weibull_t[i]
         else:
             t_event = event_time(model_code[true_cat, arm], model_params[true_cat, arm], x[i])
         t_drop = second[i] * fast[k, 0]

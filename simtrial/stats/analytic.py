@@ -97,7 +97,7 @@ def _check_direction(hazard_ratio: float, ni_margin: float, sided: int) -> None:
 
 
 def _z_sum(alpha: float, power: float, sided: int) -> float:
-    from scipy.stats import norm
+    from simtrial.stats import normal as norm
     power = check_open_probability("power", power)
     z = norm.isf(alpha / sided) + norm.isf(1.0 - power)
     if z <= 0.0:
@@ -109,7 +109,7 @@ def _z_sum(alpha: float, power: float, sided: int) -> float:
 
 def _power_from_drift(drift: float, alpha: float, sided: int) -> float:
     """P(reject) for Z ~ N(drift, 1), rejecting for Z > z_{1-alpha/sided} (and < -z if 2-sided)."""
-    from scipy.stats import norm
+    from simtrial.stats import normal as norm
     z_crit = norm.isf(alpha / sided)
     power = norm.cdf(drift - z_crit)
     if sided == 2:
