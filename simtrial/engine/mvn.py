@@ -190,7 +190,10 @@ _GK_WK = np.array([0.022935322010529225, 0.063092092629978553, 0.104790010322250
 _GK_WG = np.array([0.0, 0.129484966168869693, 0.0, 0.279705391489276668, 0.0, 0.381830050505118945, 0.0,
                    0.417959183673469388])
 _MAX_PANELS = 48
-_TVN_TOL = 1e-11  # absolute error target of the k = 3 probability
+# absolute error target of the k = 3 probability, on |Kronrod - Gauss|: that bounds the G7 rule's error,
+# the K15 sum returned is far more accurate (measured: 1e-16 at a 1e-8 target on MaxCombo correlations),
+# so 1e-10 keeps the answer at rounding level while bisecting a third fewer panels than 1e-11
+_TVN_TOL = 1e-10
 _QVN_TOL = 1e-9  # and of the k = 4 one
 
 
