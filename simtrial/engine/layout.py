@@ -62,10 +62,8 @@ FLAG_NAMES: dict[int, str] = {
 }
 
 
-# kinds of entry-law pieces (CohortArgs.accrual_kind; simtrial.engine.entry, simtrial.spec.accrual)
-ENTRY_UNIFORM = 0  # constant density (shape unused)
-ENTRY_EXPONENTIAL = 1  # density ~ exp(-gamma (t - start)), shape = gamma per month
-ENTRY_LINEAR = 2  # density ~ 1 + theta (2 s - 1), s the fraction of the piece width, shape = theta in [-1, 1]
+# kinds of entry-law pieces (CohortArgs.accrual_kind): defined by the spec, which owns the entry law
+from simtrial.spec.accrual import ENTRY_EXPONENTIAL, ENTRY_LINEAR, ENTRY_UNIFORM  # noqa: E402,F401
 
 # cut rules (simtrial.engine.cut.look_cut_floors): reported only by runs whose looks use them
 FLAG_CUT_AT_MIN_GAP = 2048  # the look was delayed to the previous look + min_months_after_previous_look

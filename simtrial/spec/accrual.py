@@ -26,8 +26,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from simtrial.engine.layout import ENTRY_EXPONENTIAL, ENTRY_LINEAR, ENTRY_UNIFORM
 from simtrial.errors import InvalidInput
+
+# kinds of entry-law pieces (CohortArgs.accrual_kind; simtrial.engine.entry reads them): the spec owns
+# them so that loading a scenario imports nothing of the engine
+ENTRY_UNIFORM = 0  # constant density (shape unused)
+ENTRY_EXPONENTIAL = 1  # density ~ exp(-gamma (t - start)), shape = gamma per month
+ENTRY_LINEAR = 2  # density ~ 1 + theta (2 s - 1), s the fraction of the piece width, shape = theta in [-1, 1]
 
 ENTRY_KINDS = (ENTRY_UNIFORM, ENTRY_EXPONENTIAL, ENTRY_LINEAR)
 
@@ -123,16 +128,19 @@ class EntryLaw:
         return np.clip(a + np.clip(s, 0.0, 1.0) * (b - a), a, b)
 
     def expected_last_entry(self, n_patients: int) -> float:
-        """E[the latest of ``n_patients`` iid entry times] = integral of 1 - G(t)^n over the accrual period."""
+        """E[the latest of ``n_patients`` iid entry times] = integral over w in (0, 1) of Q(w^(1/n)).
+
+        The latest entry is Q(U) with U ~ Beta(n, 1), and w = U^n is uniform, so the
+        expectation is the mean of Q(w^(1/n)).  With w = x^4 (dw = 4 x^3 dx) the
+        integrand's steepening at w -> 0 is flattened, and a midpoint rule on 2^16
+        cells of x is accurate to ~1e-9 of the accrual period.
+        """
         lo, hi = float(self.breaks[0]), float(self.breaks[-1])
         if not hi > lo:
             return hi
-        from scipy.integrate import quad
-
-        points = [float(b) for b in self.breaks[1:-1] if lo < b < hi]
-        value, _ = quad(lambda t: 1.0 - float(self.cdf(np.array([t]))[0]) ** n_patients, lo, hi,
-                        points=points or None, limit=200)
-        return lo + value
+        cells = 1 << 16
+        x = (np.arange(cells) + 0.5) / cells
+        return float(np.mean(self.quantile(np.exp(4.0 * np.log(x) / n_patients)) * 4.0 * x**3))
 
     def table(self, points_per_piece: int = 512) -> tuple[np.ndarray, np.ndarray]:
         """(breaks, cum) of a piecewise-linear CDF for numerical integrals that interpolate one.
