@@ -348,3 +348,21 @@ def test_mc_type_one_error_when_the_interim_is_often_calendar_fired() -> None:
     assert stops == round(d["looks"][0]["p_stop_efficacy"] * n_sims)
     alpha, se = 0.025, math.sqrt(0.025 * 0.975 / n_sims)
     assert abs(d["power"] - alpha) <= 4 * se, (d["power"], se)
+
+
+def test_look_flag_counts_are_the_same_in_blocks_and_threads() -> None:
+    from simtrial.power import run
+
+    sc = scenario_from_dict(_scenario(CASES["three_looks_with_floors"]))
+    full = run(sc, n_sims=403, seed=5).to_dict()
+    streamed = run(sc, n_sims=403, seed=5, per_trial=False, block_trials=100).to_dict()
+    threaded = run(sc, n_sims=403, seed=5, threads=1).to_dict()
+    counts = [lk["flags"] for lk in full["looks"]]
+    assert counts == [lk["flags"] for lk in streamed["looks"]] == [lk["flags"] for lk in threaded["looks"]]
+    assert full["flags"] == streamed["flags"] == threaded["flags"]
+    res = simulate(build_spec(sc, look_fractions=sc.analysis.sequential.information_fractions), 403, 5)
+    for look, c in enumerate(counts):
+        for bit, name in ((CAL, "cut_at_calendar_maximum"), (GAP, "cut_delayed_by_min_months_after_previous_look"),
+                          (FOLLOW, "cut_delayed_by_min_followup_after_last_entry")):
+            assert c[name] == int(((res.flags[:, look, 0] & bit) != 0).sum())
+    assert counts[0]["cut_at_calendar_maximum"] > 0 and counts[1]["cut_delayed_by_min_months_after_previous_look"] > 0
