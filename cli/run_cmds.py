@@ -310,7 +310,16 @@ def _looks_table(looks: list[dict]) -> str:
         for row, lk in zip(rows, looks, strict=True):
             row[4:4] = [fmt(lk["z_harm"])]
             row[-1:-1] = [fmt(lk["p_stop_harm"])]
+    if looks and "flags" in looks[0]:  # looks using the cut rules: trials per rule that set (or delayed) the look
+        header.append("cut by (trials)")
+        for row, lk in zip(rows, looks, strict=True):
+            row.append(", ".join(f"{_CUT_RULE_LABELS.get(k, k)} {v}" for k, v in lk["flags"].items() if v) or "-")
     return grid(header, rows)
+
+
+_CUT_RULE_LABELS = {"cut_at_calendar_maximum": "calendar max",
+                    "cut_delayed_by_min_months_after_previous_look": "min gap",
+                    "cut_delayed_by_min_followup_after_last_entry": "min follow-up"}
 
 
 def _warn_flagged(d: dict) -> None:

@@ -528,8 +528,7 @@ class SimulationResult:
 
     def flag_counts(self) -> dict[str, int]:
         names = dict(layout.FLAG_NAMES)
-        if any(c.has_floor for c in self.spec.cuts):
-            names.update(layout.CUT_FLAG_NAMES)
+        names.update(layout.cut_flag_names(self.spec.cuts))
         return {name: int(((self.flags & bit) != 0).sum()) for bit, name in names.items()}
 
 

@@ -34,6 +34,8 @@ from simtrial.survival import Exponential, Weibull
 CTRL = {c: Exponential(median_months=10.0) for c in range(6)}
 EXPT = {c: Weibull(shape=1.3, scale_months=20.0) for c in range(6)}
 GAP, FOLLOW = layout.FLAG_CUT_AT_MIN_GAP, layout.FLAG_CUT_AT_MIN_FOLLOWUP
+CAL = layout.FLAG_CUT_AT_CALENDAR_MAXIMUM
+RULES = GAP | FOLLOW | CAL
 
 
 def _spec(cuts: tuple[Cut, ...], n: int = 240, accrual: Accrual | None = None) -> TrialSpec:
@@ -59,6 +61,9 @@ def _reference_cuts(spec: TrialSpec, seed: int, trial: int) -> tuple[np.ndarray,
                 t = min(t, events[c.target_events - 1])
             elif not math.isfinite(t):
                 t = events[-1] if events.size else 0.0
+            if c.calendar_months is not None and (c.target_events > events.size
+                                                  or events[c.target_events - 1] > c.calendar_months):
+                flag |= CAL  # the calendar maximum came first
         if c.min_months_after_previous_look is not None and look > 0:
             if cuts[-1] + c.min_months_after_previous_look > t:
                 t, flag = cuts[-1] + c.min_months_after_previous_look, flag | GAP
@@ -95,7 +100,7 @@ def test_engine_cuts_equal_the_numpy_reference(name: str) -> None:
     for trial in range(24):
         cuts, flags = _reference_cuts(spec, 2024, trial)
         np.testing.assert_array_equal(res.cut_months[trial], cuts, err_msg=f"trial {trial}")
-        got = res.flags[trial, :, 0] & (GAP | FOLLOW)
+        got = res.flags[trial, :, 0] & RULES
         np.testing.assert_array_equal(got, flags, err_msg=f"trial {trial}")
 
 
@@ -119,7 +124,8 @@ def test_cuts_without_floors_are_unchanged() -> None:
     for trial in range(16):
         cuts, flags = _reference_cuts(_spec(plain), 7, trial)
         np.testing.assert_array_equal(res.cut_months[trial], cuts)
-        assert not (flags.any() or (res.flags[trial] & (GAP | FOLLOW)).any())
+        assert not (flags & (GAP | FOLLOW)).any() and not (res.flags[trial] & (GAP | FOLLOW)).any()
+        np.testing.assert_array_equal(res.flags[trial, :, 0] & CAL, flags & CAL)
     assert "cut_delayed_by_min_followup_after_last_entry" not in res.flag_counts()
 
 
@@ -170,8 +176,10 @@ def test_scenario_fields_reach_the_cuts_and_round_trip() -> None:
                                        "min_followup_after_last_entry_months": 12,
                                        "min_months_after_previous_look": 6, "sequential": SEQ}))
     spec = build_spec(sc, look_fractions=sc.analysis.sequential.information_fractions)
-    assert spec.cuts == (Cut(125), Cut(250, 40.0, min_months_after_previous_look=6.0,
-                                       min_followup_after_last_entry_months=12.0))
+    # analysis.calendar_months bounds the final look, and so the interim too (a look is never due after a
+    # later look's calendar maximum: simtrial.spec.engine.look_calendar_maxima)
+    assert spec.cuts == (Cut(125, 40.0), Cut(250, 40.0, min_months_after_previous_look=6.0,
+                                             min_followup_after_last_entry_months=12.0))
     again = scenario_from_dict(sc.resolved)
     assert again.analysis == sc.analysis
     assert sc.resolved["analysis"]["min_followup_after_last_entry_months"] == 12.0

@@ -193,6 +193,12 @@ FIELDS: dict[str, tuple[Change, Change | None]] = {
     "analysis.beta": (_set("analysis.beta", 0.1), None),
     "analysis.simon_kind": (_set("analysis.simon_kind", "minimax"), None),
     "analysis.sequential": (_set(SEQ, {"information_fractions": [0.6, 1.0]}), None),
+    # cut rules: 30 months after the last entry (month 12) is after the 150th event in most trials; a 20-month
+    # gap after a look at 75 events
+    "analysis.min_followup_after_last_entry_months": (_set("analysis.min_followup_after_last_entry_months", 30),
+                                                      None),
+    "analysis.min_months_after_previous_look": (_set("analysis.min_months_after_previous_look", 20),
+                                                _set(SEQ, {"information_fractions": [0.5, 1.0]})),
     # design single_arm_tte (refused by every other design)
     "analysis.reference": (_set("analysis.reference", {"median_months": 11.0}), None),
     "analysis.reference_rate_per_patient_year": (_set("analysis.reference_rate_per_patient_year", 0.7), None),
@@ -200,6 +206,8 @@ FIELDS: dict[str, tuple[Change, Change | None]] = {
     "analysis.interim_futility": (_set("analysis.interim_futility", [{"patient_years": 40, "max_events": 35}]), None),
     "sequential.information_fractions": (_set(f"{SEQ}.information_fractions", [0.7, 1.0]), None),
     "sequential.efficacy_spending": (_set(f"{SEQ}.efficacy_spending", "asP"), None),
+    # an interim calendar maximum before the interim's events in most trials
+    "sequential.calendar_months": (_set(f"{SEQ}.calendar_months", [8, None]), None),
     "sequential.gamma": (_set(f"{SEQ}.gamma", 1.0), _both(_set(f"{SEQ}.efficacy_spending", "asHSD"),
                                                            _set(f"{SEQ}.gamma", -4.0))),
     "sequential.rho": (_set(f"{SEQ}.rho", 1.0), _both(_set(f"{SEQ}.efficacy_spending", "asKD"),

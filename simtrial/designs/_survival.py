@@ -16,6 +16,7 @@ from simtrial.engine import layout
 from simtrial.errors import InvalidInput
 from simtrial.simulate import SimulationResult
 from simtrial.spec import Arm, Cut, Scenario, Subgroup, TrialSpec
+from simtrial.spec.engine import planned_calendar_maxima
 from simtrial.stats.analytic import freedman_power, schoenfeld_power
 
 ANALYSIS_POPULATION = "analysis_population"
@@ -151,8 +152,13 @@ def build_spec(
     else:
         ks = [max(1, int(round(f * events))) for f in look_fractions]
         last = len(ks) - 1
-        # the calendar time and the minimum follow-up bound the final analysis; the gap, every later look
-        cuts = tuple(Cut(k, a.calendar_months if i == last else None,
+        # each look's calendar maximum (a.sequential.calendar_months, else a.calendar_months for the final
+        # look), capped by the later looks' so the looks stay in calendar order; the minimum follow-up bounds
+        # the final analysis; the gap, every later look
+        plan = a.sequential
+        maxima = planned_calendar_maxima(a.calendar_months, plan.calendar_months if plan is not None else None,
+                                         len(ks))
+        cuts = tuple(Cut(k, maxima[i],
                          min_months_after_previous_look=a.min_months_after_previous_look if i > 0 else None,
                          min_followup_after_last_entry_months=follow if i == last else None)
                      for i, k in enumerate(ks))
@@ -349,8 +355,7 @@ def flag_totals(result: SimulationResult, population: int = 0, look=-1) -> dict[
             short &= result.cut_months[:, look] < calendar  # a calendar cut that came first is not a shortfall
         flags[short] |= layout.FLAG_TARGET_EVENTS_NOT_REACHED
     names = dict(layout.FLAG_NAMES)
-    if any(c.has_floor for c in result.spec.cuts):
-        names.update(layout.CUT_FLAG_NAMES)  # only runs with the floors of the cut rules can raise these
+    names.update(layout.cut_flag_names(result.spec.cuts))  # only runs whose looks use the cut rules raise these
     if result.stats.shape[-1] > layout.n_fields(len(result.spec.landmark_months)):
         names.update(layout.NPH_FLAG_NAMES)  # only runs with NPH statistics can raise these
     return {name: int(((flags & bit) != 0).sum()) for bit, name in names.items()}

@@ -98,10 +98,14 @@ class _LookTotals:
     fraction: Mean = field(default_factory=lambda: Mean(nan=True))
     upper: dict[float, int] = field(default_factory=dict)
     lower: dict[float, int] = field(default_factory=dict)
+    # trials per cut-rule flag at this look (layout.cut_flag_names: only the rules the looks use)
+    cut_flags: dict[str, int] = field(default_factory=dict)
 
     def merge(self, other: _LookTotals) -> _LookTotals:
         for name, k in other.stops.items():
             self.stops[name] = self.stops.get(name, 0) + k
+        for name, k in other.cut_flags.items():
+            self.cut_flags[name] = self.cut_flags.get(name, 0) + k
         self.events.merge(other.events)
         self.fraction.merge(other.fraction)
         for mine, theirs in ((self.upper, other.upper), (self.lower, other.lower)):
@@ -412,6 +416,12 @@ class TimeToEventDesign:
                                  "inflation_factor": seq.design.inflation_factor,
                                  "group_sequential_design": seq.design.to_dict()}
             totals.look_totals = _look_totals(seq, monitor, fractions, total_events)
+            # which rule set each look (an interim cut at its calendar maximum, a floor that delayed it): the
+            # run-level flags count the final look only
+            for look, lt in enumerate(totals.look_totals):
+                bits = result.flags[:, look, pop]
+                lt.cut_flags = {name: int(((bits & bit) != 0).sum())
+                                for bit, name in layout.cut_flag_names(spec.cuts).items()}
         if plan is None:
             success, side_decisions = reject(z_eff[:, -1], a.alpha, a.sided)
             stop = np.full(result.n_sims, result.n_looks - 1)
@@ -435,6 +445,13 @@ class TimeToEventDesign:
             # each trial's Z at every look, continuing past a stop: the Z paths the report draws
             for k in range(z_eff.shape[1]):
                 estimates[f"z_efficacy_look{k + 1}"] = z_eff[:, k]
+        # which cut rule set the trial's analysis (and, sequential, every look): only the rules the looks use
+        for bit, name in layout.cut_flag_names(spec.cuts).items():
+            bits = result.flags[:, :, pop] & bit
+            estimates[name] = bits[rows, stop] != 0
+            if plan is not None:
+                for k in range(bits.shape[1]):
+                    estimates[f"{name}_look{k + 1}"] = bits[:, k] != 0
         totals.n = result.n_sims
         totals.final_events.add(
             result.stats[:, -1, pop, layout.EVENTS_CONTROL] + result.stats[:, -1, pop, layout.EVENTS_EXPERIMENTAL]
@@ -473,6 +490,9 @@ class TimeToEventDesign:
             seq = totals.sequential
             details["looks"] = seq["looks"] if totals.blocks == 1 else _merged_looks(
                 scenario, plan, totals, margin or 1.0, planned_events)
+            if any(lt.cut_flags for lt in totals.look_totals):
+                details["looks"] = [{**d, "flags": dict(lt.cut_flags)}
+                                    for d, lt in zip(details["looks"], totals.look_totals, strict=True)]
             details["inflation_factor"] = seq["inflation_factor"]
             details["group_sequential_design"] = seq["group_sequential_design"]
         categories = _analysed_true_categories(scenario)

@@ -30,6 +30,8 @@ FLAG_TARGET_EVENTS_NOT_REACHED = 1
 # minimum follow-up after the last entry
 FLAG_CUT_AT_MIN_GAP = 2048
 FLAG_CUT_AT_MIN_FOLLOWUP = 4096
+# simtrial.engine.layout: the look's deadline was its calendar maximum (it came before the target_events-th event)
+FLAG_CUT_AT_CALENDAR_MAXIMUM = 8192
 
 
 @kernel
@@ -50,7 +52,10 @@ def look_cut_times(calendar_events, n_events, look_events, look_calendar, out_cu
     ``look_events[l]`` = 0 means no event target.  A target beyond the events
     that ever occur cuts at the calendar time if one is given (the k-th event
     never comes, so the calendar time comes first), else at the last event (at
-    0 if there is none), and raises FLAG_TARGET_EVENTS_NOT_REACHED.
+    0 if there is none), and raises FLAG_TARGET_EVENTS_NOT_REACHED.  A look with
+    both whose calendar time comes strictly before its k-th event (or whose
+    k-th event never comes) raises FLAG_CUT_AT_CALENDAR_MAXIMUM: it was cut
+    with fewer events than its target (a tie counts as the target reached).
 
     The k-th smallest calendar time is found from one histogram shared by all
     looks (n_events / 2 equal-width bins): the bin holding the k-th value is
@@ -104,6 +109,8 @@ def look_cut_times(calendar_events, n_events, look_events, look_calendar, out_cu
                     event_cut = hi if n_events > 0 else 0.0
             if event_cut < cut:
                 cut = event_cut
+            elif np.isfinite(cut) and (k > n_events or event_cut > cut):
+                flags |= FLAG_CUT_AT_CALENDAR_MAXIMUM
         out_cut[look] = cut
         out_flags[look] = flags
 

@@ -73,6 +73,21 @@ CUT_FLAG_NAMES: dict[int, str] = {
     FLAG_CUT_AT_MIN_GAP: "cut_delayed_by_min_months_after_previous_look",
     FLAG_CUT_AT_MIN_FOLLOWUP: "cut_delayed_by_min_followup_after_last_entry",
 }
+# simtrial.engine.cut.look_cut_times: reported only by runs with a look that has both an event target and a
+# calendar maximum (the flag names which of the two set the look's deadline; the floors above may delay it further)
+FLAG_CUT_AT_CALENDAR_MAXIMUM = 8192  # calendar_months came before the target_events-th event
+
+CALENDAR_FLAG_NAMES: dict[int, str] = {FLAG_CUT_AT_CALENDAR_MAXIMUM: "cut_at_calendar_maximum"}
+
+
+def cut_flag_names(cuts) -> dict[int, str]:
+    """The cut-rule flags a run with these looks (``simtrial.spec.Cut``) can raise, so only those are reported."""
+    names: dict[int, str] = {}
+    if any(c.target_events is not None and c.calendar_months is not None for c in cuts):
+        names.update(CALENDAR_FLAG_NAMES)
+    if any(c.has_floor for c in cuts):
+        names.update(CUT_FLAG_NAMES)
+    return names
 
 
 def landmark_fields(landmark_months) -> tuple[str, ...]:

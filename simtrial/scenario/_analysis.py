@@ -69,6 +69,8 @@ ANALYSIS_FIELDS: dict[str, str] = {
 }
 SEQUENTIAL_FIELDS: dict[str, str] = {
     "information_fractions": "cumulative fractions of target_events at each look, increasing, ending at 1",
+    "calendar_months": "per look: its calendar maximum (months after the first entry; null: none), the look at its "
+                       "events or this time, whichever first; the last one is analysis.calendar_months",
     "efficacy_spending": "alpha spending: " + one_of(SPENDING),
     "gamma": "asHSD parameter",
     "rho": "asKD parameter",
@@ -269,7 +271,29 @@ def _sequential(node: Node, alpha: float, sided: int = 1) -> SequentialPlan:
         efficacy_looks=efficacy_looks, futility=None if futility == "none" else futility,
         futility_looks=futility_looks, beta_spending=beta_name, beta_gamma=beta_gamma, beta_rho=beta_rho,
         binding_futility=binding, futility_z=fut_z, futility_hr=fut_hr, **harm,
+        calendar_months=_look_calendar_months(node, k),
     )
+
+
+def _look_calendar_months(node: Node, n_looks: int) -> tuple[float | None, ...] | None:
+    """``sequential.calendar_months``: one calendar maximum per look (null: none), not decreasing."""
+    child = node.get("calendar_months")
+    if child is None:
+        return None
+    allowed = f"a list of {n_looks} months > 0 or null, not decreasing, e.g. [30, 60]"
+    items = child.elements()
+    if len(items) != n_looks:
+        raise child.error(f"needs one value per look ({n_looks}), got {len(items)}", allowed=allowed)
+    values = tuple(None if item.value is None else item.number(low=0.0, low_open=True) for item in items)
+    given = [v for v in values if v is not None]
+    if not given:
+        raise child.error("every look is null: no look has a calendar maximum",
+                          allowed=f"{allowed}; or remove calendar_months")
+    for a, b in zip(given, given[1:], strict=False):
+        if b < a:
+            # a later look due before an earlier one: the later maximum would silently cap the earlier look
+            raise child.error(f"decreases from {a:g} to {b:g} months", allowed=allowed)
+    return values
 
 
 def _harm(node: Node, alpha: float, sided: int, spending: str, futility: str,
@@ -442,6 +466,7 @@ def analysis(node: Node, *, design: str, endpoint: str, assessable: tuple[int, .
             allowed="remove subgroups, or the sequential block")
     if (child := only("sequential", tte, "time-to-event endpoints")) is not None:
         out["sequential"] = _sequential(child, out.get("alpha", 0.025), out.get("sided", 1))
+        _final_calendar_maximum(node, out)
     out.update(_cut_rules(node, design, tte, "sequential" in out))
     _single_arm_tte(node, design, test, out)
     analysis = Analysis(**out)
@@ -562,6 +587,24 @@ def strata_dict(strata: Mapping[int, int] | None, cells: Cells = IHC_ONLY) -> st
     return {keys.codes_name(tuple(v), cells=cells): keys.names(tuple(v), cells) for _, v in sorted(by_index.items())}
 
 
+def _final_calendar_maximum(node: Node, out: dict[str, Any]) -> None:
+    """The final entry of ``sequential.calendar_months`` is ``analysis.calendar_months``: equal, or it supplies it."""
+    per_look = out["sequential"].calendar_months
+    if per_look is None:
+        return
+    final = per_look[-1]
+    given = out.get("calendar_months")
+    if given is None:
+        if final is not None:
+            out["calendar_months"] = final
+        return
+    if final != given:
+        said = "null (no maximum)" if final is None else f"{final:g}"
+        raise node.child("sequential").child("calendar_months").error(
+            f"the final look's calendar maximum ({said}) contradicts analysis.calendar_months ({given:g})",
+            allowed=f"a final entry of {given:g}, or remove analysis.calendar_months")
+
+
 def _cut_rules(node: Node, design: str, tte: bool, sequential: bool) -> dict[str, float]:
     """The floors of the cut rules: minimum follow-up after the last entry, minimum gap between looks."""
     out: dict[str, float] = {}
@@ -635,7 +678,7 @@ def analysis_dict(a: Analysis, cells: Cells = IHC_ONLY) -> dict[str, Any]:
                                "futility": s.futility or "none"}
         for name in ("gamma", "rho", "efficacy_looks", "futility_looks", "beta_spending", "beta_gamma",
                      "beta_rho", "futility_z", "futility_hr", "harm_alpha", "harm_spending", "harm_gamma",
-                     "harm_rho"):
+                     "harm_rho", "calendar_months"):
             value = getattr(s, name)
             if value is not None:
                 seq[name] = list(value) if isinstance(value, tuple) else value

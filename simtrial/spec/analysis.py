@@ -74,6 +74,10 @@ class SequentialPlan:
     harm_spending: str | None = None  # one of ALPHA_SPENDING
     harm_gamma: float | None = None  # asHSD
     harm_rho: float | None = None  # asKD
+    # per look: its calendar maximum in months after the first entry (None: none of its own), the
+    # look at its target events or this time, whichever first; the final one is Analysis.calendar_months
+    # (simtrial.spec.engine.look_calendar_maxima applies the precedence)
+    calendar_months: tuple[float | None, ...] | None = None
 
 
 @dataclass(frozen=True)

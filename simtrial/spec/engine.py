@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +30,12 @@ class Cut:
     Steps 2 and 3 only ever delay a look, so ``calendar_months`` bounds an
     event-driven look from above and the floors from below: a look with
     ``calendar_months`` and a minimum follow-up is at the later of the two.
+    A look with both ``target_events`` and ``calendar_months`` whose calendar
+    time comes first raises the flag ``cut_at_calendar_maximum``.
+
+    The engine cuts each look on its own; keeping looks in calendar order is
+    the plan's job: :func:`planned_calendar_maxima` caps each look's maximum
+    by the later looks' (what ``build_spec`` does with a scenario).
     """
 
     target_events: int | None = None
@@ -57,6 +63,40 @@ class Cut:
     def has_floor(self) -> bool:
         """True when a minimum gap or minimum follow-up can delay this look."""
         return self.min_months_after_previous_look is not None or self.min_followup_after_last_entry_months is not None
+
+
+def look_calendar_maxima(own: Sequence[float | None]) -> tuple[float | None, ...]:
+    """Each look's effective calendar maximum from the maxima given per look (None: none of its own).
+
+    A look cannot come after a later look's calendar maximum (the trial's last
+    look is due by then): each look's maximum is the smallest of its own and
+    those of the looks after it.  With event targets that do not decrease,
+    the deadlines (target events or maximum, whichever first) then never
+    decrease from look to look, so the looks stay in calendar order; the
+    floors of the cut rules only delay a look after the previous one.  A look
+    whose maximum comes from a later look (e.g. an interim before an
+    ``analysis.calendar_months`` that bounds only the final look) and whose
+    events come too late is at that later maximum, with the same data as the
+    later look: that one then adds no information, so the group-sequential
+    monitoring decides at the first of them with all the alpha.
+    """
+    out: list[float | None] = []
+    cap: float | None = None
+    for value in reversed(tuple(own)):
+        if value is not None:
+            cap = float(value) if cap is None else min(cap, float(value))
+        out.append(cap)
+    return tuple(reversed(out))
+
+
+def planned_calendar_maxima(calendar_months: float | None, per_look: Sequence[float | None] | None,
+                            n_looks: int) -> tuple[float | None, ...]:
+    """The looks' effective calendar maxima from the analysis block: ``sequential.calendar_months`` per look
+    (``per_look``), else ``analysis.calendar_months`` (``calendar_months``) for the final look only."""
+    own = tuple(per_look) if per_look is not None else (None,) * (n_looks - 1) + (calendar_months,)
+    if len(own) != n_looks:
+        raise InvalidInput(f"sequential.calendar_months: one value per look ({n_looks}), got {len(own)}")
+    return look_calendar_maxima(own)
 
 
 ALL_CATEGORIES = tuple(range(N_CATEGORIES))

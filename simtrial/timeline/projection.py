@@ -19,8 +19,9 @@ the eligibility rule and the misclassification matrix
 computed on fine grids (``P`` by the midpoint rule on the increments of
 ``F``, the entry integral cell by cell with the exact entry mass); expected
 enrolment is ``N G(t)``.  The calendar time of an event-driven look is the
-root of E[D(t)] = its target; with ``calendar_months`` the look happens at
-whichever comes first; then the floors of the cut rules (``simtrial.spec.Cut``)
+root of E[D(t)] = its target; with a calendar maximum (``calendar_months``;
+per look ``sequential.calendar_months``, each capped by the later looks') the
+look happens at whichever comes first; then the floors of the cut rules (``simtrial.spec.Cut``)
 apply to these expected times in the engine's order: a look no earlier than
 the previous look's expected time + ``min_months_after_previous_look``, then
 no earlier than E[last entry] + ``min_followup_after_last_entry_months``
@@ -39,6 +40,7 @@ import numpy as np
 from simtrial.errors import InvalidInput
 from simtrial.spec import Arm, Scenario
 from simtrial.spec.accrual import EntryLaw
+from simtrial.spec.engine import planned_calendar_maxima
 
 _P_GRID = 20_000  # points of the P(s) table over [0, horizon]
 _ENTRY_CELLS = 2_000  # cells of the entry integral over the accrual period
@@ -283,7 +285,8 @@ def _look_targets(scenario: Scenario, n: int, target_events: int | None) -> list
     if events is None:
         raise InvalidInput("analysis.target_events: group-sequential looks are fractions of target_events")
     ks = [max(1, int(round(f * events))) for f in plan.information_fractions]
-    return [(k, a.calendar_months if i == len(ks) - 1 else None) for i, k in enumerate(ks)]
+    maxima = planned_calendar_maxima(a.calendar_months, plan.calendar_months, len(ks))
+    return list(zip(ks, maxima, strict=True))
 
 
 def _look_floors(scenario: Scenario, n: int, n_looks: int) -> list[tuple[float | None, float | None]]:
