@@ -324,3 +324,19 @@ def test_the_positional_read_check_can_fail(tmp_path: Path):
         "def f(cohort, scratch):\n    n = cohort[0]\n    (a, b) = scratch\n    return n, args.cohort[8]\n"
     )
     assert sorted(_positional_reads(bad)) == ["bad.py:2", "bad.py:3", "bad.py:4"]
+
+
+def test_every_flag_is_its_own_bit():
+    """Flags from every module of the engine are distinct single bits (two branches once both took 2048)."""
+    from simtrial.engine import cut as cut_module
+    from simtrial.engine import layout as L
+
+    values: dict[int, str] = {}
+    for module in (L, cut_module):
+        for name in dir(module):
+            v = getattr(module, name)
+            if name.startswith("FLAG_") and not isinstance(v, dict):
+                assert isinstance(v, int) and v > 0 and v & (v - 1) == 0, f"{module.__name__}.{name} = {v!r}"
+                prior = values.setdefault(v, name)
+                assert prior == name, f"{name} and {prior} share the bit {v}"
+    assert max(values) < 2**31  # flags are int32

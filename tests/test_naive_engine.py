@@ -419,7 +419,7 @@ def test_simulated_trials_equal_naive_cut_and_analysis():
                 got = dict(zip(result.fields, result.stats[trial, look, p].tolist(), strict=True))
                 assert_stats_equal(got, {k: v for k, v in want.items() if k != "flags"}, tol=1e-12,
                                    context=f"trial {trial} look {look} pop {p}")
-                assert result.flags[trial, look, p] & ~L.FLAG_TARGET_EVENTS_NOT_REACHED == want["flags"]
+                assert result.flags[trial, look, p] & ~L.CUT_RULE_FLAGS == want["flags"]
 
 
 def test_simulated_trial_statistics_equal_naive_formulas():

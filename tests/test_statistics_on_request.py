@@ -71,7 +71,7 @@ def _fields(spec: TrialSpec) -> np.ndarray:
 
 def _computed_flags(mask: int) -> int:
     """The flag bits a run with ``mask`` can set (the log-rank sums start Cox, so Cox sets logrank_undefined)."""
-    bits = layout.FLAG_TARGET_EVENTS_NOT_REACHED | layout.FLAG_ARM_WITHOUT_PATIENTS
+    bits = layout.CUT_RULE_FLAGS | layout.FLAG_ARM_WITHOUT_PATIENTS
     for s in R.STATISTICS.values():
         if mask & s.code:
             for f in s.flags:

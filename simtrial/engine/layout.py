@@ -79,6 +79,10 @@ FLAG_CUT_AT_CALENDAR_MAXIMUM = 8192  # calendar_months came before the target_ev
 
 CALENDAR_FLAG_NAMES: dict[int, str] = {FLAG_CUT_AT_CALENDAR_MAXIMUM: "cut_at_calendar_maximum"}
 
+#: every flag the cut (not a statistic) raises: which rule set or moved a look
+CUT_RULE_FLAGS = (FLAG_TARGET_EVENTS_NOT_REACHED | FLAG_CUT_AT_MIN_GAP | FLAG_CUT_AT_MIN_FOLLOWUP
+                  | FLAG_CUT_AT_CALENDAR_MAXIMUM)
+
 
 def cut_flag_names(cuts) -> dict[int, str]:
     """The cut-rule flags a run with these looks (``simtrial.spec.Cut``) can raise, so only those are reported."""
@@ -165,7 +169,7 @@ def n_columns(n_landmarks: int, nph: bool, gs_width: int = 0) -> int:
 # --- group-sequential weighted scores (issue 15, item 3: simtrial.engine.gs_scores) -------------
 # A run with J weighted components over K looks gets, at every (look l, population) row, the J
 # scores U_l. and K blocks of J x J covariances Cov(U_k., U_l.) (NaN for k > l) after the columns above.
-FLAG_GS_SCORES_UNDEFINED = 2048  # a weighted component without information at a look: its Z is NaN
+FLAG_GS_SCORES_UNDEFINED = 16384  # a weighted component without information at a look: its Z is NaN
 GS_FLAG_NAMES: dict[int, str] = {FLAG_GS_SCORES_UNDEFINED: "group_sequential_scores_undefined"}
 
 
