@@ -303,13 +303,13 @@ def _event_probability(model, entry: np.ndarray, cut_months: float) -> float:
 
 def approximate_schoenfeld(
     scenario: Scenario, experimental: Arm, categories: tuple[int, ...], n_patients: int, cut_months: float,
-    events: float, ni_margin: float = 1.0,
+    events: float, ni_margin: float = 1.0, alpha: float | None = None,
 ) -> tuple[float | None, float | None, str]:
     """Schoenfeld's power at the events-weighted mean log HR, when the HR differs between categories.
 
     Each category's share of the events is estimated from its prevalence and
     its probability of an event by the mean analysis time (entry from the
-    accrual law; dropout ignored).  Returns ``(power, mean HR, reason)``, or
+    accrual law; dropout ignored), at level ``alpha`` (default: the analysis's).  Returns ``(power, mean HR, reason)``, or
     ``(None, None, reason)`` when a category's own HR is not constant over time.
     """
     a = scenario.analysis
@@ -330,7 +330,8 @@ def approximate_schoenfeld(
     if not den > 0:
         return None, None, "no events expected"
     mean_hr = math.exp(num / den)
-    power = analytic_powers(mean_hr, events, a.alpha, scenario.allocation, ni_margin=ni_margin, sided=a.sided)
+    level = a.alpha if alpha is None else alpha
+    power = analytic_powers(mean_hr, events, level, scenario.allocation, ni_margin=ni_margin, sided=a.sided)
     reason = (
         "approximate: the hazard ratio differs between HER2 categories, so Schoenfeld's formula is "
         f"evaluated at the events-weighted mean log HR (HR {mean_hr:.3f})"

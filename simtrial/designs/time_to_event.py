@@ -508,9 +508,10 @@ class TimeToEventDesign:
             final_events = float(expected_events(scenario, [cut_months], n_patients=spec.n_patients,
                                                  experimental=experimental, assessed=a.population)["total"][0])
             details["analytic_events_at_calendar_cut"] = final_events
+        alpha, alpha_note = self._analytic_alpha(scenario)
         if plan is None:
             analytic = analytic_powers(
-                hr_true, final_events, a.alpha, scenario.allocation, ni_margin=margin or 1.0, sided=a.sided
+                hr_true, final_events, alpha, scenario.allocation, ni_margin=margin or 1.0, sided=a.sided
             )
         elif hr_true is not None and planned_events:
             analytic = {
@@ -526,7 +527,7 @@ class TimeToEventDesign:
         if hr_true is None and plan is None:
             approx, mean_hr, reason = approximate_schoenfeld(
                 scenario, experimental, categories, spec.n_patients, totals.final_cut_months.value(),
-                final_events, ni_margin=margin or 1.0,
+                final_events, ni_margin=margin or 1.0, alpha=alpha,
             )
             if approx is not None:
                 analytic = {"schoenfeld_approximate": approx}
@@ -536,7 +537,14 @@ class TimeToEventDesign:
             details["analytic_power_note"] = (
                 "no closed form: the true hazard ratio is not one constant across the patients analysed"
             )
+        if alpha_note and analytic:
+            earlier = details.get("analytic_power_note")
+            details["analytic_power_note"] = f"{earlier}; {alpha_note}" if earlier else alpha_note
         return analytic, details, dict(totals.flags)
+
+    def _analytic_alpha(self, scenario) -> tuple[float, str | None]:
+        """The level at which the analytic power of the design's success test is evaluated, and why if not alpha."""
+        return scenario.analysis.alpha, None
 
     def _subgroup_z(self, scenario, result, index: int) -> np.ndarray:
         """Z_eff of the design's own test in one population at the final look."""
@@ -676,6 +684,19 @@ class BiomarkerDesign(TimeToEventDesign):
             decisions["interaction"] = np.abs(z_int) >= norm.isf(level / 2.0)
             estimates["interaction_hr_ratio"] = np.exp(b1 - b2)
         return decisions, estimates
+
+    def _analytic_alpha(self, scenario) -> tuple[float, str | None]:
+        # success is the overall hypothesis *after* the multiplicity adjustment over the family, so a
+        # closed form at the unadjusted alpha would overstate the power the run reports
+        a = scenario.analysis
+        m = 1 + len(a.subgroups)
+        if m == 1 or a.multiplicity == "fixed_sequence":
+            return a.alpha, None  # the overall hypothesis comes first, at the full level
+        level = a.alpha / m
+        if a.multiplicity == "bonferroni":
+            return level, f"the overall test at alpha / {m} = {level:.4g} (Bonferroni over the overall and {m - 1} subgroups)"
+        return level, (f"the overall test at alpha / {m} = {level:.4g}: a lower bound under {a.multiplicity}, which may "
+                       "reject the overall hypothesis at a larger level once a subgroup is rejected")
 
     def _details(self, scenario, totals, spec):
         a = scenario.analysis
