@@ -238,6 +238,20 @@ def _simon_rows(d: dict) -> list[tuple[str, str]]:
     ]
 
 
+def _analytic_alpha_label(d: dict) -> str | None:
+    """The alpha the analytic power lines use, in words (the favourable side's own for an asymmetric plan)."""
+    a = d.get("analysis") or {}
+    if a.get("alpha") is None:
+        return None
+    alpha, sided = a["alpha"], a.get("sided", 1)
+    gs = (d.get("details") or {}).get("group_sequential_design") or {}
+    if sided == 2 and gs.get("alpha_upper") is not None and not gs.get("symmetric", True):
+        return (f"two-sided alpha {alpha:g}: efficacy side {gs['alpha_upper']:g}, harm side {gs['alpha_lower']:g}")
+    if sided == 2:
+        return f"two-sided alpha {alpha:g} ({alpha / 2:g} per side)"
+    return f"one-sided alpha {alpha:g}"
+
+
 def _summary_rows(d: dict) -> list[tuple[str, str]]:
     label = d.get("power_label") or ("type I error" if d.get("null") else "power")
     rows = [
@@ -250,8 +264,9 @@ def _summary_rows(d: dict) -> list[tuple[str, str]]:
     ]
     analytic_word = "type I error" if d.get("null") else "power"
     details = d.get("details") or {}
+    level = _analytic_alpha_label(d)
     for name, value in (d.get("analytic_powers") or {}).items():
-        rows.append((f"analytic {analytic_word} ({name})", fmt(value)))
+        rows.append((f"analytic {analytic_word} ({name})", f"{fmt(value)}  (at {level})" if level else fmt(value)))
     if details.get("analytic_power_note"):
         rows.append(("analytic note", details["analytic_power_note"]))
     timed = d.get("target_events") is not None or d.get("mean_duration_months") is not None
@@ -463,6 +478,9 @@ def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, targ
             write("power_curve.csv", result.to_frame().to_csv(index=False))
     key = summary["solve_for"]
     answer = summary["events_required"] if key == "events" else summary["n_required"]
+    from simtrial.timeline.sizes import efficacy_alpha
+
+    alpha_label = efficacy_alpha(sc.analysis).label
     unc = summary.get("uncertainty")
     rel = summary.get("uncertainty_relative")
     extra = [
@@ -478,14 +496,15 @@ def samplesize_command(scenario, sims, seed, threads, out_dir, fmt_, quiet, targ
          f"{summary['n_sims']} trials, seed {summary['seed']})"),
         ("confirmed", "yes: the independent run reaches the target" if summary["confirmed"] else "NO"),
         ("analytic events (Schoenfeld" + (" assurance)" if summary.get("target_quantity") == "assurance" else ")"),
-         fmt(summary["analytic_events"], 1)),
+         f"{fmt(summary['analytic_events'], 1)}  (at {alpha_label})" if summary["analytic_events"] is not None
+         else fmt(None)),
         ("points evaluated", f"{len(summary['power_curve'])} + {len(summary.get('confirmations') or [])} confirmation(s)"),
     ]
     if summary.get("analytic_sample_sizes"):
         from simtrial.timeline.sizes import format_sizes
 
         extra[-1:-1] = [("analytic" if i == 0 else "", line)
-                        for i, line in enumerate(format_sizes(summary["analytic_sample_sizes"]))]
+                        for i, line in enumerate(format_sizes(summary["analytic_sample_sizes"], alpha_label))]
     if as_text:
         from simtrial_cli.report_cmds import justification_text
 

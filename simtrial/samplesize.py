@@ -212,15 +212,14 @@ def _analytic_events(scenario: Scenario, target_power: float) -> float | None:
     margin = a.ni_margin if scenario.design == "noninferiority" else 1.0
     if hr is None or (margin == 1.0 and hr >= 1.0) or (margin != 1.0 and hr >= margin):
         return None
-    if a.sided == 2 and a.sequential is not None and a.sequential.harm_alpha is not None:
-        # an asymmetric two-sided plan: the favourable side tests at alpha - harm_alpha, which the
-        # closed forms of simtrial.timeline.sizes already use (one source for the number printed)
-        from simtrial.timeline.sizes import analytic_sample_sizes
+    from simtrial.timeline.sizes import efficacy_alpha
 
-        method = analytic_sample_sizes(scenario, target_power)["methods"].get("schoenfeld")
-        return None if method is None else float(method["events_exact"])
+    # the favourable side's alpha (alpha - harm_alpha for an asymmetric two-sided plan), as every
+    # analytic line (simtrial.timeline.sizes.efficacy_alpha)
+    level = efficacy_alpha(a)
     ratio = scenario.allocation[1] / scenario.allocation[0]
-    events = schoenfeld_events(hr, a.alpha, target_power, allocation_ratio=ratio, ni_margin=margin or 1.0, sided=a.sided)
+    events = schoenfeld_events(hr, level.alpha, target_power, allocation_ratio=ratio, ni_margin=margin or 1.0,
+                               sided=level.sided)
     if a.sequential is not None:
         from simtrial.designs.sequential import planned_design
 

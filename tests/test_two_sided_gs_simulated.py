@@ -151,8 +151,9 @@ def test_two_sided_run_is_reproducible_and_one_sided_unchanged() -> None:
         (lambda s: s["analysis"]["sequential"].update(harm_alpha=0.01), "harm_alpha"),  # one-sided
         (lambda s: (s["analysis"].update(sided=2), s["analysis"]["sequential"].update(harm_alpha=0.06)),
          "harm_alpha"),
+        # fixed futility rules work in two-sided plans (tests/test_two_sided_futility.py); a binding HR rule does not
         (lambda s: (s["analysis"].update(sided=2), s["analysis"]["sequential"].update(
-            futility="z", futility_z=[0.0, 0.0, 0.0])), "futility"),
+            futility="hr", futility_hr=[1.0, 1.0, 1.0], binding_futility=True)), "binding_futility"),
         (lambda s: (s["analysis"].update(sided=2), s["analysis"]["sequential"].update(
             efficacy_looks=[False, True, True, True])), "efficacy_looks"),
         (lambda s: (s["analysis"].update(sided=2), s["analysis"]["sequential"].update(

@@ -14,7 +14,12 @@ unfavourably (harm) when Z_eff <= the lower bound; both bounds are recomputed
 from the observed information, each side spending its own alpha (symmetric:
 alpha / 2 each).  Success, as for fixed two-sided tests, is rejection on either
 side, with ``reject_favourable`` / ``reject_unfavourable`` beside it; beta-
-spending futility is rpact's inner wedge |Z_eff| < a_k.
+spending futility is rpact's inner wedge |Z_eff| < a_k; fixed futility rules
+(``futility_z`` / ``futility_hr``) stop a trial that rejects on neither side
+when Z_eff is below the bound (the observed HR above it), between the harm and
+the efficacy bound.  As for one-sided plans they are non-binding unless the
+plan says otherwise; binding applies to ``futility_z`` (the HR rule's Z depends
+on the events observed, so a binding HR rule is refused by the scenario reader).
 
 Scale: Z_eff, positive when the experimental arm is better.
 """
@@ -83,12 +88,31 @@ def planned_design(plan: SequentialPlan, alpha: float, beta: float, sided: int =
     """
     fractions = plan.information_fractions
     if sided == 2:
-        return two_sided_design(
+        design = two_sided_design(
             fractions, alpha=2.0 * alpha, beta=beta, spending=plan.efficacy_spending, gamma=plan.gamma,
             rho=plan.rho, **_harm_kwargs(plan),
             beta_spending=plan.beta_spending if plan.futility == "beta_spending" else None,
             beta_gamma=plan.beta_gamma, beta_rho=plan.beta_rho, binding_futility=plan.binding_futility,
+            futility_z=_two_sided_futility_z(plan),
         )
+        if design.futility == "z":
+            for look, (f, low) in enumerate(zip(design.z_futility[:-1], design.z_lower[:-1], strict=True)):
+                if math.isfinite(f) and f <= low:
+                    raise InvalidInput(
+                        f"analysis.sequential.futility_z: {f:g} at look {look + 1} is at or below the harm bound "
+                        f"there (Z_eff = {low:.3f}): a trial that low rejects for harm first, so the rule never "
+                        f"stops; allowed: a futility_z above {low:.3f} at that look")
+        if design.futility == "z" and design.binding_futility and max(design.z_lower[1:]) >= 0.0:
+            # binding stops remove the unfavourable paths, so the harm side can only spend its alpha
+            # among trials that look favourable: it would "reject for harm" on a favourable estimate
+            look = 2 + int(np.argmax(design.z_lower[1:]))
+            raise InvalidInput(
+                f"analysis.sequential: with binding futility_z {list(plan.futility_z or [])} the harm bound at "
+                f"look {look} is Z_eff = {max(design.z_lower[1:]):+.3f}, rejecting for harm on an estimate that "
+                "favours the experimental arm; allowed: binding_futility: false (the usual choice for a "
+                "fixed futility rule), lower futility_z values, or a smaller harm_alpha"
+            )
+        return design
     efficacy, _ = _masks(plan, len(fractions))
     if plan.futility == "beta_spending":
         if not efficacy.all():
@@ -120,6 +144,20 @@ def _harm_kwargs(plan: SequentialPlan) -> dict:
         if value is not None:
             out[theirs] = value
     return out
+
+
+def _two_sided_futility_z(plan: SequentialPlan) -> list[float] | None:
+    """The fixed futility Z per interim look of a two-sided plan (-inf: none), for its design; None without.
+
+    Only a ``futility: z`` rule enters the planned design: an HR rule's Z depends on the events
+    at the look (it is obeyed in the simulation and in the analytic power at the planned events).
+    """
+    if plan.futility != "z":
+        return None
+    n_looks = len(plan.information_fractions)
+    _, futility = _masks(plan, n_looks)
+    bounds = _futility_bounds(plan, None, futility, n_looks)
+    return np.where(futility, bounds, -np.inf)[:-1].tolist()
 
 
 def _interim_futility_z(plan: SequentialPlan, efficacy: np.ndarray) -> list[float] | None:
@@ -325,8 +363,18 @@ def _apply_two_sided(
     design = planned_design(plan, alpha, beta, 2)
     _, futility = _masks(plan, n_looks)
     inner = np.zeros(n_looks)
-    if design.z_futility is not None:
+    if design.futility == "beta_spending":
         inner[:-1] = np.where(futility[:-1], np.array(design.z_futility[:-1]), 0.0)
+    # fixed rules: stop when Z_eff is below fut_z (or the observed HR above fut_hr), -inf / inf: none
+    fut_z = np.full(n_looks, -np.inf)
+    fut_hr = np.full(n_looks, np.inf)
+    if plan.futility == "z":
+        fut_z[:-1] = _two_sided_futility_z(plan)
+    elif plan.futility == "hr":
+        hr = list(plan.futility_hr or [])
+        for look in range(n_looks - 1):
+            if futility[look] and look < len(hr):
+                fut_hr[look] = hr[look]
     harm = _harm_kwargs(plan)
     observed = np.round(information_fraction, 12)
     upper = np.full((n_sims, n_looks), np.inf)
@@ -335,12 +383,14 @@ def _apply_two_sided(
     for u, row in enumerate(unique):
         fractions = np.maximum.accumulate(row)
         keep = np.concatenate(([True], np.diff(fractions) > 1e-12))
-        wedge = None
-        if plan.binding_futility and design.z_futility is not None:
+        wedge = below = None
+        if plan.binding_futility and design.futility == "beta_spending":
             wedge = [float(w) for w, k in zip(inner[:-1], keep[:-1], strict=True) if k][: int(keep.sum()) - 1]
+        if plan.binding_futility and design.futility == "z":
+            below = [float(f) for f, k in zip(fut_z[:-1], keep[:-1], strict=True) if k][: int(keep.sum()) - 1]
         lo_k, up_k = two_sided_bounds_from_information(
             tuple(fractions[keep]), alpha=2.0 * alpha, spending=plan.efficacy_spending, gamma=plan.gamma,
-            rho=plan.rho, spend_all_at_last=True, futility_inner=wedge, **harm,
+            rho=plan.rho, spend_all_at_last=True, futility_inner=wedge, futility_below=below, **harm,
         )
         lo = np.full(n_looks, -np.inf)
         up = np.full(n_looks, np.inf)
@@ -363,7 +413,8 @@ def _apply_two_sided(
         with np.errstate(invalid="ignore"):
             up = alive & (z >= upper[:, look])
             down = alive & ~up & (z <= lower[:, look])
-            fut = alive & ~up & ~down & (look < n_looks - 1) & (np.abs(z) < inner[look])
+            fut = alive & ~up & ~down & (look < n_looks - 1) & (
+                (np.abs(z) < inner[look]) | (z < fut_z[look]) | (hazard_ratio[:, look] > fut_hr[look]))
         favourable |= up
         unfavourable |= down
         stop_fut |= fut
@@ -386,11 +437,12 @@ def _apply_two_sided(
             "observed_information_fraction": float(np.nanmean(information_fraction[:, look])),
             "mean_events": float(np.nanmean(events[:, look])),
             "efficacy": True,
-            "futility": bool(inner[look] > 0.0),
+            "futility": bool(inner[look] > 0.0 or math.isfinite(fut_z[look]) or math.isfinite(fut_hr[look])),
             "z_efficacy": z_up if math.isfinite(z_up) else None,
             "z_harm": z_low if math.isfinite(z_low) else None,
-            "z_futility": float(inner[look]) if inner[look] > 0.0 else None,
-            "hr_futility": None,
+            "z_futility": float(inner[look]) if inner[look] > 0.0 else (
+                float(fut_z[look]) if math.isfinite(fut_z[look]) else None),
+            "hr_futility": float(fut_hr[look]) if math.isfinite(fut_hr[look]) else None,
             "nominal_p": float(norm.sf(z_up)) if math.isfinite(z_up) else None,
             "nominal_p_harm": float(norm.cdf(z_low)) if math.isfinite(z_low) else None,
             "hr_efficacy": hr_at(z_up),
@@ -433,12 +485,22 @@ def analytic_sequential_power(
 
         share = allocation[0] * allocation[1] / (allocation[0] + allocation[1]) ** 2
         drift = -math.log(hazard_ratio / ni_margin) * math.sqrt(events * share)
-        inner = None
-        if design.z_futility is not None:
+        inner = below = None
+        if design.futility == "beta_spending":
             inner = np.array(design.z_futility, dtype=float)
             inner[-1] = 0.0
+        elif design.futility == "z":
+            below = np.array(design.z_futility, dtype=float)
+            below[-1] = -math.inf
+        elif plan.futility == "hr":
+            # the HR rule as a Z_eff bound at each look's planned events
+            _, fut_mask = _masks(plan, fractions.size)
+            below = np.full(fractions.size, -math.inf)
+            for look, hr in enumerate(plan.futility_hr or []):
+                if look < fractions.size - 1 and fut_mask[look]:
+                    below[look] = -math.log(hr / ni_margin) * math.sqrt(events * fractions[look] * share)
         up, down, _ = two_sided_probabilities(fractions, np.array(design.z_lower), np.array(design.z_upper),
-                                              inner, drift, grid_r)
+                                              inner, drift, grid_r, below)
         return float(up.sum() + down.sum())
     n_looks = fractions.size
     efficacy, futility = _masks(plan, n_looks)

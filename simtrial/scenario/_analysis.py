@@ -265,6 +265,17 @@ def _sequential(node: Node, alpha: float, sided: int = 1) -> SequentialPlan:
         raise node.child("futility_looks").error("the final look tests efficacy only: a futility stop there has no "
                                                  "effect", allowed="last value false")
     binding = node.child("binding_futility").boolean() if node.get("binding_futility") is not None else False
+    if binding and futility == "hr":
+        # an HR bound is a Z bound only at a given number of events, which each trial observes: the
+        # efficacy bounds cannot assume it (binding: true had no effect here, so it is refused)
+        raise node.child("binding_futility").error(
+            "binding futility needs Z bounds: an HR bound's Z depends on the events observed at each look",
+            allowed="binding_futility: false, or futility: z with futility_z")
+    if binding and futility == "z" and sided == 2 and spending in ("OF", "P"):
+        raise node.child("binding_futility").error(
+            f"a two-sided plan with binding futility_z needs an alpha-spending function (each side keeps "
+            f"its alpha), got efficacy_spending {spending}",
+            allowed="binding_futility: false, or efficacy_spending asOF | asP | asHSD | asKD")
     harm = _harm(node, alpha, sided, spending, futility, efficacy_looks)
     return SequentialPlan(
         information_fractions=tuple(fractions), efficacy_spending=spending, gamma=gamma, rho=rho,
@@ -306,10 +317,6 @@ def _harm(node: Node, alpha: float, sided: int, spending: str, futility: str,
                 raise node.child(name).error(f"{name} applies only to two-sided plans (analysis.sided: 2)",
                                              allowed=f"remove {name}, or set sided: 2")
         return {}
-    if futility in ("z", "hr"):
-        raise node.child("futility").error("a two-sided plan stops for futility by beta spending (an inner "
-                                           "wedge |Z| < bound, as rpact); fixed z / hr rules are one-sided",
-                                           allowed="none | beta_spending")
     if efficacy_looks is not None and not all(efficacy_looks):
         raise node.child("efficacy_looks").error("a two-sided plan tests both sides at every look",
                                                  allowed="remove efficacy_looks")

@@ -24,7 +24,16 @@ Designs (rpact ``getDesignGroupSequential(sided = 2)``, SAS PROC SEQDESIGN
 - **two-sided with futility**: symmetric bounds plus an inner futility wedge
   |Z_eff| < a_k whose size spends beta under the design alternative (rpact
   ``sided = 2`` with ``typeBetaSpending``), binding (the rejection bounds
-  assume futility stops are obeyed) or non-binding (they ignore them).
+  assume futility stops are obeyed) or non-binding (they ignore them);
+- **two-sided with fixed futility bounds** (``futility_z``, symmetric or with
+  a harm bound): at an interim look the trial stops without rejecting when
+  z_lower < Z_eff < f_k, the region between the harm bound and the futility
+  bound (the continuation region is (max(z_lower, f_k), z_upper)).  As for
+  one-sided plans, non-binding bounds are those of the design without the
+  futility rule; binding bounds are solved with the futility stops obeyed
+  under H0, each side then spending exactly its own alpha (so a binding
+  symmetric design is no longer exactly symmetric: the futility region lies
+  on the harm side).
 
 ``alpha`` is the total two-sided type I error: the probability under H0 of
 rejecting on either side.  Power is the probability under the alternative of
@@ -61,6 +70,7 @@ from simtrial.sequential.boundaries import (
     CLASSICAL,
     DEFAULT_GRID_R,
     _check_fractions,
+    _check_futility,
     _check_grid_r,
     _check_spending,
     _solve_lower,
@@ -83,6 +93,9 @@ class TwoSidedDesign:
     Per-look tuples have one entry per look.  ``z_futility`` is the inner
     futility bound (stop when |Z_eff| < it), None without futility; at the
     last look it is the efficacy bound (nothing rejected = futility).
+    ``futility`` says which: ``"beta_spending"`` (the wedge above) or ``"z"``
+    (fixed bounds: stop when z_lower < Z_eff < z_futility; -inf where a look
+    has none).
     ``alpha_spent_upper`` / ``alpha_spent_lower`` are per look under H0 with
     the bounds as computed (non-binding futility: ignoring it);
     ``reject_upper_h*`` / ``reject_lower_h*`` / ``futility_h*`` are the
@@ -131,6 +144,7 @@ class TwoSidedDesign:
     expected_information_h1: float
 
     sided: int = 2
+    futility: str | None = None  # None | "beta_spending" (inner wedge) | "z" (fixed bounds, stop below)
 
     @property
     def n_looks(self) -> int:
@@ -163,7 +177,7 @@ class TwoSidedDesign:
             "look": np.arange(1, k + 1),
             "information_fraction": self.information_fractions,
             "z_lower": self.z_lower,
-            "z_futility": self.z_futility or (math.nan,) * k,
+            "z_futility": self.z_futility if self.z_futility is not None else (math.nan,) * k,
             "z_upper": self.z_upper,
             "nominal_p_lower": self.nominal_p_lower,
             "nominal_p_upper": self.nominal_p_upper,
@@ -174,6 +188,7 @@ class TwoSidedDesign:
             "reject_upper_h0": self.reject_upper_h0,
             "reject_lower_h1": self.reject_lower_h1,
             "reject_upper_h1": self.reject_upper_h1,
+            "futility_h0": self.futility_h0,
             "futility_h1": self.futility_h1,
         })
 
@@ -182,7 +197,10 @@ class TwoSidedDesign:
 
 
 def _regions(lower: float, upper: float, inner: float) -> list[tuple[float, float]]:
-    """Continuation region (lower, upper) minus the futility wedge [-inner, inner]."""
+    """Continuation region (lower, upper) minus the futility wedge [-inner, inner].
+
+    A fixed futility bound f (stop when Z_eff < f) enters as ``lower = max(harm bound, f)``.
+    """
     if not inner > 0.0:
         return [(lower, upper)]
     out = []
@@ -202,21 +220,31 @@ def _advance(stage: Stage | None, t: float, drift: float, lower: float, upper: f
 
 def two_sided_probabilities(
     t: np.ndarray, lower: np.ndarray, upper: np.ndarray, inner: np.ndarray | None, drift: float, r: int,
+    below: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-look P(stop above upper), P(stop below lower), P(stop in the futility wedge |Z| < inner)."""
+    """Per-look P(stop above upper), P(stop below lower) and P(stop for futility).
+
+    Futility: in the wedge |Z| < ``inner`` (beta spending), or between the harm
+    bound and a fixed bound, lower < Z < ``below`` (-inf: none).
+    """
     k = t.size
     up, down, fut = np.zeros(k), np.zeros(k), np.zeros(k)
     stage: Stage | None = None
     inner_ = np.zeros(k) if inner is None else inner
+    below_ = np.full(k, -math.inf) if below is None else below
     for j in range(k):
         tj = float(t[j])
         up[j] = prob_above(stage, tj, drift, float(upper[j]))
-        down[j] = prob_below(stage, tj, drift, float(min(lower[j], upper[j])))
+        low = float(min(lower[j], upper[j]))
+        down[j] = prob_below(stage, tj, drift, low)
         a = float(inner_[j])
         if a > 0.0:
             fut[j] = max(0.0, prob_below(stage, tj, drift, a) - prob_below(stage, tj, drift, -a))
+        f = float(min(below_[j], upper[j]))
+        if f > low:
+            fut[j] += max(0.0, prob_below(stage, tj, drift, f) - down[j])
         if j < k - 1:
-            stage = _advance(stage, tj, drift, float(lower[j]), float(upper[j]), a, r)
+            stage = _advance(stage, tj, drift, max(float(lower[j]), float(below_[j])), float(upper[j]), a, r)
     return up, down, fut
 
 
@@ -233,11 +261,17 @@ def _cum(name: str, total: float, t: np.ndarray, gamma: float | None, rho: float
 
 def _spending_pair(
     t: np.ndarray, cum_up: np.ndarray, cum_low: np.ndarray, symmetric: bool, inner: np.ndarray | None, r: int,
+    below: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Upper and lower bounds spending ``cum_up`` / ``cum_low`` under H0, jointly (both binding).
 
-    ``inner``: a futility wedge the H0 paths stop in (binding futility), or None.
+    ``inner``: a futility wedge the H0 paths stop in (binding futility), or None; ``below``: fixed
+    futility bounds the H0 paths stop under (binding; -inf: none), or None.  With ``below`` the
+    sides are solved separately (``symmetric`` is ignored): the futility region removes paths
+    from the harm side only.
     """
+    if below is not None:
+        symmetric = False
     k = t.size
     upper, lower = np.empty(k), np.empty(k)
     stage: Stage | None = None
@@ -252,7 +286,8 @@ def _spending_pair(
         prev_u, prev_l = float(cum_up[j]), float(cum_low[j])
         if j < k - 1:
             a = 0.0 if inner is None else float(inner[j])
-            stage = _advance(stage, tj, 0.0, float(lower[j]), float(upper[j]), a, r)
+            low = float(lower[j]) if below is None else max(float(lower[j]), float(below[j]))
+            stage = _advance(stage, tj, 0.0, low, float(upper[j]), a, r)
     return lower, upper
 
 
@@ -273,13 +308,15 @@ def _classical_pair(t: np.ndarray, kind: str, alpha: float, r: int) -> tuple[np.
 def _rejection_bounds(
     t: np.ndarray, alpha_upper: float, alpha_lower: float, spending: str, gamma, rho, lower_spending: str,
     lower_gamma, lower_rho, symmetric: bool, inner: np.ndarray | None, r: int, spend_all_at_last: bool,
+    below: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     if spending in CLASSICAL:
+        # binding fixed futility is refused with classical bounds (no per-side alpha to keep)
         return _classical_pair(t, spending, alpha_upper + alpha_lower, r)
     cum_up = _cum(spending, alpha_upper, t, gamma, rho, spend_all_at_last)
     cum_low = cum_up if symmetric else _cum(lower_spending, alpha_lower, t, lower_gamma, lower_rho,
                                             spend_all_at_last)
-    return _spending_pair(t, cum_up, cum_low, symmetric, inner, r)
+    return _spending_pair(t, cum_up, cum_low, symmetric, inner, r, below)
 
 
 def _futility_pass(
@@ -412,6 +449,7 @@ def two_sided_design(
     beta_gamma: float | None = None,
     beta_rho: float | None = None,
     binding_futility: bool = False,
+    futility_z: Sequence[float] | None = None,
     grid_r: int = DEFAULT_GRID_R,
 ) -> TwoSidedDesign:
     """Solve a two-sided group-sequential design (rpact ``getDesignGroupSequential(sided = 2)``).
@@ -420,7 +458,12 @@ def two_sided_design(
     ``lower_alpha`` (the harm side's share, default ``alpha / 2``) and/or
     ``lower_spending`` (+ ``lower_gamma`` / ``lower_rho``) for an asymmetric
     harm bound.  ``beta_spending`` adds rpact's inner futility wedge
-    (symmetric designs with an alpha-spending function only).
+    (symmetric designs with an alpha-spending function only).  ``futility_z``
+    (one Z_eff per interim look, -inf for none; not with ``beta_spending``)
+    stops for futility when z_lower < Z_eff < it; ``binding_futility`` solves
+    the rejection bounds with those stops obeyed (needs an alpha-spending
+    function).  The design alternative's power is computed with every
+    futility stop obeyed, binding or not.
     """
     from scipy.optimize import brentq
     from scipy.special import ndtr, ndtri
@@ -438,6 +481,7 @@ def two_sided_design(
         alpha, spending, gamma, rho, lower_alpha, lower_spending, lower_gamma, lower_rho)
     inner: np.ndarray | None = None
     cum_beta: np.ndarray | None = None
+    below = _fixed_futility(futility_z, k, spending, binding_futility, beta_spending)
     if beta_spending is not None:
         if beta_spending not in BETA_SPENDING:
             raise InvalidInput(f"beta_spending must be one of {list(BETA_SPENDING)} or None, got {beta_spending!r}")
@@ -463,11 +507,13 @@ def two_sided_design(
         if beta_gamma is not None or beta_rho is not None:
             raise InvalidInput("beta_gamma / beta_rho are only used with beta_spending")
         lower, upper = _rejection_bounds(t, a_up, a_low, spending, gamma, rho, l_spend, l_gamma, l_rho,
-                                         symmetric, None, grid_r, False)
+                                         symmetric, None, grid_r, False,
+                                         below if binding_futility else None)
 
         def power(d: float) -> float:
-            # the favourable side, as rpact (twoSidedPower = FALSE) and SAS solve the alternative
-            up, _, _ = two_sided_probabilities(t, lower, upper, None, d, grid_r)
+            # the favourable side, as rpact (twoSidedPower = FALSE) and SAS solve the alternative;
+            # futility stops obeyed (as rpact's power with non-binding futility bounds)
+            up, _, _ = two_sided_probabilities(t, lower, upper, None, d, grid_r, below)
             return float(up.sum())
 
         drift = brentq(lambda d: power(d) - (1.0 - beta), 1e-6, _Z_FAR, xtol=1e-10)
@@ -477,10 +523,11 @@ def two_sided_design(
     if spent_inner is not None:
         spent_inner = spent_inner.copy()
         spent_inner[-1] = 0.0
-    su, sl, _ = two_sided_probabilities(t, lower, upper, spent_inner, 0.0, grid_r)
+    su, sl, _ = two_sided_probabilities(t, lower, upper, spent_inner, 0.0, grid_r,
+                                        below if binding_futility else None)
     obey = None if inner is None else np.concatenate((inner[:-1], [0.0]))
-    u0, l0, f0 = two_sided_probabilities(t, lower, upper, obey, 0.0, grid_r)
-    u1, l1, f1 = two_sided_probabilities(t, lower, upper, obey, drift, grid_r)
+    u0, l0, f0 = two_sided_probabilities(t, lower, upper, obey, 0.0, grid_r, below)
+    u1, l1, f1 = two_sided_probabilities(t, lower, upper, obey, drift, grid_r, below)
     # at the last look, whatever is not rejected is futility
     f0[-1] = max(0.0, 1.0 - float(u0.sum() + l0.sum() + f0[:-1].sum()))
     f1[-1] = max(0.0, 1.0 - float(u1.sum() + l1.sum() + f1[:-1].sum()))
@@ -489,6 +536,12 @@ def two_sided_design(
 
     def tup(x: np.ndarray) -> tuple[float, ...]:
         return tuple(float(v) for v in x)
+
+    futility = "beta_spending" if inner is not None else ("z" if below is not None else None)
+    if below is not None:
+        inner = below.copy()
+        inner[-1] = upper[-1]  # at the last look whatever is not rejected is futility, as one-sided designs
+        symmetric = symmetric and not binding_futility
 
     return TwoSidedDesign(
         information_fractions=tup(t), alpha=float(alpha), alpha_upper=float(a_up), alpha_lower=float(a_low),
@@ -507,7 +560,24 @@ def two_sided_design(
         power_favourable=float(u1.sum()), drift=float(drift), inflation_factor=float(drift**2 / z_fixed**2),
         expected_information_h0=float(np.dot(u0 + l0 + f0, t)),
         expected_information_h1=float(np.dot(u1 + l1 + f1, t)),
+        futility=futility,
     )
+
+
+def _fixed_futility(futility_z: Sequence[float] | None, k: int, spending: str, binding: bool,
+                    beta_spending: str | None) -> np.ndarray | None:
+    """Fixed futility bounds per look (-inf: none; the last look has none), or None."""
+    if futility_z is None:
+        return None
+    if beta_spending is not None:
+        raise InvalidInput("give either beta_spending or futility_z, not both")
+    if k == 1:
+        raise InvalidInput("futility_z needs at least 2 looks")
+    f = _check_futility(futility_z, k)
+    if binding and spending in CLASSICAL:
+        raise InvalidInput(f"binding futility_z in a two-sided design needs an alpha-spending function "
+                           f"({list(ALPHA_SPENDING)}) so that each side keeps its alpha, got classical {spending!r}")
+    return np.append(f, -math.inf)
 
 
 def two_sided_bounds_from_information(
@@ -523,6 +593,7 @@ def two_sided_bounds_from_information(
     lower_rho: float | None = None,
     spend_all_at_last: bool = False,
     futility_inner: Sequence[float] | None = None,
+    futility_below: Sequence[float] | None = None,
     grid_r: int = DEFAULT_GRID_R,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(lower, upper) rejection bounds for the looks taken so far, from observed information.
@@ -531,7 +602,8 @@ def two_sided_bounds_from_information(
     are observed over planned information, strictly increasing; the last look
     spends what is left with ``spend_all_at_last``.  ``futility_inner`` (one per
     look except the last, 0 for none) is a binding futility wedge the H0 paths
-    stop in.  Cached.
+    stop in; ``futility_below`` (likewise, -inf for none) binding fixed futility bounds the H0
+    paths stop under (z_lower < Z_eff < bound).  Cached.
     """
     t = _check_fractions(information_fractions, last_is_one=False)
     _check_two_sided_alpha(alpha)
@@ -545,21 +617,30 @@ def two_sided_bounds_from_information(
         if len(f) != t.size - 1:
             raise InvalidInput(f"futility_inner needs one value per interim look ({t.size - 1}), got {f}")
         inner = tuple(f + [0.0])
+    below = None
+    if futility_below is not None:
+        if futility_inner is not None:
+            raise InvalidInput("give either futility_inner (a wedge) or futility_below (fixed bounds), not both")
+        below = tuple(_check_futility(futility_below, t.size).tolist() + [-math.inf])
+        if spending in CLASSICAL:
+            raise InvalidInput(f"binding fixed futility bounds need an alpha-spending function "
+                               f"({list(ALPHA_SPENDING)}), got classical {spending!r}")
     lo, up = _cached_pair(tuple(t.tolist()), a_up, a_low, spending, gamma, rho, l_spend, l_gamma, l_rho,
-                          symmetric, inner, grid_r, bool(spend_all_at_last))
+                          symmetric, inner, grid_r, bool(spend_all_at_last), below)
     return np.array(lo), np.array(up)
 
 
 @lru_cache(maxsize=4096)
 def _cached_pair(t, a_up, a_low, spending, gamma, rho, l_spend, l_gamma, l_rho, symmetric, inner, grid_r,
-                 spend_all_at_last):
+                 spend_all_at_last, below=None):
     tt = np.array(t)
     if spending in CLASSICAL:
         lo, up = _classical_pair(tt, spending, a_up + a_low, grid_r)
     else:
         cum_up = _cum(spending, a_up, tt, gamma, rho, spend_all_at_last)
         cum_low = cum_up if symmetric else _cum(l_spend, a_low, tt, l_gamma, l_rho, spend_all_at_last)
-        lo, up = _spending_pair(tt, cum_up, cum_low, symmetric, None if inner is None else np.array(inner), grid_r)
+        lo, up = _spending_pair(tt, cum_up, cum_low, symmetric, None if inner is None else np.array(inner), grid_r,
+                                None if below is None else np.array(below))
     return tuple(float(v) for v in lo), tuple(float(v) for v in up)
 
 

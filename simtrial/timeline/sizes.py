@@ -13,6 +13,14 @@ for an event-driven cut the scenario's events-per-patient ratio is kept (as
 the simulated search keeps it), so N = events / ratio.  P(event) comes from the
 analytic timeline (``simtrial.timeline.projection``: any survival model, mix,
 misclassification, accrual and dropout) under the alternative.
+Every formula tests the favourable (efficacy) side at its own alpha
+(:func:`efficacy_alpha`): ``alpha`` one-sided, ``alpha / 2`` per side for a
+symmetric two-sided test or plan, and ``alpha - harm_alpha`` for a two-sided
+plan whose harm bound spends ``harm_alpha``; the inflation factor is the
+actual design's, relative to the fixed design at that same alpha (with its
+futility rule: binding or not, the design alternative obeys the futility
+stops).  Each printed line says which alpha it used.
+
 Lachin-Foulkes needs one exponential control hazard for every analysed
 patient, a constant hazard ratio, accrual over ``duration_months``
 (uniform, or truncated exponential with ``exponential_gamma_per_month``: its
@@ -23,13 +31,45 @@ events per patient reach the ratio (its follow-up).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
-from simtrial.spec import Scenario
+from simtrial.spec import Analysis, Scenario
 from simtrial.stats.analytic import freedman_events, schoenfeld_events
 from simtrial.stats.lachin_foulkes import lachin_foulkes_sample_size
 
 METHODS = ("schoenfeld", "freedman", "lachin_foulkes")
+
+
+@dataclass(frozen=True)
+class EfficacyAlpha:
+    """The alpha at which the closed forms test the favourable side.
+
+    ``alpha`` and ``sided`` are what the formulas take (z_{1 - alpha / sided});
+    ``per_side`` is that one-sided level; ``label`` says it in words.
+    """
+
+    alpha: float
+    sided: int
+    per_side: float
+    label: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"alpha": self.alpha, "sided": self.sided, "efficacy_side_alpha": self.per_side, "label": self.label}
+
+
+def efficacy_alpha(analysis: Analysis) -> EfficacyAlpha:
+    """The favourable side's alpha of the analysis: one source for every analytic line."""
+    a = analysis
+    harm_alpha = a.sequential.harm_alpha if (a.sided == 2 and a.sequential is not None) else None
+    if harm_alpha is not None:
+        # an asymmetric two-sided plan: the efficacy side spends alpha - harm_alpha, not alpha / 2
+        up = a.alpha - harm_alpha
+        return EfficacyAlpha(up, 1, up, f"one-sided alpha {up:g} (the efficacy side of two-sided {a.alpha:g}; "
+                                        f"harm bound {harm_alpha:g})")
+    if a.sided == 2:
+        return EfficacyAlpha(a.alpha, 2, a.alpha / 2.0, f"two-sided alpha {a.alpha:g} ({a.alpha / 2.0:g} per side)")
+    return EfficacyAlpha(a.alpha, 1, a.alpha, f"one-sided alpha {a.alpha:g}")
 
 
 def _ceil(x: float) -> int:
@@ -123,12 +163,10 @@ def analytic_sample_sizes(scenario: Scenario, target_power: float) -> dict[str, 
             n = max(int(round(new)), 2)
         return new
 
-    alpha, sided = a.alpha, a.sided
-    harm_alpha = getattr(a.sequential, "harm_alpha", None) if a.sequential is not None else None
-    if sided == 2 and harm_alpha is not None:
-        # an asymmetric two-sided plan: the favourable side tests at alpha - harm_alpha (the inflation
-        # factor is relative to that fixed design)
-        alpha, sided = a.alpha - harm_alpha, 1
+    level = efficacy_alpha(a)
+    alpha, sided = level.alpha, level.sided
+    if a.sided == 2:
+        out["alpha"] = level.to_dict()  # one-sided outputs stay as they were (their alpha is analysis.alpha)
     events_by = {"schoenfeld": schoenfeld_events(hr, alpha, target_power, allocation_ratio=ratio,
                                                  ni_margin=margin, sided=sided)}
     if margin == 1.0:
@@ -181,10 +219,8 @@ def _lachin_foulkes(scenario, categories, hr, margin, ratio, power, inflation, p
     if t_analysis < r:
         return None, f"the analysis ({t_analysis:.2f} months) comes before accrual ends ({r:g} months)"
     dropout = (scenario.control.dropout_hazard_per_month, scenario.experimental.dropout_hazard_per_month)
-    alpha, sided = a.alpha, a.sided
-    harm_alpha = getattr(a.sequential, "harm_alpha", None) if a.sequential is not None else None
-    if sided == 2 and harm_alpha is not None:
-        alpha, sided = a.alpha - harm_alpha, 1
+    level = efficacy_alpha(a)
+    alpha, sided = level.alpha, level.sided
     res = lachin_foulkes_sample_size(lam, hr, alpha, power, r, t_analysis - r, allocation_ratio=ratio,
                                      sided=sided, dropout_hazard_per_month=dropout, inflation_factor=inflation,
                                      entry=entry, entry_gamma=gamma)
@@ -195,8 +231,12 @@ def _lachin_foulkes(scenario, categories, hr, margin, ratio, power, inflation, p
     return out, None
 
 
-def format_sizes(sizes: dict[str, Any]) -> list[str]:
-    """Lines for a terminal: one per method, named."""
+def format_sizes(sizes: dict[str, Any], alpha_label: str | None = None) -> list[str]:
+    """Lines for a terminal: one per method, named, then the alpha they test at.
+
+    ``alpha_label``: :func:`efficacy_alpha`'s label (default: the one stored in ``sizes``, which
+    two-sided analyses carry).
+    """
     label = {"schoenfeld": "Schoenfeld", "freedman": "Freedman", "lachin_foulkes": "Lachin-Foulkes"}
     lines = []
     for name in METHODS:
@@ -209,9 +249,12 @@ def format_sizes(sizes: dict[str, Any]) -> list[str]:
         n = "" if m["patients"] is None else f", {m['patients']} patients ({m['patients_exact']:.2f})"
         entry = f" (exponential entry, gamma {m['entry_gamma_per_month']:g}/month)" if "entry" in m else ""
         lines.append(f"{label[name]:<15} {m['events']} events ({m['events_exact']:.2f}){n}{entry}")
+    label = alpha_label or (sizes.get("alpha") or {}).get("label")
+    if label and sizes["methods"]:
+        lines.append(f"(closed forms at {label})")
     if sizes.get("inflation_factor", 1.0) != 1.0:
         lines.append(f"(group-sequential: fixed-design figures x inflation factor {sizes['inflation_factor']:.4f})")
     return lines
 
 
-__all__ = ["METHODS", "analytic_sample_sizes", "format_sizes"]
+__all__ = ["METHODS", "EfficacyAlpha", "analytic_sample_sizes", "efficacy_alpha", "format_sizes"]
