@@ -216,7 +216,7 @@ def _analytic_events(scenario: Scenario, target_power: float) -> float | None:
 
     # the favourable side's alpha (alpha - harm_alpha for an asymmetric two-sided plan), as every
     # analytic line (simtrial.timeline.sizes.efficacy_alpha)
-    level = efficacy_alpha(a)
+    level = efficacy_alpha(a, scenario.design)
     ratio = scenario.allocation[1] / scenario.allocation[0]
     events = schoenfeld_events(hr, level.alpha, target_power, allocation_ratio=ratio, ni_margin=margin or 1.0,
                                sided=level.sided)

@@ -56,3 +56,16 @@ def test_holm_power_lies_between_its_bonferroni_bound_and_the_unadjusted_closed_
     upper = _schoenfeld(hr, sc.analysis.target_events, sc.analysis.alpha)
     assert lower - 4 * se <= res.power <= upper + 4 * se
     assert upper - lower > 0.1  # the two levels differ enough for the check to mean something
+
+
+@pytest.mark.parametrize(("rule", "divisor"), [("holm", 4), ("bonferroni", 4), ("fixed_sequence", 1)])
+def test_biomarker_closed_form_sizes_use_the_success_tests_level(rule, divisor):
+    from simtrial.timeline.sizes import efficacy_alpha
+
+    a = replace(load_scenario(SCENARIO).analysis, multiplicity=rule)
+    level = efficacy_alpha(a, "biomarker")
+    assert level.alpha == pytest.approx(a.alpha / divisor, rel=1e-15)
+    assert level.sided == 1
+    assert efficacy_alpha(a, "superiority").alpha == a.alpha  # subgroups do not gate a superiority trial's success
+    sided2 = efficacy_alpha(replace(a, sided=2, alpha=0.05), "biomarker")
+    assert sided2.per_side == pytest.approx(0.05 / divisor / 2, rel=1e-15)

@@ -31,7 +31,7 @@ events per patient reach the ratio (its follow-up).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from simtrial.spec import Analysis, Scenario
@@ -58,9 +58,20 @@ class EfficacyAlpha:
         return {"alpha": self.alpha, "sided": self.sided, "efficacy_side_alpha": self.per_side, "label": self.label}
 
 
-def efficacy_alpha(analysis: Analysis) -> EfficacyAlpha:
-    """The favourable side's alpha of the analysis: one source for every analytic line."""
+def efficacy_alpha(analysis: Analysis, design: str | None = None) -> EfficacyAlpha:
+    """The favourable side's alpha of the analysis: one source for every analytic line.
+
+    A ``biomarker`` design's success is the overall hypothesis after the multiplicity
+    adjustment over (overall, subgroups), so its closed forms take alpha / m under
+    Bonferroni and Holm (for Holm the level the overall test is sure to get; it may
+    reject at a larger one after a subgroup), and alpha under a fixed sequence, whose
+    first hypothesis is the overall one.
+    """
     a = analysis
+    m = 1 + len(a.subgroups)
+    if design == "biomarker" and m > 1 and a.multiplicity in ("bonferroni", "holm"):
+        base = efficacy_alpha(replace(a, alpha=a.alpha / m))
+        return replace(base, label=f"{base.label}: alpha {a.alpha:g} / {m} for the overall test under {a.multiplicity}")
     harm_alpha = a.sequential.harm_alpha if (a.sided == 2 and a.sequential is not None) else None
     if harm_alpha is not None:
         # an asymmetric two-sided plan: the efficacy side spends alpha - harm_alpha, not alpha / 2
@@ -163,10 +174,10 @@ def analytic_sample_sizes(scenario: Scenario, target_power: float) -> dict[str, 
             n = max(int(round(new)), 2)
         return new
 
-    level = efficacy_alpha(a)
+    level = efficacy_alpha(a, scenario.design)
     alpha, sided = level.alpha, level.sided
-    if a.sided == 2:
-        out["alpha"] = level.to_dict()  # one-sided outputs stay as they were (their alpha is analysis.alpha)
+    if a.sided == 2 or level.alpha != a.alpha:
+        out["alpha"] = level.to_dict()  # other one-sided outputs stay as they were (their alpha is analysis.alpha)
     events_by = {"schoenfeld": schoenfeld_events(hr, alpha, target_power, allocation_ratio=ratio,
                                                  ni_margin=margin, sided=sided)}
     if margin == 1.0:
@@ -219,7 +230,7 @@ def _lachin_foulkes(scenario, categories, hr, margin, ratio, power, inflation, p
     if t_analysis < r:
         return None, f"the analysis ({t_analysis:.2f} months) comes before accrual ends ({r:g} months)"
     dropout = (scenario.control.dropout_hazard_per_month, scenario.experimental.dropout_hazard_per_month)
-    level = efficacy_alpha(a)
+    level = efficacy_alpha(a, scenario.design)
     alpha, sided = level.alpha, level.sided
     res = lachin_foulkes_sample_size(lam, hr, alpha, power, r, t_analysis - r, allocation_ratio=ratio,
                                      sided=sided, dropout_hazard_per_month=dropout, inflation_factor=inflation,
