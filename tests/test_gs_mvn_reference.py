@@ -33,9 +33,10 @@ def test_probability_matches_pmvnorm_within_the_error_estimates(case):
     p, err = mvn_rectangle_py(lower, upper, corr, n_points=4096, n_shifts=8)
     ref = REFERENCE[case["name"]]
     assert err < 1e-3
-    # the estimate (3.5 standard errors over 8 shifts) is itself estimated with 7 degrees of freedom:
-    # 3 of the 22 cases exceed it by up to 2.4x, none by 3x
-    assert abs(p - ref["probability"]) <= 3.0 * (err + ref["error"]) + 1e-12
+    # the estimate (3.5 standard errors over 8 shifts of the rank-1 lattice) is itself estimated with 7
+    # degrees of freedom: 20 of the 22 cases are within 0.75 of it, two 2-dimensional ones (errors ~2e-8)
+    # at 1.2 of it
+    assert abs(p - ref["probability"]) <= 1.25 * (err + ref["error"]) + 1e-12
 
 
 def test_probability_is_deterministic():

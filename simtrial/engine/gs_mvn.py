@@ -43,11 +43,42 @@ from simtrial.engine.mvn import bvn_cdf, norm_cdf, tvn_cdf
 MAX_DIMENSION = 20
 MAX_SHIFTS = 16
 #: lattice points per shift and shifts of a group-sequential bound (the designs' default)
-DEFAULT_POINTS = 256
+DEFAULT_POINTS = 127
 DEFAULT_SHIFTS = 8
-_PRIMES = np.array([2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71], dtype=np.float64)
-#: Richtmyer generators frac(sqrt(p)) of the first primes
-_GENERATOR = np.sqrt(_PRIMES) - np.floor(np.sqrt(_PRIMES))
+#: the rank-1 lattice sizes: the largest prime below each power of two 2^5 .. 2^20 (a request for
+#: n points uses the largest of these <= n)
+_LATTICE_N = np.array([31, 61, 127, 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, 131071, 262139,
+                       524287, 1048573], dtype=np.int64)
+#: product weights 1 / i^2 of the Korobov space the generating vectors are chosen in: Genz's
+#: ordering puts the variables that matter most first, so later coordinates may be worse projected
+_CBC_WEIGHTS = 1.0 / np.arange(1, MAX_DIMENSION + 1) ** 2
+#: their generating vectors, by ``cbc_generating_vector(n, MAX_DIMENSION, _CBC_WEIGHTS)`` (a test
+#: recomputes them; committed so that importing costs nothing)
+_LATTICE_Z = np.array([
+    [1, 18, 11, 26, 8, 23, 3, 26, 26, 3, 8, 26, 3, 23, 26, 8, 3, 26, 3, 8],
+    [1, 18, 33, 48, 38, 53, 5, 10, 38, 8, 23, 48, 10, 5, 48, 38, 53, 5, 10, 38],
+    [1, 98, 73, 22, 13, 81, 66, 79, 89, 8, 93, 110, 61, 48, 93, 8, 108, 61, 110, 41],
+    [1, 181, 155, 53, 120, 172, 46, 19, 220, 147, 88, 136, 33, 82, 133, 109, 22, 57, 147, 65],
+    [1, 300, 133, 281, 478, 48, 427, 40, 142, 356, 192, 98, 233, 220, 323, 273, 112, 422, 401, 222],
+    [1, 647, 428, 568, 240, 770, 710, 838, 872, 42, 534, 206, 664, 628, 735, 554, 76, 69, 674, 158],
+    [1, 1249, 284, 1386, 1493, 442, 376, 485, 824, 1042, 531, 118, 1889, 360, 1849, 1144, 1560, 1721, 559, 605],
+    [1, 2883, 2551, 2308, 424, 2376, 3292, 79, 450, 194, 3725, 1075, 1894, 2713, 1933, 698, 3378, 120, 945, 1239],
+    [1, 2431, 3799, 1729, 969, 5908, 848, 660, 5964, 1148, 2600, 747, 5476, 926, 5219, 2743, 3574, 7514, 3845, 1827],
+    [1, 12670, 6101, 1682, 4942, 1997, 10776, 2974, 11631, 14081,
+     2904, 10735, 14617, 12969, 9960, 10007, 1101, 11756, 12800, 2847],
+    [1, 12509, 14514, 9245, 6878, 17438, 1421, 22017, 30152, 24805,
+     5121, 3568, 11494, 18354, 18643, 3883, 22664, 20383, 16183, 22476],
+    [1, 24876, 5411, 18560, 28870, 36246, 45317, 23375, 44050, 15373,
+     59785, 41006, 61240, 36798, 26035, 61795, 50581, 7832, 50036, 12941],
+    [1, 81308, 11743, 22156, 41024, 73569, 9563, 50935, 127932, 67338,
+     71643, 14466, 127725, 95143, 16903, 62127, 21497, 31902, 125075, 122543],
+    [1, 147787, 50519, 193650, 127505, 232693, 94578, 12113, 125639, 27001,
+     14826, 190683, 116847, 77817, 234289, 253051, 71271, 23177, 230361, 63253],
+    [1, 370978, 134071, 324740, 472386, 46911, 54196, 397252, 165021, 461982,
+     355384, 37748, 231316, 456497, 362615, 132037, 432230, 430781, 413870, 396038],
+    [1, 607971, 971242, 734902, 471608, 769128, 1034862, 8298, 387294, 515348,
+     372611, 110853, 948069, 115236, 675260, 694135, 311185, 854112, 920820, 662892],
+], dtype=np.int64)
 #: the fixed random shifts (a constant of the method, not of a run: no stream is consumed)
 _SHIFTS = np.random.default_rng(0x5EED_6E57).random((MAX_SHIFTS, MAX_DIMENSION))
 #: 3.5 standard errors of the mean over the shifts: ~99% coverage with 8 shifts (t with 7 df)
@@ -64,6 +95,51 @@ _C = np.array([-7.784894002430293e-03, -3.223964580411365e-01, -2.40075827716183
                4.374664141464968e00, 2.938163982698783e00])
 _D = np.array([7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00])
 _P_LOW = 0.02425
+
+
+def _primitive_root(n: int) -> int:
+    m = n - 1
+    factors = []
+    x = m
+    f = 2
+    while f * f <= x:
+        if x % f == 0:
+            factors.append(f)
+            while x % f == 0:
+                x //= f
+        f += 1
+    if x > 1:
+        factors.append(x)
+    return next(g for g in range(2, n) if all(pow(g, m // f, n) != 1 for f in factors))
+
+
+def cbc_generating_vector(n: int, d: int, weights) -> np.ndarray:
+    """Generating vector z of an n-point rank-1 lattice {frac(j z / n)}, n prime, by component-by-component.
+
+    Each z_i minimises the worst-case error of the rule in the weighted Korobov space of
+    smoothness 2 given z_1 .. z_(i-1) (Sloan, Kuo & Joe 2002); with the tent transform such a rule
+    integrates smooth non-periodic integrands at close to O(n^-2) (Hickernell 2002).  The squared
+    error is sum_k prod_i (1 + w_i omega(frac(k z_i / n))), omega(x) = 2 pi^2 (x^2 - x + 1/6); over
+    the candidates z = g^b (g a primitive root) the sums are one circular correlation, done by FFT
+    (Nuyens & Cools 2006), so the construction costs O(d n log n).  z_1 = 1 (every z_1 gives the
+    same one-dimensional point set).
+    """
+    g = _primitive_root(n)
+    perm = np.empty(n - 1, dtype=np.int64)
+    perm[0] = 1
+    for a in range(1, n - 1):
+        perm[a] = perm[a - 1] * g % n
+    x = perm / n
+    omega = 2.0 * math.pi ** 2 * (x * x - x + 1.0 / 6.0)
+    f_omega = np.fft.fft(omega)
+    prod = np.ones(n - 1)  # prod_i (1 + w_i omega(frac(g^a z_i / n))) over the chosen components
+    z = np.empty(d, dtype=np.int64)
+    shift = np.arange(n - 1)
+    for i in range(d):
+        b = 0 if i == 0 else int(np.argmin(np.fft.ifft(np.conj(np.fft.fft(prod)) * f_omega).real))
+        z[i] = perm[b]
+        prod *= 1.0 + weights[i] * omega[(shift + b) % (n - 1)]
+    return z
 
 
 @kernel
@@ -132,13 +208,29 @@ def cholesky_lower(corr, d, out):
 
 
 @kernel
-def _tent(u):
-    v = u - math.floor(u)
+def lattice_row(n_points):
+    """Row of _LATTICE_N / _LATTICE_Z used for a request of n_points per shift (the largest size <= it)."""
+    row = 0
+    for r in range(_LATTICE_N.shape[0]):
+        if _LATTICE_N[r] <= n_points:
+            row = r
+    return row
+
+
+@kernel
+def _coordinate(row, j, s, i):
+    """Coordinate i of point j of the s-th shifted lattice, tent-transformed.
+
+    j z_i mod n in integers: j z_i < 2^40 is exact, and the fraction is then exact to the last bit.
+    """
+    n = _LATTICE_N[row]
+    v = ((j * _LATTICE_Z[row, i]) % n) / n + _SHIFTS[s, i]
+    v -= math.floor(v)
     return abs(2.0 * v - 1.0)
 
 
 @kernel
-def _genz_steps(chol, lower, upper, first, last, d, j, s, y, f):
+def _genz_steps(chol, lower, upper, first, last, d, j, s, y, f, row):
     """Continue Genz's recursion from variable ``first`` to ``last`` - 1 for lattice point (j, s); returns f.
 
     ``y[:first]`` holds the earlier variables' draws; ``f`` the product of their factors.
@@ -161,8 +253,7 @@ def _genz_steps(chol, lower, upper, first, last, d, j, s, y, f):
             return 0.0
         f *= width
         if i < d - 1:
-            u = _tent(j * _GENERATOR[i] + _SHIFTS[s, i])
-            q = a + u * width
+            q = a + _coordinate(row, j, s, i) * width
             q = min(max(q, 1e-300), 1.0 - 1e-16)
             y[i] = _acklam(q)
     return f
@@ -178,19 +269,20 @@ def mvn_rectangle(lower, upper, corr, n_points, n_shifts):
     order = np.empty(d, dtype=np.int64)
     work = np.empty((d, d))
     y = np.empty(d)
-    genz_order(corr, lower, upper, d, order, chol, lo, up, work, y)
-    return _lattice_mean(chol, lo, up, d, n_points, n_shifts, y)
+    genz_order(corr, lower, upper, d, d, order, chol, lo, up, work, y)
+    return _lattice_mean(chol, lo, up, d, lattice_row(n_points), n_shifts, y)
 
 
 @kernel
-def _lattice_mean(chol, lower, upper, d, n_points, n_shifts, y):
+def _lattice_mean(chol, lower, upper, d, row, n_shifts, y):
     """(mean over the shifted lattices of Genz's integrand, 3.5 standard errors) for ordered limits."""
+    n_points = _LATTICE_N[row]
     mean = 0.0
     sq = 0.0
     for s in range(n_shifts):
         acc = 0.0
         for j in range(n_points):
-            acc += _genz_steps(chol, lower, upper, 0, d, d, j, s, y, 1.0)
+            acc += _genz_steps(chol, lower, upper, 0, d, d, j, s, y, 1.0, row)
         v = acc / n_points
         delta = v - mean
         mean += delta / (s + 1)
@@ -200,7 +292,7 @@ def _lattice_mean(chol, lower, upper, d, n_points, n_shifts, y):
 
 
 @kernel
-def genz_order(corr, lower, upper, d, order, chol, lo, up, work, y):
+def genz_order(corr, lower, upper, d, n_first, order, chol, lo, up, work, y):
     """Genz & Bretz's variable ordering with the Cholesky factor of the reordered matrix.
 
     At each step the variable whose interval, given the expected values of the variables already
@@ -208,7 +300,9 @@ def genz_order(corr, lower, upper, d, order, chol, lo, up, work, y):
     varies least along the later coordinates, which is what makes the lattice rule accurate for
     the strongly correlated statistics of a group-sequential combination test.  ``order[i]`` is
     the variable placed i-th; ``chol``, ``lo``, ``up`` are in that order; ``work`` (d x d) holds
-    the factor's rows by original variable, ``y`` the expected values.
+    the factor's rows by original variable, ``y`` the expected values.  The variables 0 .. n_first - 1
+    are placed before the others (each group in Genz & Bretz's order): a group-sequential look puts
+    the earlier looks, whose limits are fixed, before the look whose bound is searched.
     """
     placed = np.zeros(d, dtype=np.bool_)
     for i in range(d):
@@ -221,7 +315,7 @@ def genz_order(corr, lower, upper, d, order, chol, lo, up, work, y):
         best_a = 0.0
         best_b = 0.0
         for r in range(d):
-            if placed[r]:
+            if placed[r] or (r < n_first) != (i < n_first):
                 continue
             var = corr[r, r]
             acc = 0.0
@@ -288,57 +382,223 @@ def mvn_rectangle_py(lower, upper, corr, n_points: int = 4096, n_shifts: int = 8
 # ----------------------------------------------------------------------------- group-sequential bounds
 
 _XTOL = 1e-6
-#: a lattice bound's tolerance: its probability is known to ~1e-4 (about 1e-3 in Z), so a
-#: tighter search only spends evaluations fitting the lattice error
-_XTOL_LATTICE = 1e-4
+#: a lattice bound's tolerance in Z: well inside its lattice error (~1e-4 in Z at the default
+#: points), and evaluations are cheap once a look's earlier variables are cached
+_XTOL_LATTICE = 1e-5
 _MAX_ITER = 100
+_MAX_FIXED_POINT = 30
 _Z_FAR = 40.0
 
 
 @kernel
-def _look_cdf(c, block, d, chol, lower, upper, corr, exact, n_points, n_shifts, y, sub_b, sub_c, err):
-    """P(every variable within its limits) with the variables flagged in ``block`` below c.
+def _exact_cdf(c, d, n_pre, upper, corr, sub_b, sub_c):
+    """P(X_i < upper[i] for i < n_pre, X_i < c for the others) for X ~ N(0, corr[:d, :d]), d <= 3, exactly."""
+    for i in range(n_pre, d):
+        upper[i] = c
+    if d == 1:
+        return norm_cdf(c)
+    if d == 2:
+        return bvn_cdf(upper[0], upper[1], corr[0, 1])
+    for i in range(3):
+        sub_b[i] = upper[i]
+        for k in range(3):
+            sub_c[i, k] = corr[i, k]
+    return tvn_cdf(sub_b, sub_c)
 
-    ``lower``/``upper``/``chol`` are in the lattice order (``block`` too); with ``exact`` (d <= 3, no lower
-    limits) they are in the natural order and the exact routines answer.  ``err[0]``: the error estimate.
+
+@kernel
+def _block_cdf(c, J, corr, sub_b, sub_c, dens):
+    """P(max_j X_j < c) for X ~ N(0, corr[:J, :J]), J <= 3, exactly; its derivative in c into dens[0].
+
+    The derivative is sum_j phi(c) P(X_(-j) < c | X_j = c), whose conditional law is a normal of one
+    dimension fewer: exact and cheap beside the trivariate CDF, so the root needs 2-3 CDFs by Newton.
     """
-    for i in range(d):
-        if block[i]:
-            upper[i] = c
-    if exact:
-        err[0] = 0.0
-        if d == 1:
-            return norm_cdf(upper[0])
-        if d == 2:
-            return bvn_cdf(upper[0], upper[1], corr[0, 1])
-        for i in range(3):
-            sub_b[i] = upper[i]
-            for k in range(3):
-                sub_c[i, k] = corr[i, k]
-        return tvn_cdf(sub_b, sub_c)
-    mean, e = _lattice_mean(chol, lower, upper, d, n_points, n_shifts, y)
-    err[0] = e
+    pc = math.exp(-0.5 * c * c) / math.sqrt(2.0 * math.pi)
+    if J == 1:
+        dens[0] = pc
+        return norm_cdf(c)
+    if J == 2:
+        r = corr[0, 1]
+        sd = math.sqrt(max((1.0 - r) * (1.0 + r), 1e-300))
+        dens[0] = 2.0 * pc * norm_cdf((c - r * c) / sd) if r < 1.0 - 1e-12 else pc
+        return bvn_cdf(c, c, r)
+    total = 0.0
+    for j in range(3):
+        a = 1 if j == 0 else 0
+        b = 2 if j != 2 else 1
+        ra = corr[j, a]
+        rb = corr[j, b]
+        sa = math.sqrt(max((1.0 - ra) * (1.0 + ra), 0.0))
+        sb = math.sqrt(max((1.0 - rb) * (1.0 + rb), 0.0))
+        if sa < 1e-7 or sb < 1e-7:
+            continue  # a component equal to another: the pair's density is counted once, by the other
+        rc = max(-1.0, min(1.0, (corr[a, b] - ra * rb) / (sa * sb)))
+        total += pc * bvn_cdf((c - ra * c) / sa, (c - rb * c) / sb, rc)
+    dens[0] = total
+    for i in range(3):
+        sub_b[i] = c
+        for k in range(3):
+            sub_c[i, k] = corr[i, k]
+    return tvn_cdf(sub_b, sub_c)
+
+
+@kernel
+def _solve_block(target, J, corr, sub_b, sub_c, dens, lo, hi, c):
+    """c with P(max_j X_j < c) = target (J <= 3), by Newton from c safeguarded by bisection in [lo, hi]."""
+    for _ in range(_MAX_ITER):
+        f = _block_cdf(c, J, corr, sub_b, sub_c, dens) - target
+        if f > 0.0:
+            hi = c
+        else:
+            lo = c
+        step = f / dens[0] if dens[0] > 0.0 else np.inf
+        nxt = c - step
+        if not (lo < nxt < hi):
+            nxt = 0.5 * (lo + hi)
+        if abs(nxt - c) <= _XTOL * 1e-2:
+            return nxt
+        c = nxt
+    return c
+
+
+@kernel
+def _prefix_points(chol, lower, upper, n_pre, d, row, n_shifts, y, pre_f, pre_mu):
+    """Genz's recursion over the earlier looks' variables (fixed limits), once per lattice point.
+
+    ``pre_f[q]``: the product of their factors at point q = s n + j; ``pre_mu[q, b]``: the mean of the
+    look's b-th variable given their draws (its Cholesky row times them).  Every trial value of the
+    look's bound then only redoes the look's own variables.
+    """
+    n = _LATTICE_N[row]
+    n_block = d - n_pre
+    for s in range(n_shifts):
+        for j in range(n):
+            q = s * n + j
+            f = _genz_steps(chol, lower, upper, 0, n_pre, d, j, s, y, 1.0, row)
+            pre_f[q] = f
+            for b in range(n_block):
+                acc = 0.0
+                if f > 0.0:
+                    for k in range(n_pre):
+                        acc += chol[n_pre + b, k] * y[k]
+                pre_mu[q, b] = acc
+
+
+@kernel
+def _crossing(c, chol, n_pre, d, row, n_shifts, pre_f, pre_mu, yb, err):
+    """P(the earlier looks' variables within their limits, some variable of the look >= c), its error in err[0].
+
+    The integrand is the crossing probability itself, f_pre (1 - prod_b w_b) with w_b the look's
+    conditional factors, not 1 minus the probability of staying below: the latter's lattice error
+    includes that of the earlier looks' mass (~1 - alpha), the crossing's only that of the small
+    crossing region.
+    """
+    n = _LATTICE_N[row]
+    n_block = d - n_pre
+    mean = 0.0
+    sq = 0.0
+    for s in range(n_shifts):
+        acc = 0.0
+        for j in range(n):
+            q = s * n + j
+            f = pre_f[q]
+            if not f > 0.0:
+                continue
+            stay = 1.0
+            for b in range(n_block):
+                i = n_pre + b
+                m = pre_mu[q, b]
+                for k in range(b):
+                    m += chol[i, n_pre + k] * yb[k]
+                lii = chol[i, i]
+                if lii == 0.0:
+                    if m > c:
+                        stay = 0.0
+                        break
+                    yb[b] = 0.0
+                    continue
+                w = norm_cdf((c - m) / lii)
+                stay *= w
+                if not stay > 0.0:
+                    break
+                if b < n_block - 1:
+                    u = min(max(_coordinate(row, j, s, i) * w, 1e-300), 1.0 - 1e-16)
+                    yb[b] = _acklam(u)
+            acc += f * (1.0 - stay)
+        v = acc / n
+        delta = v - mean
+        mean += delta / (s + 1)
+        sq += delta * (v - mean)
+    err[0] = _ERROR_FACTOR * math.sqrt(sq / (n_shifts * (n_shifts - 1))) if n_shifts > 1 else np.nan
     return mean
 
 
 @kernel
-def _solve_look(target, block, d, chol, lower, upper, corr, exact, n_points, n_shifts, y, sub_b, sub_c, err, lo, hi):
-    """c in [lo, hi] with _look_cdf(c) = target, by Brent's method (the function increases in c)."""
-    xtol = _XTOL if exact else _XTOL_LATTICE
+def _escape_mean(c, chol_r, lo_r, up_r, dim_r, blk_r, n_rect, row, n_shifts, y, err):
+    """P(the look below c, some earlier variable above its bound), its error in err[0].
+
+    "Some earlier variable above its bound" is the disjoint union over r of {earlier variables
+    0 .. r-1 below theirs, variable r above}: rectangle r has variable r's narrow upper tail (probability
+    <= the alpha spent, Genz's order puts it first), the variables before it and the look's; the
+    variables after r are integrated out, so rectangle r has J + r + 1 dimensions.  Each shift's
+    estimate is the sum of the rectangles' on the same points, and the error is over those sums.
+    """
+    n = _LATTICE_N[row]
+    mean = 0.0
+    sq = 0.0
+    for s in range(n_shifts):
+        v = 0.0
+        for r in range(n_rect):
+            dr = dim_r[r]
+            for i in range(dr):
+                if blk_r[r, i]:
+                    up_r[r, i] = c
+            acc = 0.0
+            for j in range(n):
+                acc += _genz_steps(chol_r[r], lo_r[r], up_r[r], 0, dr, dr, j, s, y, 1.0, row)
+            v += acc / n
+        delta = v - mean
+        mean += delta / (s + 1)
+        sq += delta * (v - mean)
+    err[0] = _ERROR_FACTOR * math.sqrt(sq / (n_shifts * (n_shifts - 1))) if n_shifts > 1 else np.nan
+    return mean
+
+
+@kernel
+def _evaluate(c, lattice, d, chol, n_pre, upper, corr, row, n_shifts, sub_b, sub_c, pre_f, pre_mu, yb, err):
+    """An increasing function of c whose value at the root is the target of :func:`_solve_look`.
+
+    ``lattice``: minus the lattice crossing probability (target: minus the alpha spent at the look);
+    otherwise the exact CDF of the d <= 3 variables, the first n_pre below their ``upper`` (target: what
+    stays below).
+    """
+    if lattice:
+        return -_crossing(c, chol, n_pre, d, row, n_shifts, pre_f, pre_mu, yb, err)
+    err[0] = 0.0
+    return _exact_cdf(c, d, n_pre, upper, corr, sub_b, sub_c)
+
+
+@kernel
+def _solve_look(target, lattice, d, chol, n_pre, upper, corr, row, n_shifts, sub_b, sub_c, pre_f, pre_mu, yb,
+                err, lo, hi):
+    """c in [lo, hi] with _evaluate(c) = target, by Brent's method (the function increases in c)."""
+    xtol = _XTOL_LATTICE if lattice else _XTOL
     a = lo
     b = hi
-    fa = _look_cdf(a, block, d, chol, lower, upper, corr, exact, n_points, n_shifts, y, sub_b, sub_c, err) - target
-    fb = _look_cdf(b, block, d, chol, lower, upper, corr, exact, n_points, n_shifts, y, sub_b, sub_c, err) - target
+    fa = _evaluate(a, lattice, d, chol, n_pre, upper, corr, row, n_shifts, sub_b, sub_c, pre_f, pre_mu, yb,
+                   err) - target
+    fb = _evaluate(b, lattice, d, chol, n_pre, upper, corr, row, n_shifts, sub_b, sub_c, pre_f, pre_mu, yb,
+                   err) - target
     # widen until the root is bracketed (the spending bracket holds but for lattice error or binding stops)
     n_widen = 0
     while fa > 0.0 and n_widen < 40:
         a -= 0.5
-        fa = _look_cdf(a, block, d, chol, lower, upper, corr, exact, n_points, n_shifts, y, sub_b, sub_c,
+        fa = _evaluate(a, lattice, d, chol, n_pre, upper, corr, row, n_shifts, sub_b, sub_c, pre_f, pre_mu, yb,
                        err) - target
         n_widen += 1
     while fb < 0.0 and b < _Z_FAR:
         b = min(b + 0.5, _Z_FAR)
-        fb = _look_cdf(b, block, d, chol, lower, upper, corr, exact, n_points, n_shifts, y, sub_b, sub_c,
+        fb = _evaluate(b, lattice, d, chol, n_pre, upper, corr, row, n_shifts, sub_b, sub_c, pre_f, pre_mu, yb,
                        err) - target
     if fb < 0.0:
         return np.inf  # the alpha left cannot be spent here: never reject at this look
@@ -391,9 +651,9 @@ def _solve_look(target, block, d, chol, lower, upper, corr, exact, n_points, n_s
         a = b
         fa = fb
         b += dd if abs(dd) > tol else (tol if m > 0.0 else -tol)
-        fb = _look_cdf(b, block, d, chol, lower, upper, corr, exact, n_points, n_shifts, y, sub_b, sub_c,
+        fb = _evaluate(b, lattice, d, chol, n_pre, upper, corr, row, n_shifts, sub_b, sub_c, pre_f, pre_mu, yb,
                        err) - target
-    _look_cdf(b, block, d, chol, lower, upper, corr, exact, n_points, n_shifts, y, sub_b, sub_c, err)
+    _evaluate(b, lattice, d, chol, n_pre, upper, corr, row, n_shifts, sub_b, sub_c, pre_f, pre_mu, yb, err)
     return b
 
 
@@ -407,11 +667,15 @@ def combo_bounds(corr, n_components, active, cum_alpha, futility, n_points, n_sh
     spend by look k (non-decreasing over the active looks; the caller puts all of alpha at the
     last).  ``futility[k]``: a binding futility bound (the trial stops when Z_k < futility[k];
     -inf for none; one component only).  ``out_error[k]``: the lattice error estimate of the
-    probability solved at look k (0 when computed exactly).
+    crossing probability solved at look k (0 when computed exactly).  ``n_points`` per shift is
+    rounded down to a lattice size (a prime, at least 31).
 
-    The variables of the looks so far are ordered by Genz & Bretz's rule once per look, at the
-    middle of the bracket of c_k, and kept in that order while c_k is searched, so the lattice
-    probability is a smooth function of c_k.
+    From the second look on (or with binding futility stops) the bound solves
+    P(no earlier crossing, max_j Z_kj >= c) = alpha_k - alpha_(k-1) on a lattice: the earlier looks'
+    variables go first (Genz & Bretz's order among them), their part of every lattice point is
+    computed once, and each trial value of c redoes only the look's own J variables (ordered at the
+    middle of the bracket, and kept in that order while c is searched, so the lattice crossing
+    probability is a smooth function of c).
     """
     n_looks = active.shape[0]
     J = n_components
@@ -422,6 +686,8 @@ def combo_bounds(corr, n_components, active, cum_alpha, futility, n_points, n_sh
         if active[k]:
             n_active += 1
     d_max = max(n_active * J, 1)
+    row = lattice_row(n_points)
+    n_lat = _LATTICE_N[row]
     var_look = np.empty(d_max, dtype=np.int64)  # the active look (0, 1, ...) of each variable
     sub = np.empty((d_max, d_max))  # the correlation of the active looks' variables
     nat_lower = np.full(d_max, -np.inf)
@@ -442,15 +708,24 @@ def combo_bounds(corr, n_components, active, cum_alpha, futility, n_points, n_sh
     order = np.empty(d_max, dtype=np.int64)
     lower = np.empty(d_max)
     upper = np.empty(d_max)
-    block = np.zeros(d_max, dtype=np.bool_)
     y = np.empty(d_max)
+    yb = np.empty(J)
     sub_b = np.empty(3)
     sub_c = np.empty((3, 3))
     err = np.zeros(1)
     blk_corr = np.empty((J, J))
-    blk_lower = np.full(J, -np.inf)
-    blk_upper = np.empty(J)
-    blk_block = np.zeros(J, dtype=np.bool_)
+    perm = np.empty(d_max, dtype=np.int64)
+    sub_p = np.empty((d_max, d_max))
+    lower_p = np.empty(d_max)
+    upper_p = np.empty(d_max)
+    dens = np.zeros(1)
+    chol_r = np.empty((0, d_max, d_max))
+    lo_r = np.empty((0, d_max))
+    up_r = np.empty((0, d_max))
+    blk_r = np.zeros((0, d_max), dtype=np.bool_)
+    dim_r = np.empty(d_max, dtype=np.int64)
+    pre_f = np.empty(0)
+    pre_mu = np.empty((0, J))
     prev_alpha = 0.0
     m = 0  # active looks so far
     any_lower = False
@@ -458,51 +733,77 @@ def combo_bounds(corr, n_components, active, cum_alpha, futility, n_points, n_sh
         if not active[k]:
             continue
         d = (m + 1) * J
+        n_pre = m * J
         step = cum_alpha[k] - prev_alpha
         if step > 0.0:
             # bracket: crossing first at this look has probability between Phi(-c) - prev_alpha and J Phi(-c)
             lo = -norm_quantile(min(cum_alpha[k], 0.5))
             hi = -norm_quantile(max(step / J, 1e-300))
-            exact = d <= 3 and not any_lower
-            if m > 0 and not exact and not any_lower and J <= 3:
-                # The look's own components bracket the root exactly and cheaply: with A(c) = {max_j Z_mj >= c}
-                # and no earlier crossing having probability 1 - prev_alpha, step - ... <= P(A(c)) - prev_alpha
-                # <= P(no earlier crossing, A(c)) <= P(A(c)), so the root lies between the c with
-                # P(A(c)) = step + prev_alpha and the c with P(A(c)) = step (a J-dimensional exact CDF):
-                # a bracket of width ~prev_alpha / density instead of the spending bracket's several units.
+            lattice = d > 3 or any_lower
+            if lattice and not any_lower and J <= 3:
+                # P(no earlier crossing, look below c) = P(look below c) - P(look below c, crossed before):
+                # the first is the look's own J-dimensional exact CDF, the second a lattice integral of at
+                # most prev_alpha that changes slowly with c (its slope is the density at c of the look's
+                # maximum times the chance of having crossed before, a few % of the first's).  So
+                # c <- exact root of P(look below c) = 1 - cum_alpha + escape(c) is a contraction that
+                # settles in 2-4 lattice evaluations, and the lattice only carries the small escape term.
                 for a in range(J):
-                    blk_upper[a] = np.inf
-                    blk_block[a] = True
                     for b in range(J):
-                        blk_corr[a, b] = sub[m * J + a, m * J + b]
-                lo = max(lo, _solve_look(1.0 - step - prev_alpha, blk_block, J, chol, blk_lower, blk_upper,
-                                         blk_corr, True, n_points, n_shifts, y, sub_b, sub_c, err, lo, hi) - 1e-3)
-                hi = min(hi, _solve_look(1.0 - step, blk_block, J, chol, blk_lower, blk_upper, blk_corr, True,
-                                         n_points, n_shifts, y, sub_b, sub_c, err, lo, hi) + 1e-3)
-            if exact:
-                for i in range(d):
-                    lower[i] = nat_lower[i]
-                    upper[i] = nat_upper[i]
-                    block[i] = var_look[i] == m
+                        blk_corr[a, b] = sub[n_pre + a, n_pre + b]
+                target = 1.0 - cum_alpha[k]
+                c = _solve_block(target, J, blk_corr, sub_b, sub_c, dens, lo, hi + 1.0, 0.5 * (lo + hi))
+                if chol_r.shape[0] < n_pre:
+                    chol_r = np.empty((n_pre, d_max, d_max))
+                    lo_r = np.empty((n_pre, d_max))
+                    up_r = np.empty((n_pre, d_max))
+                    blk_r = np.zeros((n_pre, d_max), dtype=np.bool_)
+                for r in range(n_pre):
+                    # rectangle r: the look's variables below c, earlier ones 0 .. r-1 below their bounds, r above
+                    dr = J + r + 1
+                    dim_r[r] = dr
+                    for i in range(dr):
+                        perm[i] = n_pre + i if i < J else i - J
+                    for a in range(dr):
+                        v = perm[a]
+                        lower_p[a] = nat_upper[v] if v == r else -np.inf
+                        upper_p[a] = c if v >= n_pre else (np.inf if v == r else nat_upper[v])
+                        for b in range(dr):
+                            sub_p[a, b] = sub[v, perm[b]]
+                    genz_order(sub_p, lower_p, upper_p, dr, dr, order, chol_r[r], lo_r[r], up_r[r], work, y)
+                    for i in range(dr):
+                        blk_r[r, i] = perm[order[i]] >= n_pre
+                # c <- c - (P(look below c) - escape(c) - target) / P'(look below c): the contraction above,
+                # one trivariate CDF and one lattice evaluation per step
+                for _ in range(_MAX_FIXED_POINT):
+                    h = _escape_mean(c, chol_r, lo_r, up_r, dim_r, blk_r, n_pre, row, n_shifts, y, err)
+                    f = _block_cdf(c, J, blk_corr, sub_b, sub_c, dens) - target - h
+                    c_new = c - f / dens[0] if dens[0] > 0.0 else c
+                    done = abs(c_new - c) <= _XTOL
+                    c = c_new
+                    if done:
+                        break
+            elif lattice:
+                for i in range(n_pre, d):
+                    nat_upper[i] = 0.5 * (lo + hi)
+                genz_order(sub, nat_lower, nat_upper, d, n_pre, order, chol, lower, upper, work, y)
+                if pre_f.shape[0] < n_shifts * n_lat:
+                    pre_f = np.empty(n_shifts * n_lat)
+                    pre_mu = np.empty((n_shifts * n_lat, J))
+                _prefix_points(chol, lower, upper, n_pre, d, row, n_shifts, y, pre_f, pre_mu)
+                c = _solve_look(-step, True, d, chol, n_pre, upper, sub, row, n_shifts, sub_b, sub_c, pre_f,
+                                pre_mu, yb, err, lo, hi)
+            elif n_pre == 0:
+                c = _solve_block(1.0 - step, J, sub, sub_b, sub_c, dens, lo, hi, 0.5 * (lo + hi))
+                err[0] = 0.0
             else:
-                for i in range(d):
-                    nat_upper[i] = 0.5 * (lo + hi) if var_look[i] == m else nat_upper[i]
-                genz_order(sub, nat_lower, nat_upper, d, order, chol, lower, upper, work, y)
-                for i in range(d):
-                    block[i] = var_look[order[i]] == m
-            # continuing so far has probability 1 - prev_alpha (less with binding futility stops)
-            cont = 1.0 - prev_alpha
-            if any_lower:
-                for i in range(d):
-                    if block[i]:
-                        upper[i] = np.inf
-                cont, e0 = _lattice_mean(chol, lower, upper, d, n_points, n_shifts, y)
-            c = _solve_look(cont - step, block, d, chol, lower, upper, sub, exact, n_points, n_shifts, y, sub_b,
-                            sub_c, err, lo, hi)
+                for i in range(n_pre):
+                    upper[i] = nat_upper[i]
+                c = _solve_look(1.0 - prev_alpha - step, False, d, chol, n_pre, upper, sub, row, n_shifts, sub_b,
+                                sub_c, pre_f, pre_mu, yb, err, lo, hi)
             out_bounds[k] = c
             out_error[k] = err[0]
             prev_alpha = cum_alpha[k]
-        for i in range(m * J, d):
+        for i in range(n_pre, d):
             nat_upper[i] = out_bounds[k]
         if J == 1 and futility[k] > -np.inf:
             nat_lower[m] = futility[k]
