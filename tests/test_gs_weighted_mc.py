@@ -72,3 +72,22 @@ def test_per_trial_results_and_looks():
     assert np.all(z1[first] >= min(looks[0]["z_efficacy"], z1[first].min()))
     assert np.isfinite(z2).all()
     assert sum(lk["p_stop_efficacy"] for lk in looks) == pytest.approx(out.success.mean())
+
+
+def test_four_component_group_sequential_maxcombo_is_refused_with_its_reason(tmp_path):
+    """Bounds are verified to ~1e-4 in Z for <= 3 components per look; 4 is refused, not approximated."""
+    import subprocess
+    import sys
+
+    text = GS.read_text().replace(
+        "maxcombo: [{rho: 0, gamma: 0}, {rho: 0, gamma: 1}, {rho: 1, gamma: 0}]",
+        "maxcombo: [{rho: 0, gamma: 0}, {rho: 0, gamma: 1}, {rho: 1, gamma: 0}, {rho: 1, gamma: 1}]",
+    )
+    assert "{rho: 1, gamma: 0}, {rho: 1, gamma: 1}]" in text
+    path = tmp_path / "four.yaml"
+    path.write_text(text)
+    proc = subprocess.run([sys.executable, "-c", "from simtrial_cli.main import main; main()", "validate", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "4 components" in proc.stderr and "at most 3" in proc.stderr

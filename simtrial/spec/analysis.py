@@ -26,6 +26,9 @@ FIXED_DESIGN_TESTS: Final = ("rmst", "stratified_rmst", "milestone", "milestone_
 #: group-sequential weighted tests: bounds per trial from the components' estimated correlation across
 #: looks (simtrial.engine.gs_scores, simtrial.engine.gs_mvn)
 GS_WEIGHTED_TESTS: Final = ("fleming_harrington", "modestly_weighted_logrank", "maxcombo")
+#: components per look a group-sequential MaxCombo may have: its per-trial bounds are exact-plus-lattice
+#: and checked against pmvnorm to ~1e-4 in Z up to 3 (simtrial.engine.gs_mvn)
+GS_MAXCOMBO_COMPONENTS: Final = 3
 BINARY_TESTS: Final = ("chi_square", "cmh", "risk_difference_ni", "exact_binomial")
 #: single-arm time to event (design single_arm_tte): against a reference curve / a reference rate
 SINGLE_ARM_TTE_TESTS: Final = ("one_sample_logrank", "exact_poisson")
@@ -137,6 +140,10 @@ def weighted_sequential_problem(analysis: Analysis) -> str | None:
     if s.efficacy_spending in CLASSICAL_BOUNDS:
         return (f"test {test}: efficacy_spending {s.efficacy_spending} (a classical boundary shape) is not "
                 "available with per-trial bounds; use an alpha-spending function (asOF, asP, asHSD, asKD)")
+    if test == "maxcombo" and analysis.maxcombo is not None and len(analysis.maxcombo) > GS_MAXCOMBO_COMPONENTS:
+        return (f"test maxcombo with {len(analysis.maxcombo)} components: group-sequential bounds are verified "
+                f"against R mvtnorm for up to {GS_MAXCOMBO_COMPONENTS} components per look (with 4 the lattice "
+                "error is ~1e-3 in probability); give at most 3 components, or a fixed design")
     if test == "maxcombo" and s.binding_futility:
         return ("test maxcombo: binding futility would make the continuation region at each look a band of "
                 "the largest component (not a rectangle); use binding_futility: false")
