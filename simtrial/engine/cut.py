@@ -37,11 +37,12 @@ FLAG_CUT_AT_CALENDAR_MAXIMUM = 8192
 @kernel
 def event_calendar_times(entry, x, pcode, n, out):
     """Calendar times of the events (entry + x for patients whose event came first); returns count."""
+    # written for every patient, kept for events: whether a patient had an event is a coin flip
+    # for the branch predictor (~45% events on the reference design)
     m = 0
     for i in range(n):
-        if pcode[i] & 1:
-            out[m] = entry[i] + x[i]
-            m += 1
+        out[m] = entry[i] + x[i]
+        m += pcode[i] & 1
     return m
 
 
