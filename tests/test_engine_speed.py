@@ -10,7 +10,9 @@
 - the radix sort of the follow-up times is a stable argsort (ties, infinities, crowded keys);
 - sorting only the patients followed to the last cut gives every look the stream of the full sort;
 - the arms made in bulk are the arms the patient-by-patient permuted blocks (or simple
-  randomisation) draw, from the same stream position.
+  randomisation) draw, from the same stream position;
+- the branch-free compaction of the event calendar times keeps exactly the events, in patient
+  order, and writes nothing past the patients.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 import pytest
 
 from simtrial.engine.cohort import PAIR_STRIDE, _compact_pairs
+from simtrial.engine.cut import event_calendar_times
 from simtrial.engine.driver import profile_block_range, simulate_block_range
 from simtrial.engine.eventtime import event_time
 from simtrial.engine.fastmath import neg_log_inplace, weibull_coefficients, weibull_times
@@ -343,3 +346,21 @@ def test_bulk_arms_are_the_patient_by_patient_draws(template, n, p_simple):
         want.append(block.pop(0))
     np.testing.assert_array_equal(arms, want)
     np.testing.assert_array_equal(a, b)  # the stream continues where the calls leave it (a last block is drawn whole)
+
+
+@pytest.mark.parametrize("p_event", [0.0, 0.45, 1.0])
+def test_event_calendar_times_are_the_events_in_patient_order(p_event):
+    """Against numpy's boolean mask: entry + x of the patients whose status bit is set, in order."""
+    rng = np.random.default_rng(14)
+    n = 997
+    entry = np.sort(rng.uniform(0.0, 24.0, n))
+    x = rng.exponential(9.8, n)
+    x[rng.random(n) < 0.05] = np.inf  # never an event nor a dropout: never an event row
+    event = (rng.random(n) < p_event) & np.isfinite(x)
+    pcode = (rng.integers(0, 12, n) << 1) | event.astype(np.int64)
+    out = np.full(n + 3, -7.0)
+    m = event_calendar_times(entry, x, pcode, n, out)
+    want = entry[event] + x[event]
+    assert m == event.sum()
+    np.testing.assert_array_equal(out[:m], want)
+    assert (out[n:] == -7.0).all()
