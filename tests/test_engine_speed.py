@@ -12,7 +12,8 @@
 - the arms made in bulk are the arms the patient-by-patient permuted blocks (or simple
   randomisation) draw, from the same stream position;
 - the branch-free compaction of the event calendar times keeps exactly the events, in patient
-  order, and writes nothing past the patients.
+  order, and writes nothing past the patients; the fused pass also returns their range, and
+  the cuts from that range are the cuts of ``look_cut_times`` (which finds it itself).
 """
 
 from __future__ import annotations
@@ -24,7 +25,12 @@ import numpy as np
 import pytest
 
 from simtrial.engine.cohort import PAIR_STRIDE, _compact_pairs
-from simtrial.engine.cut import event_calendar_times
+from simtrial.engine.cut import (
+    event_calendar_times,
+    event_calendar_times_and_range,
+    look_cut_times,
+    look_cut_times_in_range,
+)
 from simtrial.engine.driver import profile_block_range, simulate_block_range
 from simtrial.engine.eventtime import event_time
 from simtrial.engine.fastmath import neg_log_inplace, weibull_coefficients, weibull_times
@@ -364,3 +370,23 @@ def test_event_calendar_times_are_the_events_in_patient_order(p_event):
     assert m == event.sum()
     np.testing.assert_array_equal(out[:m], want)
     assert (out[n:] == -7.0).all()
+
+    m2, lo, hi = event_calendar_times_and_range(entry, x, pcode, n, out)
+    assert m2 == m
+    np.testing.assert_array_equal(out[:m], want)
+    if m:
+        assert (lo, hi) == (want.min(), want.max())
+    else:
+        assert (lo, hi) == (np.inf, -np.inf)
+    # the cuts from the fused range equal look_cut_times' own, flags included (event and calendar looks)
+    targets = np.array([1, m // 3 + 1, m, m + 5, 0], dtype=np.int64)
+    calendar = np.array([np.inf, 20.0, np.inf, 30.0, 18.0])
+    got_cut, got_flags = np.empty(5), np.empty(5, dtype=np.int64)
+    want_cut, want_flags = np.empty(5), np.empty(5, dtype=np.int64)
+    counts, gathered = np.empty(n + 2, dtype=np.int64), np.empty(n)
+    look_cut_times(out, m, targets, calendar, want_cut, want_flags, counts, gathered)
+    look_cut_times_in_range(out, m, lo, hi, targets, calendar, got_cut, got_flags, counts, gathered)
+    np.testing.assert_array_equal(got_cut, want_cut)
+    np.testing.assert_array_equal(got_flags, want_flags)
+    if m >= 1:
+        assert want_cut[0] == want.min()  # the first event, independently

@@ -47,6 +47,27 @@ def event_calendar_times(entry, x, pcode, n, out):
 
 
 @kernel
+def event_calendar_times_and_range(entry, x, pcode, n, out):
+    """:func:`event_calendar_times` and the smallest and largest of them: (count, lo, hi), in one pass.
+
+    The range is what :func:`look_cut_times` would find in a second pass over the events
+    (``lo`` = +inf, ``hi`` = -inf when there is none), taken with selects while the values
+    are in registers.
+    """
+    m = 0
+    lo = np.inf
+    hi = -np.inf
+    for i in range(n):
+        v = entry[i] + x[i]
+        event = pcode[i] & 1
+        out[m] = v
+        m += event
+        lo = min(lo, v if event else np.inf)
+        hi = max(hi, v if event else -np.inf)
+    return m, lo, hi
+
+
+@kernel
 def look_cut_times(calendar_events, n_events, look_events, look_calendar, out_cut, out_flags, counts, gathered):
     """Cut time of every look: the k-th event or the calendar time, whichever comes first.
 
@@ -73,6 +94,16 @@ def look_cut_times(calendar_events, n_events, look_events, look_calendar, out_cu
             lo = v
         if v > hi:
             hi = v
+    look_cut_times_in_range(
+        calendar_events, n_events, lo, hi, look_events, look_calendar, out_cut, out_flags, counts, gathered,
+    )
+
+
+@kernel
+def look_cut_times_in_range(
+    calendar_events, n_events, lo, hi, look_events, look_calendar, out_cut, out_flags, counts, gathered,
+):
+    """:func:`look_cut_times` given the smallest (``lo``) and largest (``hi``) event calendar time."""
     n_bins = max(n_events // 2, 1)
     per_width = n_bins / (hi - lo) if hi > lo else 1.0  # a multiply per value, not a division
     counts[:n_bins] = 0
