@@ -10,7 +10,10 @@
 - the radix sort of the follow-up times is a stable argsort (ties, infinities, crowded keys);
 - sorting only the patients followed to the last cut gives every look the stream of the full sort;
 - the arms made in bulk are the arms the patient-by-patient permuted blocks (or simple
-  randomisation) draw, from the same stream position.
+  randomisation) draw, from the same stream position;
+- the branch-free compaction of the event calendar times keeps exactly the events, in patient
+  order, and writes nothing past the patients; the fused pass also returns their range, and
+  the cuts from that range are the cuts of ``look_cut_times`` (which finds it itself).
 """
 
 from __future__ import annotations
@@ -22,6 +25,12 @@ import numpy as np
 import pytest
 
 from simtrial.engine.cohort import PAIR_STRIDE, _compact_pairs
+from simtrial.engine.cut import (
+    event_calendar_times,
+    event_calendar_times_and_range,
+    look_cut_times,
+    look_cut_times_in_range,
+)
 from simtrial.engine.driver import profile_block_range, simulate_block_range
 from simtrial.engine.eventtime import event_time
 from simtrial.engine.fastmath import neg_log_inplace, weibull_coefficients, weibull_times
@@ -343,3 +352,41 @@ def test_bulk_arms_are_the_patient_by_patient_draws(template, n, p_simple):
         want.append(block.pop(0))
     np.testing.assert_array_equal(arms, want)
     np.testing.assert_array_equal(a, b)  # the stream continues where the calls leave it (a last block is drawn whole)
+
+
+@pytest.mark.parametrize("p_event", [0.0, 0.45, 1.0])
+def test_event_calendar_times_are_the_events_in_patient_order(p_event):
+    """Against numpy's boolean mask: entry + x of the patients whose status bit is set, in order."""
+    rng = np.random.default_rng(14)
+    n = 997
+    entry = np.sort(rng.uniform(0.0, 24.0, n))
+    x = rng.exponential(9.8, n)
+    x[rng.random(n) < 0.05] = np.inf  # never an event nor a dropout: never an event row
+    event = (rng.random(n) < p_event) & np.isfinite(x)
+    pcode = (rng.integers(0, 12, n) << 1) | event.astype(np.int64)
+    out = np.full(n + 3, -7.0)
+    m = event_calendar_times(entry, x, pcode, n, out)
+    want = entry[event] + x[event]
+    assert m == event.sum()
+    np.testing.assert_array_equal(out[:m], want)
+    assert (out[n:] == -7.0).all()
+
+    m2, lo, hi = event_calendar_times_and_range(entry, x, pcode, n, out)
+    assert m2 == m
+    np.testing.assert_array_equal(out[:m], want)
+    if m:
+        assert (lo, hi) == (want.min(), want.max())
+    else:
+        assert (lo, hi) == (np.inf, -np.inf)
+    # the cuts from the fused range equal look_cut_times' own, flags included (event and calendar looks)
+    targets = np.array([1, m // 3 + 1, m, m + 5, 0], dtype=np.int64)
+    calendar = np.array([np.inf, 20.0, np.inf, 30.0, 18.0])
+    got_cut, got_flags = np.empty(5), np.empty(5, dtype=np.int64)
+    want_cut, want_flags = np.empty(5), np.empty(5, dtype=np.int64)
+    counts, gathered = np.empty(n + 2, dtype=np.int64), np.empty(n)
+    look_cut_times(out, m, targets, calendar, want_cut, want_flags, counts, gathered)
+    look_cut_times_in_range(out, m, lo, hi, targets, calendar, got_cut, got_flags, counts, gathered)
+    np.testing.assert_array_equal(got_cut, want_cut)
+    np.testing.assert_array_equal(got_flags, want_flags)
+    if m >= 1:
+        assert want_cut[0] == want.min()  # the first event, independently

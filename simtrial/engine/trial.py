@@ -13,10 +13,10 @@ from simtrial.engine._jit import kernel
 from simtrial.engine.cohort import PAIR_STRIDE, generate_cohort
 from simtrial.engine.cut import (
     cut_stream,
-    event_calendar_times,
+    event_calendar_times_and_range,
     followed_to_cut,
     look_cut_floors,
-    look_cut_times,
+    look_cut_times_in_range,
 )
 from simtrial.engine.gs_scores import look_scores
 from simtrial.engine.mvn import mvn_cdf
@@ -382,10 +382,10 @@ def simulate_trial(cohort, looks, analysis, scratch, out_stats, out_cut, out_enr
         return
 
     # the cuts first: they need only the calendar event times (a selection, not a sort)
-    n_events = event_calendar_times(entry, x, pcode, n, scratch.calendar)
+    n_events, lo, hi = event_calendar_times_and_range(entry, x, pcode, n, scratch.calendar)
     # the sort's bucket counts and the stream buffer are free until the sort and the stream
-    look_cut_times(
-        scratch.calendar, n_events, looks.target_events, looks.calendar_months, out_cut, scratch.look_flags,
+    look_cut_times_in_range(
+        scratch.calendar, n_events, lo, hi, looks.target_events, looks.calendar_months, out_cut, scratch.look_flags,
         scratch.sort_counts, stream_time,
     )
     # the floors of the cut rules (entry is sorted: the last patient entered at entry[n - 1])
