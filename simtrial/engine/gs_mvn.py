@@ -534,29 +534,87 @@ def _crossing(c, chol, n_pre, d, row, n_shifts, pre_f, pre_mu, yb, err):
 
 
 @kernel
-def _escape_mean(c, chol_r, lo_r, up_r, dim_r, blk_r, n_rect, row, n_shifts, y, err):
+def _escape_prefix(sub, upper_nat, c, n_pre, J, row, n_shifts, perm, sub_p, lower_p, upper_p, order, chol_p,
+                   lo_p, up_p, work, y, blk_chol, esc_f, esc_mu):
+    """The c-free part of every escape piece at every lattice point, computed once per look.
+
+    Piece r (see :func:`_escape_mean`) has the earlier variables 0 .. r-1 below their bounds, variable
+    r above its bound, and the look's J variables below c.  Its earlier variables go first, in Genz &
+    Bretz's order (r's narrow upper tail first), the look's last, so Genz's recursion over the earlier
+    ones does not depend on c: ``esc_f[q, r]`` is their product of factors at point q = s n + j,
+    ``esc_mu[q, r, b]`` the mean of the look's b-th variable given their draws, and ``blk_chol[r]``
+    the look's Cholesky factor given them.  Every trial value of the bound then redoes only the look's
+    J variables per piece (redoing each piece's J + r + 1 variables at every Newton step, with a
+    piece per earlier variable, made a third look cost ~2.6 second looks per step).
+    """
+    n = _LATTICE_N[row]
+    for r in range(n_pre):
+        dr = J + r + 1
+        n_first = r + 1
+        for i in range(dr):
+            perm[i] = i if i < n_first else n_pre + i - n_first
+        for a in range(dr):
+            v = perm[a]
+            lower_p[a] = upper_nat[v] if v == r else -np.inf
+            upper_p[a] = c if v >= n_pre else (np.inf if v == r else upper_nat[v])
+            for b in range(dr):
+                sub_p[a, b] = sub[v, perm[b]]
+        genz_order(sub_p, lower_p, upper_p, dr, n_first, order, chol_p, lo_p, up_p, work, y)
+        for a in range(J):
+            for b in range(J):
+                blk_chol[r, a, b] = chol_p[n_first + a, n_first + b]
+        for s in range(n_shifts):
+            for j in range(n):
+                q = s * n + j
+                f = _genz_steps(chol_p, lo_p, up_p, 0, n_first, dr, j, s, y, 1.0, row)
+                esc_f[q, r] = f
+                if f > 0.0:
+                    for b in range(J):
+                        acc = 0.0
+                        for k in range(n_first):
+                            acc += chol_p[n_first + b, k] * y[k]
+                        esc_mu[q, r, b] = acc
+
+
+@kernel
+def _escape_mean(c, blk_chol, n_pre, J, row, n_shifts, esc_f, esc_mu, yb, err):
     """P(the look below c, some earlier variable above its bound), its error in err[0].
 
-    "Some earlier variable above its bound" is the disjoint union over r of {earlier variables
-    0 .. r-1 below theirs, variable r above}: rectangle r has variable r's narrow upper tail (probability
-    <= the alpha spent, Genz's order puts it first), the variables before it and the look's; the
-    variables after r are integrated out, so rectangle r has J + r + 1 dimensions.  Each shift's
-    estimate is the sum of the rectangles' on the same points, and the error is over those sums.
+    The sum over the pieces of :func:`_escape_prefix` of their factor times the look's conditional
+    probability of staying below c (Genz's recursion over the look's J variables).  Each shift's estimate
+    is the sum of the pieces' on the same points, and the error is over those sums.
     """
     n = _LATTICE_N[row]
     mean = 0.0
     sq = 0.0
     for s in range(n_shifts):
-        v = 0.0
-        for r in range(n_rect):
-            dr = dim_r[r]
-            for i in range(dr):
-                if blk_r[r, i]:
-                    up_r[r, i] = c
-            acc = 0.0
-            for j in range(n):
-                acc += _genz_steps(chol_r[r], lo_r[r], up_r[r], 0, dr, dr, j, s, y, 1.0, row)
-            v += acc / n
+        acc = 0.0
+        for j in range(n):
+            q = s * n + j
+            for r in range(n_pre):
+                stay = esc_f[q, r]
+                if not stay > 0.0:
+                    continue
+                for b in range(J):
+                    m = esc_mu[q, r, b]
+                    for k in range(b):
+                        m += blk_chol[r, b, k] * yb[k]
+                    lii = blk_chol[r, b, b]
+                    if lii == 0.0:
+                        if m >= c:
+                            stay = 0.0
+                            break
+                        yb[b] = 0.0
+                        continue
+                    w = norm_cdf((c - m) / lii)
+                    stay *= w
+                    if not stay > 0.0:
+                        break
+                    if b < J - 1:
+                        u = min(max(_coordinate(row, j, s, r + 1 + b) * w, 1e-300), 1.0 - 1e-16)
+                        yb[b] = _acklam(u)
+                acc += stay
+        v = acc / n
         delta = v - mean
         mean += delta / (s + 1)
         sq += delta * (v - mean)
@@ -659,6 +717,15 @@ def _solve_look(target, lattice, d, chol, n_pre, upper, corr, row, n_shifts, sub
 
 @kernel
 def combo_bounds(corr, n_components, active, cum_alpha, futility, n_points, n_shifts, out_bounds, out_error):
+    """Efficacy bounds of one trial: :func:`combo_bounds_counted` without its evaluation counts."""
+    counts = np.zeros(active.shape[0], dtype=np.int64)
+    combo_bounds_counted(corr, n_components, active, cum_alpha, futility, n_points, n_shifts, out_bounds,
+                         out_error, counts)
+
+
+@kernel
+def combo_bounds_counted(corr, n_components, active, cum_alpha, futility, n_points, n_shifts, out_bounds,
+                         out_error, out_escape_passes):
     """Efficacy bounds of one trial (efficacy scale: reject at look k when max_j Z_kj >= out_bounds[k]).
 
     ``corr`` [K J, K J]: the correlation of the components at every look (look-major: variable
@@ -675,7 +742,10 @@ def combo_bounds(corr, n_components, active, cum_alpha, futility, n_points, n_sh
     variables go first (Genz & Bretz's order among them), their part of every lattice point is
     computed once, and each trial value of c redoes only the look's own J variables (ordered at the
     middle of the bracket, and kept in that order while c is searched, so the lattice crossing
-    probability is a smooth function of c).
+    probability is a smooth function of c).  With J <= 3 and no futility stops the lattice carries only
+    the small escape term (see below); ``out_escape_passes[k]`` counts its evaluations at look k (each
+    costs J variables per piece per point; 0 where the look is solved otherwise), plus one for the
+    c-free pass over the earlier variables.
     """
     n_looks = active.shape[0]
     J = n_components
@@ -714,16 +784,14 @@ def combo_bounds(corr, n_components, active, cum_alpha, futility, n_points, n_sh
     sub_c = np.empty((3, 3))
     err = np.zeros(1)
     blk_corr = np.empty((J, J))
+    dens = np.zeros(1)
     perm = np.empty(d_max, dtype=np.int64)
     sub_p = np.empty((d_max, d_max))
     lower_p = np.empty(d_max)
     upper_p = np.empty(d_max)
-    dens = np.zeros(1)
-    chol_r = np.empty((0, d_max, d_max))
-    lo_r = np.empty((0, d_max))
-    up_r = np.empty((0, d_max))
-    blk_r = np.zeros((0, d_max), dtype=np.bool_)
-    dim_r = np.empty(d_max, dtype=np.int64)
+    blk_chol = np.empty((max(d_max - J, 0), J, J))
+    esc_f = np.empty((0, 0))
+    esc_mu = np.empty((0, 0, J))
     pre_f = np.empty(0)
     pre_mu = np.empty((0, J))
     prev_alpha = 0.0
@@ -744,41 +812,40 @@ def combo_bounds(corr, n_components, active, cum_alpha, futility, n_points, n_sh
                 # P(no earlier crossing, look below c) = P(look below c) - P(look below c, crossed before):
                 # the first is the look's own J-dimensional exact CDF, the second a lattice integral of at
                 # most prev_alpha that changes slowly with c (its slope is the density at c of the look's
-                # maximum times the chance of having crossed before, a few % of the first's).  So
-                # c <- exact root of P(look below c) = 1 - cum_alpha + escape(c) is a contraction that
-                # settles in 2-4 lattice evaluations, and the lattice only carries the small escape term.
+                # maximum times the chance of having crossed before, a few % of the first's).  So the root
+                # starts at the exact root of P(look below c) = 1 - cum_alpha, and the lattice only carries
+                # the small escape term.
                 for a in range(J):
                     for b in range(J):
                         blk_corr[a, b] = sub[n_pre + a, n_pre + b]
                 target = 1.0 - cum_alpha[k]
                 c = _solve_block(target, J, blk_corr, sub_b, sub_c, dens, lo, hi + 1.0, 0.5 * (lo + hi))
-                if chol_r.shape[0] < n_pre:
-                    chol_r = np.empty((n_pre, d_max, d_max))
-                    lo_r = np.empty((n_pre, d_max))
-                    up_r = np.empty((n_pre, d_max))
-                    blk_r = np.zeros((n_pre, d_max), dtype=np.bool_)
-                for r in range(n_pre):
-                    # rectangle r: the look's variables below c, earlier ones 0 .. r-1 below their bounds, r above
-                    dr = J + r + 1
-                    dim_r[r] = dr
-                    for i in range(dr):
-                        perm[i] = n_pre + i if i < J else i - J
-                    for a in range(dr):
-                        v = perm[a]
-                        lower_p[a] = nat_upper[v] if v == r else -np.inf
-                        upper_p[a] = c if v >= n_pre else (np.inf if v == r else nat_upper[v])
-                        for b in range(dr):
-                            sub_p[a, b] = sub[v, perm[b]]
-                    genz_order(sub_p, lower_p, upper_p, dr, dr, order, chol_r[r], lo_r[r], up_r[r], work, y)
-                    for i in range(dr):
-                        blk_r[r, i] = perm[order[i]] >= n_pre
-                # c <- c - (P(look below c) - escape(c) - target) / P'(look below c): the contraction above,
-                # one trivariate CDF and one lattice evaluation per step
-                for _ in range(_MAX_FIXED_POINT):
-                    h = _escape_mean(c, chol_r, lo_r, up_r, dim_r, blk_r, n_pre, row, n_shifts, y, err)
+                # the earlier variables first (Genz & Bretz's order by their bounds: their pieces are
+                # disjoint in that order), then the look's, ordered at the exact root
+                if esc_f.shape[0] < n_shifts * n_lat or esc_f.shape[1] < n_pre:
+                    esc_f = np.empty((n_shifts * n_lat, n_pre))
+                    esc_mu = np.empty((n_shifts * n_lat, n_pre, J))
+                _escape_prefix(sub, nat_upper, c, n_pre, J, row, n_shifts, perm, sub_p, lower_p, upper_p, order,
+                               chol, lower, upper, work, y, blk_chol, esc_f, esc_mu)
+                out_escape_passes[k] = 1
+                # Newton on P(look below c) - escape(c) - target: the first term's slope exactly, the escape's
+                # by the secant through the last two steps (both are smooth in c on the fixed lattice); with
+                # the first's slope alone the contraction only gains a factor escape' / P' per step, ~0.1 at
+                # a third look, where this settles in 3-4 evaluations
+                c_prev = c
+                h_prev = 0.0
+                for it in range(_MAX_FIXED_POINT):
+                    h = _escape_mean(c, blk_chol, n_pre, J, row, n_shifts, esc_f, esc_mu, yb, err)
+                    out_escape_passes[k] += 1
                     f = _block_cdf(c, J, blk_corr, sub_b, sub_c, dens) - target - h
-                    c_new = c - f / dens[0] if dens[0] > 0.0 else c
+                    slope = dens[0]
+                    if it > 0 and c != c_prev:
+                        # the escape increases in c and more slowly than the look's CDF (their difference does)
+                        slope -= min(max((h - h_prev) / (c - c_prev), 0.0), 0.9 * dens[0])
+                    c_new = c - f / slope if slope > 0.0 else c
                     done = abs(c_new - c) <= _XTOL
+                    c_prev = c
+                    h_prev = h
                     c = c_new
                     if done:
                         break
