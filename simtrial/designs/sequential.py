@@ -125,13 +125,18 @@ def planned_design(plan: SequentialPlan, alpha: float, beta: float, sided: int =
             beta_spending=plan.beta_spending, beta_gamma=plan.beta_gamma, beta_rho=plan.beta_rho,
             binding_futility=plan.binding_futility,
         )
-    eff_fractions = tuple(f for f, e in zip(fractions, efficacy, strict=True) if e)
-    futility_z = None
-    if plan.futility == "z" and plan.binding_futility:
-        futility_z = _interim_futility_z(plan, efficacy)
+    # Every look enters the design, futility-only ones with efficacy bound +inf (no alpha spent), and a
+    # futility_z rule is obeyed in the power, drift (inflation factor) and expected information whether
+    # or not it binds: a non-binding rule only frees the efficacy bounds from assuming it (rpact's design
+    # characteristics do the same).  An HR rule is left out here: its Z bound is -log(HR / margin) times
+    # the square root of the information at the look, which the plan does not fix (it is set by the
+    # events, the margin and the allocation, and the events by this design's inflation factor); it is
+    # obeyed in the simulation and in analytic_sequential_power, converted at the planned events.
+    futility_z = _two_sided_futility_z(plan)
+    binding = bool(plan.binding_futility and futility_z is not None)
     return group_sequential_design(
-        eff_fractions, alpha=alpha, beta=beta, spending=plan.efficacy_spending, gamma=plan.gamma, rho=plan.rho,
-        futility_z=futility_z, binding_futility=plan.binding_futility if futility_z is not None else False,
+        fractions, alpha=alpha, beta=beta, spending=plan.efficacy_spending, gamma=plan.gamma, rho=plan.rho,
+        futility_z=futility_z, binding_futility=binding, efficacy_looks=tuple(bool(e) for e in efficacy),
     )
 
 
@@ -147,7 +152,7 @@ def _harm_kwargs(plan: SequentialPlan) -> dict:
 
 
 def _two_sided_futility_z(plan: SequentialPlan) -> list[float] | None:
-    """The fixed futility Z per interim look of a two-sided plan (-inf: none), for its design; None without.
+    """The fixed futility Z per interim look (-inf: none), for the planned design (one- or two-sided); None without.
 
     Only a ``futility: z`` rule enters the planned design: an HR rule's Z depends on the events
     at the look (it is obeyed in the simulation and in the analytic power at the planned events).
@@ -506,10 +511,7 @@ def analytic_sequential_power(
     efficacy, futility = _masks(plan, n_looks)
     share = allocation[0] * allocation[1] / (allocation[0] + allocation[1]) ** 2
     drift = -math.log(hazard_ratio / ni_margin) * math.sqrt(events * share)
-    upper = np.full(n_looks, np.inf)
-    upper[efficacy] = np.array(design.z_efficacy)[: int(efficacy.sum())] if plan.futility != "beta_spending" else np.array(
-        design.z_efficacy
-    )
+    upper = np.array(design.z_efficacy, dtype=float)  # +inf at futility-only looks
     lower = np.where(futility, _futility_bounds(plan, design, efficacy, n_looks), -np.inf)
     if plan.futility == "hr":
         for look, hr in enumerate(plan.futility_hr or []):
