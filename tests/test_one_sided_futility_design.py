@@ -191,3 +191,23 @@ def test_classical_bounds_with_a_futility_only_look_spend_alpha_at_the_efficacy_
     p_no_reject = _box(t, [0.0, -40.0, -40.0], [40.0, b.z_efficacy[1], b.z_efficacy[2]], 0.0)
     # (the non-binding bounds' figure here is 0.0235; 2e-6 is the randomised lattice's error in 3-D)
     assert 0.5 - p_no_reject == pytest.approx(0.025, abs=2e-6)
+
+
+@pytest.mark.parametrize("case", ["flagship_binding", "asP_k4_binding"])
+def test_simulated_binding_bounds_assume_the_futility_only_stops(case: str) -> None:
+    # trials observed at the planned information use rpact's binding bounds, the futility-only
+    # look's stop included; a futility_z value at a look futility_looks masks out is not assumed
+    from simtrial.designs.sequential import apply_sequential
+
+    ref = CASES[case]
+    plan = _plan(ref)
+    t = np.array(ref["inputs"]["informationRates"])
+    n_sims = 4
+    z = np.full((n_sims, t.size), -1.0)  # every trial stops at look 1 (futility)
+    out = apply_sequential(plan, z, np.tile(t, (n_sims, 1)), np.ones((n_sims, t.size)),
+                           np.tile(t * 400, (n_sims, 1)), alpha=ref["inputs"]["alpha"], beta=ref["inputs"]["beta"])
+    crit = _critical(ref)
+    got = np.array([look["z_efficacy"] if look["z_efficacy"] is not None else math.inf for look in out.looks])
+    assert np.all(np.isinf(got[~np.isfinite(crit)]))
+    np.testing.assert_allclose(got[np.isfinite(crit)], crit[np.isfinite(crit)], atol=TOL)
+    assert out.stopped_for_futility.all() and (out.stop_look == 0).all()

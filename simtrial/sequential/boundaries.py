@@ -475,6 +475,7 @@ def efficacy_bounds_from_information(
     futility_z: Sequence[float] | None = None,
     binding_futility: bool = False,
     grid_r: int = DEFAULT_GRID_R,
+    efficacy_looks: Sequence[bool] | None = None,
 ) -> np.ndarray:
     """Efficacy bounds (Z_eff) for the looks taken so far, from observed information.
 
@@ -485,6 +486,8 @@ def efficacy_bounds_from_information(
     the planned information was reached). Classical ``OF`` / ``P`` bounds are
     solved over exactly the given looks. ``futility_z`` (one per look except
     the last, -inf for none) only matters when ``binding_futility``.
+    ``efficacy_looks`` (default all True): looks marked False are futility-only looks (bound +inf,
+    no alpha spent), given so that binding bounds can assume their futility stops.
     Results are cached: event-driven looks repeat the same fractions.
     """
     t = _check_fractions(information_fractions, last_is_one=False)
@@ -492,17 +495,19 @@ def efficacy_bounds_from_information(
     _check_spending(spending, gamma, rho)
     _check_grid_r(grid_r)
     fut = _check_futility(futility_z, t.size)
+    efficacy = _check_efficacy_looks(efficacy_looks, t.size)
     lower = np.append(fut, -math.inf) if binding_futility else np.full(t.size, -math.inf)
     return np.array(
         _cached_bounds(tuple(t.tolist()), alpha, spending, gamma, rho, bool(spend_all_at_last),
-                       tuple(lower.tolist()), grid_r)
+                       tuple(lower.tolist()), grid_r, None if efficacy.all() else tuple(efficacy.tolist()))
     )
 
 
 @lru_cache(maxsize=4096)
 def _cached_bounds(
     t: tuple[float, ...], alpha: float, spending: str, gamma: float | None, rho: float | None,
-    spend_all_at_last: bool, lower: tuple[float, ...], grid_r: int,
+    spend_all_at_last: bool, lower: tuple[float, ...], grid_r: int, efficacy: tuple[bool, ...] | None = None,
 ) -> tuple[float, ...]:
-    b = _efficacy_bounds(np.array(t), alpha, spending, gamma, rho, np.array(lower), grid_r, spend_all_at_last)
+    b = _efficacy_bounds(np.array(t), alpha, spending, gamma, rho, np.array(lower), grid_r, spend_all_at_last,
+                         None if efficacy is None else np.array(efficacy, dtype=bool))
     return tuple(float(v) for v in b)
