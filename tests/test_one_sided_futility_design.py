@@ -211,3 +211,19 @@ def test_simulated_binding_bounds_assume_the_futility_only_stops(case: str) -> N
     assert np.all(np.isinf(got[~np.isfinite(crit)]))
     np.testing.assert_allclose(got[np.isfinite(crit)], crit[np.isfinite(crit)], atol=TOL)
     assert out.stopped_for_futility.all() and (out.stop_look == 0).all()
+
+
+def test_summary_says_what_beta_is_for_with_a_fixed_rule() -> None:
+    from simtrial_cli.run_cmds import _sequential_rows
+
+    d = planned_design(_plan(CASES["flagship_nonbinding"]), 0.025, 0.15).to_dict()
+    d["z_futility"] = [None if not math.isfinite(z) else z for z in d["z_futility"]]
+    rows = dict(_sequential_rows({"target_events": 500, "details": {"group_sequential_design": d, "looks": []}}))
+    assert "futility bounds built for beta" not in rows  # a fixed Z rule spends no beta
+    assert rows["design power 1 - beta (futility stops obeyed)"] == "0.850"
+    h0, h1 = (float(x) for x in rows["expected events under H0 / H1 (design)"].split(" / "))
+    assert h0 == pytest.approx(500 * d["expected_information_h0"], abs=0.05)
+    assert h0 < 380  # half of the trials stop at 250 events under H0
+    beta = group_sequential_design([0.5, 1.0], beta=0.2, beta_spending="bsOF").to_dict()
+    rows = dict(_sequential_rows({"target_events": 500, "details": {"group_sequential_design": beta}}))
+    assert rows["futility bounds built for beta"] == "0.200"
