@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import signal
 import sys
@@ -220,11 +221,19 @@ def _sequential_rows(d: dict) -> list[tuple[str, str]]:
         return []
     planned = d.get("target_events")
     rows = [("alpha spent per look", ", ".join(fmt(x, 4) for x in gs["alpha_spent"]))]
+    # an HR futility rule is not in the planned design (its Z bound depends on the events at the look)
+    hr_rule = any(look.get("hr_futility") is not None for look in (d.get("details") or {}).get("looks") or [])
     if planned:
-        rows.append(("expected events under H0 / H1 (design)",
+        rows.append(("expected events under H0 / H1 (design" + ("; HR futility rule not in it)" if hr_rule else ")"),
                      f"{fmt(gs['expected_information_h0'] * planned, 1)} / {fmt(gs['expected_information_h1'] * planned, 1)}"))
-    if gs.get("beta_spending") or any(z is not None for z in gs.get("z_futility") or []):
+    if gs.get("beta_spending"):
         rows.append(("futility bounds built for beta", fmt(gs["beta"], 3)))
+    elif any(z is not None and math.isfinite(z) for z in (gs.get("z_futility") or [])[:-1]):
+        # a fixed rule does not use beta: beta only sets the design alternative, the drift at which the
+        # design (its futility stops obeyed) has power 1 - beta, and so the inflation factor
+        rows.append(("design power 1 - beta (futility stops obeyed)", fmt(1.0 - gs["beta"], 3)))
+    elif hr_rule:
+        rows.append(("design power 1 - beta (HR futility rule not in it)", fmt(1.0 - gs["beta"], 3)))
     return rows
 
 

@@ -125,13 +125,18 @@ def planned_design(plan: SequentialPlan, alpha: float, beta: float, sided: int =
             beta_spending=plan.beta_spending, beta_gamma=plan.beta_gamma, beta_rho=plan.beta_rho,
             binding_futility=plan.binding_futility,
         )
-    eff_fractions = tuple(f for f, e in zip(fractions, efficacy, strict=True) if e)
-    futility_z = None
-    if plan.futility == "z" and plan.binding_futility:
-        futility_z = _interim_futility_z(plan, efficacy)
+    # Every look enters the design, futility-only ones with efficacy bound +inf (no alpha spent), and a
+    # futility_z rule is obeyed in the power, drift (inflation factor) and expected information whether
+    # or not it binds: a non-binding rule only frees the efficacy bounds from assuming it (rpact's design
+    # characteristics do the same).  An HR rule is left out here: its Z bound is -log(HR / margin) times
+    # the square root of the information at the look, which the plan does not fix (it is set by the
+    # events, the margin and the allocation, and the events by this design's inflation factor); it is
+    # obeyed in the simulation and in analytic_sequential_power, converted at the planned events.
+    futility_z = _two_sided_futility_z(plan)
+    binding = bool(plan.binding_futility and futility_z is not None)
     return group_sequential_design(
-        eff_fractions, alpha=alpha, beta=beta, spending=plan.efficacy_spending, gamma=plan.gamma, rho=plan.rho,
-        futility_z=futility_z, binding_futility=plan.binding_futility if futility_z is not None else False,
+        fractions, alpha=alpha, beta=beta, spending=plan.efficacy_spending, gamma=plan.gamma, rho=plan.rho,
+        futility_z=futility_z, binding_futility=binding, efficacy_looks=tuple(bool(e) for e in efficacy),
     )
 
 
@@ -147,7 +152,7 @@ def _harm_kwargs(plan: SequentialPlan) -> dict:
 
 
 def _two_sided_futility_z(plan: SequentialPlan) -> list[float] | None:
-    """The fixed futility Z per interim look of a two-sided plan (-inf: none), for its design; None without.
+    """The fixed futility Z per interim look (-inf: none), for the planned design (one- or two-sided); None without.
 
     Only a ``futility: z`` rule enters the planned design: an HR rule's Z depends on the events
     at the look (it is obeyed in the simulation and in the analytic power at the planned events).
@@ -158,18 +163,6 @@ def _two_sided_futility_z(plan: SequentialPlan) -> list[float] | None:
     _, futility = _masks(plan, n_looks)
     bounds = _futility_bounds(plan, None, futility, n_looks)
     return np.where(futility, bounds, -np.inf)[:-1].tolist()
-
-
-def _interim_futility_z(plan: SequentialPlan, efficacy: np.ndarray) -> list[float] | None:
-    """Fixed futility Z at the efficacy looks (for binding bounds); -inf where none."""
-    if plan.futility_z is None:
-        return None
-    interim = list(plan.futility_z)
-    out = []
-    for look, is_eff in enumerate(efficacy[:-1]):
-        if is_eff:
-            out.append(interim[look] if look < len(interim) else -math.inf)
-    return out
 
 
 def _futility_bounds(plan: SequentialPlan, design, efficacy: np.ndarray, n_looks: int) -> np.ndarray:
@@ -220,44 +213,49 @@ def apply_sequential(
         for look in range(n_looks - 1):
             fut_hr[look] = hr[look] if look < len(hr) else np.inf
     eff_index = np.flatnonzero(efficacy)
-    futility_z_for_binding = _interim_futility_z(plan, efficacy) if plan.binding_futility else None
-    if plan.futility == "beta_spending" and plan.binding_futility:
-        futility_z_for_binding = list(fut_z[:-1])
+    # the futility stops binding efficacy bounds assume: the plan's Z rule where futility_looks has one
+    binding_z = None
+    if plan.binding_futility and plan.futility in ("z", "beta_spending"):
+        binding_z = np.where(futility, fut_z, -np.inf)
+        binding_z[-1] = -np.inf
 
     bound_error = None
     if correlation is not None:
-        binding = None
-        if plan.binding_futility and futility_z_for_binding is not None:
-            binding = np.full(n_looks, -np.inf)
-            z_b = list(futility_z_for_binding)
-            for i, look in enumerate(eff_index[:-1]):
-                binding[look] = z_b[i] if i < len(z_b) else -np.inf
+        binding = None if binding_z is None else np.where(efficacy, binding_z, -np.inf)
         bounds, bound_error = weighted_efficacy_bounds(
             plan, correlation, n_components, information_fraction, efficacy, alpha=alpha, binding_futility=binding,
         )
         unique = np.empty((0, eff_index.size))
+        tested = eff_index
     else:
+        # a binding stop at a futility-only look removes paths from the later looks' alpha too, so
+        # such looks enter the bounds' computation (bound +inf there)
+        tested = eff_index if binding_z is None else np.flatnonzero(efficacy | np.isfinite(binding_z))
         # efficacy bounds from observed information: trials sharing the same
         # observed fractions (all of them, with event-driven looks) share one solve
-        observed = np.round(information_fraction[:, eff_index], 12)
+        observed = np.round(information_fraction[:, tested], 12)
         bounds = np.full((n_sims, n_looks), np.inf)
         unique, inverse = np.unique(observed, axis=0, return_inverse=True)
+    tested_efficacy = efficacy[tested]
     for u, row in enumerate(unique):
         fractions = np.maximum.accumulate(row)
         # looks that add no information (a target not reached) cannot test again
         keep = np.concatenate(([True], np.diff(fractions) > 1e-12))
+        if not keep[-1] and not tested_efficacy[np.flatnonzero(keep)[-1]]:
+            # the final analysis at a futility-only look's information tests there instead of it
+            last = np.flatnonzero(keep)[-1]
+            keep[last], keep[-1] = False, True
         z = np.full(len(row), np.inf)
         z_kept = efficacy_bounds_from_information(
             tuple(fractions[keep]), alpha=alpha, spending=plan.efficacy_spending, gamma=plan.gamma, rho=plan.rho,
             spend_all_at_last=True,
-            futility_z=None if futility_z_for_binding is None else [
-                f for f, k in zip(futility_z_for_binding, keep[:-1], strict=False) if k
-            ][: int(keep.sum()) - 1],
-            binding_futility=bool(plan.binding_futility and futility_z_for_binding is not None),
+            futility_z=None if binding_z is None else binding_z[tested][keep][:-1].tolist(),
+            binding_futility=binding_z is not None,
+            efficacy_looks=tuple(bool(e) for e in tested_efficacy[keep]),
         )
         z[keep] = z_kept
         rows = np.flatnonzero(np.ravel(inverse) == u)
-        bounds[np.ix_(rows, eff_index)] = z
+        bounds[np.ix_(rows, tested)] = z
 
     alive = np.ones(n_sims, dtype=bool)
     success = np.zeros(n_sims, dtype=bool)
@@ -506,10 +504,7 @@ def analytic_sequential_power(
     efficacy, futility = _masks(plan, n_looks)
     share = allocation[0] * allocation[1] / (allocation[0] + allocation[1]) ** 2
     drift = -math.log(hazard_ratio / ni_margin) * math.sqrt(events * share)
-    upper = np.full(n_looks, np.inf)
-    upper[efficacy] = np.array(design.z_efficacy)[: int(efficacy.sum())] if plan.futility != "beta_spending" else np.array(
-        design.z_efficacy
-    )
+    upper = np.array(design.z_efficacy, dtype=float)  # +inf at futility-only looks
     lower = np.where(futility, _futility_bounds(plan, design, efficacy, n_looks), -np.inf)
     if plan.futility == "hr":
         for look, hr in enumerate(plan.futility_hr or []):

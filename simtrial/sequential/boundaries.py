@@ -176,6 +176,19 @@ def _check_futility(futility_z: Sequence[float] | None, k: int) -> np.ndarray:
     return f
 
 
+def _check_efficacy_looks(efficacy_looks: Sequence[bool] | None, k: int) -> np.ndarray:
+    """Which looks may stop for efficacy; the final analysis always tests."""
+    if efficacy_looks is None:
+        return np.ones(k, dtype=bool)
+    e = list(efficacy_looks)
+    if len(e) != k or not all(isinstance(x, (bool, np.bool_)) for x in e):
+        raise InvalidInput(f"efficacy_looks must give one True/False per look ({k} values), got {efficacy_looks!r}")
+    if not e[-1]:
+        raise InvalidInput(f"efficacy_looks: the final analysis always tests for efficacy (last value True), "
+                           f"got {e}")
+    return np.array(e, dtype=bool)
+
+
 def _check_grid_r(grid_r: int) -> None:
     if not (isinstance(grid_r, int) and 8 <= grid_r <= 200):
         raise InvalidInput(f"grid_r must be an integer in [8, 200], got {grid_r!r}")
@@ -222,24 +235,49 @@ def _spending_bounds(t: np.ndarray, cum_alpha: np.ndarray, lower: np.ndarray, r:
     return bounds
 
 
-def _classical_bounds(t: np.ndarray, kind: str, alpha: float, lower: np.ndarray, r: int) -> np.ndarray:
-    """O'Brien-Fleming (c / sqrt(t)) or Pocock (c) bounds with total H0 crossing alpha."""
+def _classical_bounds(
+    t: np.ndarray, kind: str, alpha: float, lower: np.ndarray, r: int, efficacy: np.ndarray | None = None,
+) -> np.ndarray:
+    """O'Brien-Fleming (c / sqrt(t)) or Pocock (c) bounds with total H0 crossing alpha (+inf off ``efficacy``)."""
     from scipy.optimize import brentq
     shape = 1.0 / np.sqrt(t / t[-1]) if kind == "OF" else np.ones(t.size)
+    if efficacy is not None:
+        shape = np.where(efficacy, shape, math.inf)
 
     def excess(c: float) -> float:
         up, _ = crossing_probabilities(t, lower, c * shape, 0.0, r)
         return float(up.sum()) - alpha
 
     # c -> 0 rejects almost surely (excess > 0); c = 40 / max(shape) never does.
-    c = brentq(excess, 1e-3, _Z_FAR / shape.max(), xtol=_XTOL)
+    c = brentq(excess, 1e-3, _Z_FAR / shape[np.isfinite(shape)].max(), xtol=_XTOL)
     return c * shape
 
 
 def _efficacy_bounds(
     t: np.ndarray, alpha: float, spending: str, gamma: float | None, rho: float | None,
-    lower: np.ndarray, r: int, spend_all_at_last: bool,
+    lower: np.ndarray, r: int, spend_all_at_last: bool, efficacy: np.ndarray | None = None,
 ) -> np.ndarray:
+    """Efficacy bounds at looks ``t``; +inf at looks where ``efficacy`` is False (futility-only looks).
+
+    A futility-only look spends no alpha (rpact: ``userAlphaSpending`` 0 there): the spending
+    function is evaluated at the efficacy looks' information only.  Without binding stops below
+    (``lower`` all -inf) the bounds are those of the efficacy looks alone, solved without the
+    other looks so that they equal the bounds used from observed information bit for bit.
+    """
+    if efficacy is not None and not efficacy.all():
+        if not np.isfinite(lower[:-1]).any():
+            out = np.full(t.size, math.inf)
+            out[efficacy] = _efficacy_bounds(t[efficacy], alpha, spending, gamma, rho, lower[efficacy], r,
+                                             spend_all_at_last)
+            return out
+        if spending in CLASSICAL:
+            return _classical_bounds(t, spending, alpha, lower, r, efficacy)
+        cum = alpha_spending(spending, alpha, t, gamma=gamma, rho=rho)
+        if spend_all_at_last:
+            cum[-1] = alpha
+        # a look that cannot reject carries the cumulative alpha of the last one that can
+        carried = np.maximum.accumulate(np.where(efficacy, cum, 0.0))
+        return _spending_bounds(t, carried, lower, r)
     if spending in CLASSICAL:
         return _classical_bounds(t, spending, alpha, lower, r)
     cum = alpha_spending(spending, alpha, t, gamma=gamma, rho=rho)
@@ -312,6 +350,7 @@ def group_sequential_design(
     binding_futility: bool = False,
     futility_z: Sequence[float] | None = None,
     grid_r: int = DEFAULT_GRID_R,
+    efficacy_looks: Sequence[bool] | None = None,
 ) -> GroupSequentialDesign:
     """Solve a one-sided group-sequential design (rpact ``getDesignGroupSequential``).
 
@@ -323,6 +362,12 @@ def group_sequential_design(
     ``futility_z`` (one Z_eff per interim look, -inf for none; convert an HR
     bound with Z_eff = -log(HR) * sqrt(information) before calling).
     ``beta`` fixes the design alternative: the drift giving power 1 - beta.
+    ``efficacy_looks`` (one bool per look, the last True; default all True) marks the looks that
+    may stop for efficacy: the others are futility-only looks, with efficacy bound +inf and no
+    alpha spent there (rpact ``typeOfDesign = "asUser"`` with ``userAlphaSpending`` 0 at them).
+    Power, drift, crossing probabilities and expected information run over all looks with the
+    futility bounds obeyed (binding or not); binding efficacy bounds assume the futility stops at
+    every look, futility-only ones included; non-binding ones ignore them.
     """
     from scipy.optimize import brentq
     from scipy.special import ndtr, ndtri
@@ -351,6 +396,10 @@ def group_sequential_design(
     if beta_rho is not None and beta_spending != "bsKD":
         raise InvalidInput(f"beta_rho is only used with beta_spending='bsKD', got {beta_spending!r}")
     fixed_futility = _check_futility(futility_z, k_max)
+    efficacy = _check_efficacy_looks(efficacy_looks, k_max)
+    if beta_spending is not None and not efficacy.all():
+        raise InvalidInput("beta_spending needs efficacy testing at every look (efficacy_looks all True); "
+                           "use fixed futility_z for futility-only looks")
 
     z_fixed = float(ndtri(1.0 - alpha) + ndtri(1.0 - beta))
     cum_beta: np.ndarray | None = None
@@ -368,7 +417,7 @@ def group_sequential_design(
     else:
         lower = np.append(fixed_futility, -math.inf)
         eff_lower = lower if binding_futility else np.full(k_max, -math.inf)
-        upper = _efficacy_bounds(t, alpha, spending, gamma, rho, eff_lower, grid_r, False)
+        upper = _efficacy_bounds(t, alpha, spending, gamma, rho, eff_lower, grid_r, False, efficacy)
         drift = _solve_drift(1.0 - beta, lambda d: _power(t, lower, upper, d, grid_r))
         lower = lower.copy()
         lower[-1] = upper[-1]
@@ -426,6 +475,7 @@ def efficacy_bounds_from_information(
     futility_z: Sequence[float] | None = None,
     binding_futility: bool = False,
     grid_r: int = DEFAULT_GRID_R,
+    efficacy_looks: Sequence[bool] | None = None,
 ) -> np.ndarray:
     """Efficacy bounds (Z_eff) for the looks taken so far, from observed information.
 
@@ -436,6 +486,8 @@ def efficacy_bounds_from_information(
     the planned information was reached). Classical ``OF`` / ``P`` bounds are
     solved over exactly the given looks. ``futility_z`` (one per look except
     the last, -inf for none) only matters when ``binding_futility``.
+    ``efficacy_looks`` (default all True): looks marked False are futility-only looks (bound +inf,
+    no alpha spent), given so that binding bounds can assume their futility stops.
     Results are cached: event-driven looks repeat the same fractions.
     """
     t = _check_fractions(information_fractions, last_is_one=False)
@@ -443,17 +495,19 @@ def efficacy_bounds_from_information(
     _check_spending(spending, gamma, rho)
     _check_grid_r(grid_r)
     fut = _check_futility(futility_z, t.size)
+    efficacy = _check_efficacy_looks(efficacy_looks, t.size)
     lower = np.append(fut, -math.inf) if binding_futility else np.full(t.size, -math.inf)
     return np.array(
         _cached_bounds(tuple(t.tolist()), alpha, spending, gamma, rho, bool(spend_all_at_last),
-                       tuple(lower.tolist()), grid_r)
+                       tuple(lower.tolist()), grid_r, None if efficacy.all() else tuple(efficacy.tolist()))
     )
 
 
 @lru_cache(maxsize=4096)
 def _cached_bounds(
     t: tuple[float, ...], alpha: float, spending: str, gamma: float | None, rho: float | None,
-    spend_all_at_last: bool, lower: tuple[float, ...], grid_r: int,
+    spend_all_at_last: bool, lower: tuple[float, ...], grid_r: int, efficacy: tuple[bool, ...] | None = None,
 ) -> tuple[float, ...]:
-    b = _efficacy_bounds(np.array(t), alpha, spending, gamma, rho, np.array(lower), grid_r, spend_all_at_last)
+    b = _efficacy_bounds(np.array(t), alpha, spending, gamma, rho, np.array(lower), grid_r, spend_all_at_last,
+                         None if efficacy is None else np.array(efficacy, dtype=bool))
     return tuple(float(v) for v in b)
