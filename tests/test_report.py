@@ -288,3 +288,21 @@ def test_report_renders_in_chromium_without_console_errors(tmp_path: Path) -> No
                     "justification", "reproducibility"):
         assert f'id="{section}"' in dom.stdout
     assert dom.stdout.count("<svg") >= 4
+
+
+def test_hr_status_section_states_the_cell_prevalences() -> None:
+    """The report's hormone-receptor block: P(HR+ | IHC) as given, cells = mix x fraction, the HR+ share."""
+    path = ROOT / "scenarios" / "antiher2_ihc_by_hr_stratified.yaml"
+    sc = load_scenario(path)
+    data = collect(Inputs.from_sets(_sets(path, sims=200), calibration_patients=CAL_N))
+    hr = data.section("assumptions")["hr_status"]
+    fraction = {"IHC 3+": 0.5, "IHC 2+/ISH+": 0.6}  # the file's positive_fraction
+    mix = {"IHC 3+": 0.75, "IHC 2+/ISH+": 0.25}
+    assert hr["positive_fraction"] == fraction
+    want = {f"{c}/HR+": mix[c] * f for c, f in fraction.items()} | {f"{c}/HR-": mix[c] * (1 - f) for c, f in fraction.items()}
+    got = {row["cell"]: row["screened"] for row in hr["cells"]}
+    assert got == pytest.approx(want, rel=1e-12)
+    assert hr["hr_positive_screened"] == pytest.approx(0.75 * 0.5 + 0.25 * 0.6, rel=1e-12)
+    assert sc.population.hr_positive_fraction is not None
+    page = render_html(data)
+    assert "HR+" in page and "IHC 2+/ISH+/HR-" in page
