@@ -587,10 +587,15 @@ def sequential(inputs: Inputs) -> dict[str, Any] | None:
     cum_h0 = {"eff": 0.0, "fut": 0.0, "harm": 0.0}
     cum_h1 = {"eff": 0.0, "fut": 0.0, "harm": 0.0}
     has_harm = any("z_harm" in lk for lk in looks)  # two-sided designs: the lower (harm) bound
-    for lk, l0 in zip(looks, h0_looks, strict=False):
+    # a one-sided design lists every look (a futility-only look spends nothing); a two-sided one
+    # lists its efficacy looks only
+    per_look = len(cum_alpha) == len(looks)
+    for i, (lk, l0) in enumerate(zip(looks, h0_looks, strict=False)):
         events = int(round(planned * lk["information_fraction"])) if planned else lk.get("mean_events")
         alpha_here = None
-        if lk.get("efficacy") and eff_index < len(cum_alpha):
+        if lk.get("efficacy") and per_look:
+            alpha_here = cum_alpha[i]
+        elif lk.get("efficacy") and eff_index < len(cum_alpha):
             alpha_here = cum_alpha[eff_index]
             eff_index += 1
         cum_h1["eff"] += lk["p_stop_efficacy"]
