@@ -2,15 +2,15 @@
 
 - ``neg_log_inplace`` (fdlibm's log, vectorisable) is within one ulp of libm's;
 - ``weibull_times`` (Weibull inversion without pow) is within 1e-15 relative of an 80-bit evaluation;
-- ``fill_uniforms`` is the same stream as repeated ``uniform`` calls;
+- ``fill_uniforms`` writes only its range and takes one draw of the trial's stream (its lanes: test_rng);
 - the compact pair table draws the pair the full table's scan draws, for every uniform;
 - populations holding the same patients (the flagship: everyone = assessed IHC 3+) are
   computed once and equal; populations that differ are not merged;
 - the stage profiler run to the last stage is the engine, bit for bit;
 - the radix sort of the follow-up times is a stable argsort (ties, infinities, crowded keys);
 - sorting only the patients followed to the last cut gives every look the stream of the full sort;
-- the arms made in bulk are the arms the patient-by-patient permuted blocks (or simple
-  randomisation) draw, from the same stream position;
+- the arms made in bulk are permuted blocks (Fisher-Yates, draws step-major) or simple
+  randomisation from one fill of uniforms;
 - the branch-free compaction of the event calendar times keeps exactly the events, in patient
   order, and writes nothing past the patients; the fused pass also returns their range, and
   the cuts from that range are the cuts of ``look_cut_times`` (which finds it itself).
@@ -36,7 +36,7 @@ from simtrial.engine.eventtime import event_time
 from simtrial.engine.fastmath import neg_log_inplace, weibull_coefficients, weibull_times
 from simtrial.engine.models import MODEL_WEIBULL
 from simtrial.engine.records import MAX_MODELS, MAX_PAIRS
-from simtrial.engine.rng import fill_uniforms, seed_stream, uniform
+from simtrial.engine.rng import _scale_below, fill_uniforms, next_u64, seed_stream
 from simtrial.engine.sort import RADIX_COUNTS, radix_cosort
 from simtrial.engine.trial import ALL_STAGES, STAGES, same_population
 from simtrial.her2 import N_CATEGORIES
@@ -73,17 +73,30 @@ def test_neg_log_touches_only_its_range():
     np.testing.assert_allclose(x[1:3], -np.log([0.5, 0.75]), rtol=3e-16)
 
 
-def test_fill_uniforms_is_the_uniform_stream():
+def test_fill_uniforms_writes_its_range_and_takes_one_draw_of_the_stream():
+    """Whatever the length, a fill advances the trial's stream by one ``next_u64`` (its lanes' key)."""
+    for m in (0, 1, 16, 1000):
+        a = np.empty(4, dtype=np.uint64)
+        b = np.empty(4, dtype=np.uint64)
+        seed_stream(a, 20260301, 7)
+        seed_stream(b, 20260301, 7)
+        out = np.full(m + 3, -1.0)
+        fill_uniforms(a, out, 2, 2 + m)
+        next_u64(b)
+        np.testing.assert_array_equal(a, b)
+        assert out[0] == out[1] == out[m + 2] == -1.0
+        assert np.all((out[2:2 + m] > 0.0) & (out[2:2 + m] < 1.0))
+
+
+def test_fill_uniforms_depends_on_the_offset_only_through_the_slice():
     a = np.empty(4, dtype=np.uint64)
-    b = np.empty(4, dtype=np.uint64)
-    seed_stream(a, 20260301, 7)
-    seed_stream(b, 20260301, 7)
-    out = np.full(1003, -1.0)
-    fill_uniforms(a, out, 2, 1002)
-    want = np.array([uniform(b) for _ in range(1000)])
-    np.testing.assert_array_equal(out[2:1002], want)
-    assert out[0] == out[1] == out[1002] == -1.0
-    np.testing.assert_array_equal(a, b)  # the state continues where the calls leave it
+    seed_stream(a, 5, 3)
+    b = a.copy()
+    x = np.empty(1000)
+    y = np.empty(1037)
+    fill_uniforms(a, x, 0, 1000)
+    fill_uniforms(b, y, 37, 1037)
+    np.testing.assert_array_equal(x, y[37:])
 
 
 def _scan(pair_cum, u):
@@ -325,9 +338,8 @@ def test_sorting_only_those_followed_to_the_last_cut_gives_every_look_the_full_s
 @pytest.mark.parametrize("template", [[0, 1], [0, 1, 0, 1], [1, 1, 0, 0, 0, 1], [0, 1] * 35])
 @pytest.mark.parametrize("n", [1, 7, 100, 1001])
 @pytest.mark.parametrize("p_simple", [-1.0, 0.3])
-def test_bulk_arms_are_the_patient_by_patient_draws(template, n, p_simple):
+def test_bulk_arms_are_blocks_shuffled_from_one_fill_step_major(template, n, p_simple):
     from simtrial.engine.cohort import _bulk_arms
-    from simtrial.engine.rng import randint
 
     template = np.array(template, dtype=np.int64)
     size = template.size
@@ -337,21 +349,23 @@ def test_bulk_arms_are_the_patient_by_patient_draws(template, n, p_simple):
     seed_stream(b, 99, n)
     arms = np.full(n, -1, dtype=np.int64)
     _bulk_arms(a, n, p_simple, template, np.empty((1, size), dtype=np.int64), np.empty(n + size), arms)
+    n_blocks = -(-n // size)
+    draws = np.empty(n if p_simple >= 0.0 else n_blocks * (size - 1))
+    fill_uniforms(b, draws, 0, draws.size)
     want = []
-    block = []
-    for _ in range(n):
-        if p_simple >= 0.0:
-            want.append(int(uniform(b) < p_simple))
-            continue
-        if not block:
-            perm = list(template)
-            for j in range(size - 1, 0, -1):
-                m = randint(b, j + 1)
-                perm[j], perm[m] = perm[m], perm[j]
-            block = perm
-        want.append(block.pop(0))
+    if p_simple >= 0.0:
+        want = [int(u < p_simple) for u in draws]
+    for g in range(n_blocks if p_simple < 0.0 else 0):
+        # Fisher-Yates of the template, block g's draw of step s at s * n_blocks + g;
+        # the last block whole (and used in part)
+        perm = list(template)
+        for s, j in enumerate(range(size - 1, 0, -1)):
+            m = _scale_below(draws[s * n_blocks + g], j + 1)
+            perm[j], perm[m] = perm[m], perm[j]
+        want.extend(perm)
+    want = want[:n]
     np.testing.assert_array_equal(arms, want)
-    np.testing.assert_array_equal(a, b)  # the stream continues where the calls leave it (a last block is drawn whole)
+    np.testing.assert_array_equal(a, b)  # one fill: one draw of the stream
 
 
 @pytest.mark.parametrize("p_event", [0.0, 0.45, 1.0])
@@ -390,3 +404,43 @@ def test_event_calendar_times_are_the_events_in_patient_order(p_event):
     np.testing.assert_array_equal(got_flags, want_flags)
     if m >= 1:
         assert want_cut[0] == want.min()  # the first event, independently
+
+
+def test_one_stratum_exponential_cohort_is_the_numpy_formula():
+    """The reference design's fused pass (one pair, plain exponential arms) against numpy, from its draws.
+
+    The draws are replayed in the documented order (entry spacings, the last spacing,
+    u1, u2, the bulk arms); numpy's libm log differs from the vectorised one by at
+    most an ulp, so times are compared to a few ulps and codes exactly.
+    """
+    from simtrial.engine.cohort import _bulk_arms
+    from simtrial.engine.rng import uniform
+    from simtrial.engine.trial import generate_one_cohort
+
+    args = to_kernel_args(reference_spec())
+    c = args.cohort
+    assert c.single_pair >= 0 and c.n_random_strata == 1 and c.fixed_assessed.size == 0
+    n = c.n_patients
+    true_cat, assessed = c.single_pair // PAIR_STRIDE, c.single_pair % PAIR_STRIDE
+    for trial in range(5):
+        entry, x, pcode, true_category = generate_one_cohort(123, trial, c)
+        state = np.empty(4, dtype=np.uint64)
+        seed_stream(state, 123, trial)
+        spacing, u1, u2 = np.empty(n), np.empty(n), np.empty(n)
+        fill_uniforms(state, spacing, 0, n)
+        last = uniform(state)
+        fill_uniforms(state, u1, 0, n)
+        fill_uniforms(state, u2, 0, n)
+        size = c.block_template.size
+        arms = np.empty(n, dtype=np.int64)
+        _bulk_arms(state, n, c.p_simple, c.block_template, np.empty((1, size), dtype=np.int64),
+                   np.empty(n + size), arms)
+        cum = np.cumsum(-np.log(spacing))
+        u = cum / (cum[-1] - np.log(last))
+        np.testing.assert_allclose(entry, np.interp(u, c.accrual_cum, c.accrual_breaks), rtol=1e-12)
+        p_event = c.competing_p_event[true_cat, arms]
+        want_x = -np.log(u1) * c.competing_inv_total[true_cat, arms]
+        np.testing.assert_allclose(x, want_x, rtol=4e-16, atol=0)
+        np.testing.assert_array_equal(pcode, (assessed * 2 + arms) * 2 + (u2 < p_event))
+        np.testing.assert_array_equal(true_category, np.full(n, true_cat))
+        assert 0 < arms.sum() < n and 0 < (pcode & 1).sum() < n

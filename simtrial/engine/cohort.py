@@ -12,18 +12,21 @@ Arms: 0 = control, 1 = experimental.  A patient's *true* IHC category picks its
 event-time model; its *assessed* category (the one a lab reports) drives
 enrolment, block randomisation and every stratified analysis.
 
-Random draws, in this order: n + 1 uniforms for the entry spacings, n uniforms
-u1 (event time; competing exponentials: the first of event and dropout), n
-uniforms u2 (dropout; competing exponentials: which of the two came first),
-then, under enrolment from the prevalence mix with more than one possible
-(true, assessed) pair, n uniforms for the pairs; then patient by patient the
-randomisation draws (about one per patient for permuted blocks, one for simple
-randomisation), preceded under fixed-count enrolment by the shuffle of the
-assessed categories and, with misclassification, one uniform per patient for
-its true category.  With no misclassification draw between them and one
-randomisation stratum (or simple randomisation), the randomisation draws are
-filled at once and the arms made in bulk (``_bulk_arms``): the same draws in
-the same order.  Every u1 and spacing becomes an Exp(1) draw through one
+Random draws, in this order (a "fill" is one ``simtrial.engine.rng.fill_uniforms``
+call: one draw of the trial's stream keys its 16 lanes): a fill of n uniforms
+for the entry spacings and one uniform for the last spacing, a fill of n
+uniforms u1 (event time; competing exponentials: the first of event and
+dropout), a fill of n uniforms u2 (dropout; competing exponentials: which of
+the two came first), then, under enrolment from the prevalence mix with more
+than one possible (true, assessed) pair, a fill of n uniforms for the pairs;
+then the randomisation.  With no misclassification draw between them and one
+randomisation stratum (or simple randomisation), the arms are made in bulk
+from one fill (``_bulk_arms``: one uniform a patient for simple randomisation,
+block_size - 1 a block, step-major, for permuted blocks).  Otherwise patient by
+patient from the stream itself (about one uniform per patient for permuted
+blocks, one for simple randomisation), preceded under fixed-count enrolment by
+the shuffle of the assessed categories and, with misclassification, one uniform
+per patient for its true category.  Every u1 and spacing becomes an Exp(1) draw through one
 vectorised ``-log`` pass (``simtrial.engine.fastmath``), and every u2 too unless
 every model of the categories drawn is a plain exponential (then u2 only
 decides event or dropout, and x is one multiply: the one-stratum exponential
@@ -152,6 +155,23 @@ def _compact_pairs(pair_cum, pair_value, pair_cum_compact):
     return k
 
 
+@kernel
+def _pair_indices(pair_u, pair_cum, n_pairs, n, out):
+    """``out[i]``: the row of the compact table (:func:`_compact_pairs`) that the uniform ``pair_u[i]`` draws.
+
+    The scan's pick (the first row whose cumulative probability exceeds u, the last
+    row at most) counted instead: rows are non-decreasing, so the rows at or below u
+    are the ones before it.  One comparison per row and patient, in a loop over
+    patients that vectorises, where the scan's exit was a mispredicted branch per patient.
+    """
+    for i in range(n):
+        out[i] = 0
+    for j in range(n_pairs - 1):
+        c = pair_cum[j]
+        for i in range(n):
+            out[i] += np.int64(c <= pair_u[i])
+
+
 #: blocks up to this size are shuffled as a word of bits (:func:`_bulk_arms`)
 _BLOCK_BITS_MAX = 62
 
@@ -160,10 +180,12 @@ _BLOCK_BITS_MAX = 62
 def _bulk_arms(state, n, p_simple, block_template, block_state, draws, arms):
     """``arms[:n]``: simple randomisation (one uniform each) or consecutive permuted blocks of one stratum.
 
-    The draws are those the patient loop would take one by one, in the same order: a
-    block's Fisher-Yates shuffle takes block_size - 1 uniforms, the last block is
-    shuffled whole and used in part.  Scratch: ``draws`` float64[n + block size],
-    ``block_state`` [>= 1, block size].
+    One fill of uniforms.  Simple randomisation: patient i's is ``draws[i]``.  Permuted
+    blocks: block g's Fisher-Yates shuffle of the template swaps slot j (from
+    block_size - 1 down to 1) with slot int(u * (j + 1)) for u = ``draws[s * n_blocks + g]``,
+    s = block_size - 1 - j: step-major, so that each step is one contiguous pass over
+    the blocks.  The last block is shuffled whole and used in part.  Scratch: ``draws``
+    float64[n + block size], ``block_state`` [>= 1, block size].
     """
     if p_simple >= 0.0:
         fill_uniforms(state, draws, 0, n)
@@ -174,37 +196,62 @@ def _bulk_arms(state, n, p_simple, block_template, block_state, draws, arms):
     n_blocks = (n + block_size - 1) // block_size
     fill_uniforms(state, draws, 0, n_blocks * (block_size - 1))
     if block_size <= _BLOCK_BITS_MAX:
-        # arms are 0 or 1: a block is a word of bits, shuffled in a register (a swap of two
-        # array slots at a drawn index stalls on the store of the swap before it)
+        # arms are 0 or 1: a block is a word of bits.  The words live in arms[:n_blocks] and each
+        # step's swaps are one pass over all blocks, which vectorises (a block at a time, each swap
+        # waited on the one before it)
         template = np.int64(0)
         for j in range(block_size):
             template |= (block_template[j] & 1) << j
-        d = 0
+        words = arms[:n_blocks]
         for g in range(n_blocks):
-            w = template
-            for j in range(block_size - 1, 0, -1):
-                m = _scale_below(draws[d], j + 1)
-                d += 1
+            words[g] = template
+        for j in range(block_size - 1, 0, -1):
+            u = draws[(block_size - 1 - j) * n_blocks:(block_size - j) * n_blocks]
+            for g in range(n_blocks):
+                w = words[g]
+                m = _scale_below(u[g], j + 1)
                 flip = ((w >> j) ^ (w >> m)) & 1
-                w ^= (flip << j) | (flip << m)
+                words[g] = w ^ ((flip << j) | (flip << m))
+        # expanded in place from the last block down: block g's patients g * block_size .. hold
+        # words of blocks >= g only, which are read by then
+        for g in range(n_blocks - 1, -1, -1):
+            w = arms[g]
             base = g * block_size
             for j in range(min(block_size, n - base)):
                 arms[base + j] = (w >> j) & 1
         return
     block = block_state[0]
-    d = 0
     for g in range(n_blocks):
         for j in range(block_size):
             block[j] = block_template[j]
         for j in range(block_size - 1, 0, -1):
-            m = _scale_below(draws[d], j + 1)
-            d += 1
+            m = _scale_below(draws[(block_size - 1 - j) * n_blocks + g], j + 1)
             tmp = block[j]
             block[j] = block[m]
             block[m] = tmp
         base = g * block_size
         for j in range(min(block_size, n - base)):
             arms[base + j] = block[j]
+
+
+@kernel
+def _one_stratum_competing(n, true_cat, assessed, arms, u2, x, pcode, true_category, p0, p1, inv0, inv1):
+    """Every patient's code and x when all share one (true, assessed) pair with plain exponential models.
+
+    ``x`` holds the E1 draws and becomes E1 / (rate + hazard) of the patient's arm;
+    the event decision ``u2 < p_event`` and the packing are those of the general path.
+    """
+    base = assessed * 4
+    for i in range(n):
+        arm = arms[i]
+        # selects, not a branch or a gather from the model table: the loop vectorises
+        on = arm == 1
+        p = p1 if on else p0
+        inv = inv1 if on else inv0
+        event = np.int64(u2[i] < p)
+        pcode[i] = base + arm * 2 + event
+        x[i] *= inv
+        true_category[i] = true_cat
 
 
 @kernel
@@ -220,9 +267,7 @@ def generate_cohort(cohort, scratch):
     enrolment, or is empty for enrolment from the prevalence mix ``pair_cum``
     (cumulative probabilities over true * PAIR_STRIDE + assessed).
 
-    Three passes: (1) every random draw, in a fixed order (n + 1 uniforms for the
-    entry spacings, then per patient its category pair, its arm and two uniforms
-    u1, u2); (2) ``-log`` of the entry, u1 and u2 uniforms in one vectorised pass
+    Three passes: (1) every random draw, in the order of the module docstring; (2) ``-log`` of the entry, u1 and u2 uniforms in one vectorised pass
     (``simtrial.engine.fastmath``), giving Exp(1) draws E1, E2; (3) the
     transforms: entry times from the spacings, and x from E1 (event, or the
     first of event and dropout for competing exponentials, where ``u2 <
@@ -254,6 +299,7 @@ def generate_cohort(cohort, scratch):
     pair_value = scratch.pair_value
     pair_cum = scratch.pair_cum
     pair_u = scratch.sorted_x  # the pair uniforms: free until the sort
+    pair_index = assessed_scratch  # under enrolment from the mix, the pair's row in the compact table
 
     draws = scratch.draws
     arms = scratch.sort_bucket  # free until the sort
@@ -279,7 +325,7 @@ def generate_cohort(cohort, scratch):
     elif single_pair < 0:
         n_pairs = _compact_pairs(cohort.pair_cum, pair_value, pair_cum)
         fill_uniforms(state, pair_u, 0, n)
-    last_pair = n_pairs - 1
+        _pair_indices(pair_u, pair_cum, n_pairs, n, pair_index)
 
     # the arms in bulk when no other draw comes between a patient's randomisation draws and the
     # next patient's (no misclassification draw) and the stream order of the block draws is the
@@ -288,6 +334,25 @@ def generate_cohort(cohort, scratch):
     bulk_arms = not (fixed and not identity_classification) and (p_simple >= 0.0 or cohort.n_random_strata == 1)
     if bulk_arms:
         _bulk_arms(state, n, p_simple, block_template, block_state, draws, arms)
+
+    if single_pair >= 0 and not fixed and bulk_arms:
+        true_cat = single_pair >> PAIR_SHIFT
+        inv0 = competing_inv_total[true_cat, 0]
+        inv1 = competing_inv_total[true_cat, 1]
+        if inv0 > 0.0 and inv1 > 0.0:
+            # one stratum, plain exponential models in both arms (the reference design): the
+            # general path's numbers in one pass with no per-patient table lookup or branch
+            neg_log_inplace(entry, 0, n)
+            neg_log_inplace(x, 0, n)
+            _sorted_entry_times(
+                n, -np.log(last_spacing_u), cohort.accrual_breaks, cohort.accrual_cum, cohort.accrual_kind,
+                cohort.accrual_shape, entry,
+            )
+            _one_stratum_competing(
+                n, true_cat, single_pair & (PAIR_STRIDE - 1), arms, second, x, pcode, true_category,
+                competing_p_event[true_cat, 0], competing_p_event[true_cat, 1], inv0, inv1,
+            )
+            return
 
     categories_drawn = np.int64(0)  # bit c: some patient's true category is c
     for i in range(n):
@@ -300,11 +365,7 @@ def generate_cohort(cohort, scratch):
         else:
             pair = single_pair
             if pair < 0:
-                u = pair_u[i]
-                j = 0
-                while j < last_pair and pair_cum[j] <= u:
-                    j += 1
-                pair = pair_value[j]
+                pair = pair_value[pair_index[i]]
             true_cat = pair >> PAIR_SHIFT
             assessed = pair & (PAIR_STRIDE - 1)
 
@@ -397,6 +458,26 @@ def generate_cohort(cohort, scratch):
             x, model_index, fast[:, 2:5], n, weibull_t, scratch.piece_time[0], scratch.piece_time[1],
             scratch.stream_time,
         )
+    any_general = False
+    for c in range(n_categories):
+        if (categories_drawn >> c) & 1:
+            for a in range(2):
+                any_general |= kinds[c * 2 + a] == _KIND_GENERAL
+    if not any_general:
+        # plain exponential and Weibull models only (the flagship): both outcomes computed and one
+        # selected, the loop below's numbers without its branch on the kind, which follows the
+        # randomised arm and so was mispredicted for about half the patients
+        for i in range(n):
+            code = pcode[i]
+            k = true_category[i] * 2 + ((code >> 1) & 1)
+            t_event = weibull_t[i]
+            t_drop = second[i] * fast[k, 0]
+            weibull_event = t_event <= t_drop and t_event < np.inf
+            competing = kinds[k] == _KIND_COMPETING
+            x_weibull = t_event if weibull_event else t_drop
+            x[i] = x[i] * fast[k, 1] if competing else x_weibull
+            pcode[i] = code | np.int64(weibull_event and not competing)
+        return
     for i in range(n):
         true_cat = true_category[i]
         code = pcode[i]
