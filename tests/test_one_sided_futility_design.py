@@ -103,7 +103,8 @@ def _box(t: np.ndarray, lower: list[float], upper: list[float], drift: float) ->
         return float(norm.cdf(min(upper[0], 40.0) - mu) - norm.cdf(max(lower[0], -40.0) - mu))
     return float(multivariate_normal.cdf(
         np.minimum(upper, 40.0), mean=drift * np.sqrt(t[:m]), cov=_corr(t[:m]),
-        lower_limit=np.maximum(lower, -40.0), abseps=1e-11, releps=1e-9, maxpts=400_000))
+        lower_limit=np.maximum(lower, -40.0), abseps=1e-11, releps=1e-9, maxpts=400_000,
+        rng=np.random.default_rng(20261202)))  # scipy's lattice is randomised: a fixed generator, a fixed answer
 
 
 def _stops(t: np.ndarray, fut: list[float], eff: list[float], drift: float) -> np.ndarray:
@@ -189,8 +190,9 @@ def test_classical_bounds_with_a_futility_only_look_spend_alpha_at_the_efficacy_
     assert b.z_efficacy[1] * math.sqrt(0.6) == pytest.approx(b.z_efficacy[2], abs=1e-9)
     t = np.array([0.3, 0.6, 1.0])
     p_no_reject = _box(t, [0.0, -40.0, -40.0], [40.0, b.z_efficacy[1], b.z_efficacy[2]], 0.0)
-    # (the non-binding bounds' figure here is 0.0235; 2e-6 is the randomised lattice's error in 3-D)
-    assert 0.5 - p_no_reject == pytest.approx(0.025, abs=2e-6)
+    # (the non-binding bounds' figure here is 0.0235; scipy's randomised lattice in 3-D is good to a few
+    # 1e-6: 2.03e-6 was seen with an unseeded generator)
+    assert 0.5 - p_no_reject == pytest.approx(0.025, abs=5e-6)
 
 
 @pytest.mark.parametrize("case", ["flagship_binding", "asP_k4_binding"])
