@@ -20,12 +20,13 @@ untouched.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import prange
 
 from simtrial.engine._jit import kernel, parallel_kernel
 from simtrial.engine.records import allocate_scratch, variant_cohort
 from simtrial.engine.rng import seed_stream
-from simtrial.engine.trial import ALL_STAGES, simulate_trial
+from simtrial.engine.trial import ALL_STAGES, population_aliases, simulate_trial
 
 BLOCK_SIZE = 32
 
@@ -45,13 +46,16 @@ def simulate_block(
     state = scratch.rng_state
     v = trial_variant[start]
     trial_cohort = variant_cohort(cohort, variants, v)
+    alias = np.empty(analysis.code_in_pop.shape[0], dtype=np.int64)
+    population_aliases(trial_cohort, analysis.code_in_pop, alias)
     for t in range(start, stop):
         if trial_variant[t] != v:
             v = trial_variant[t]
             trial_cohort = variant_cohort(cohort, variants, v)
+            population_aliases(trial_cohort, analysis.code_in_pop, alias)
         seed_stream(state, seed, first_trial + t)
         simulate_trial(
-            trial_cohort, looks, analysis, scratch, out_stats[t], out_cut[t], out_enrolled[t], out_flags[t],
+            trial_cohort, looks, analysis, scratch, alias, out_stats[t], out_cut[t], out_enrolled[t], out_flags[t],
             last_stage,
         )
 

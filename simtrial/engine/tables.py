@@ -15,6 +15,8 @@ so a trial is sorted once whatever is computed from it.
 
 from __future__ import annotations
 
+import numpy as np
+
 from simtrial.engine._jit import kernel
 
 
@@ -65,15 +67,16 @@ def event_tables(
         while j >= 0 and stream_time[j] == t:
             code = stream_code[j]
             j -= 1
-            if not code_in_pop[code]:
-                continue
+            # membership as a 0/1 factor: in a subgroup, whether the next patient belongs is a
+            # coin flip for the branch predictor
+            member = np.int64(code_in_pop[code])
             arm = (code >> 1) & 1
-            event = code & 1
-            total1 += arm
-            total0 += 1 - arm
+            event = code & member
+            total1 += arm & member
+            total0 += (1 - arm) & member
             deaths1 += event & arm
             deaths0 += event & (1 - arm)
-            if stratified:
+            if stratified and member:
                 s = code_stratum[code]
                 at_risk[s, arm] += 1
                 if event:

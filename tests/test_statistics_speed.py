@@ -1,0 +1,138 @@
+"""The statistics-stage shortcuts of issue 14 compute what the plain code computes, bit for bit.
+
+- a subgroup's event tables, built with membership as a 0/1 factor, are the tables of the
+  stream with the other patients removed;
+- a population within one analysis stratum (a subgroup that is a stratum) reports as its
+  stratified statistics those of its stratified tables, computed by the pooled path;
+- the population aliases found once per block are ``same_population`` of every population.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simtrial.engine import layout as L
+from simtrial.engine import statistics_registry as R
+from simtrial.engine.records import allocate_scratch
+from simtrial.engine.statistics import cox_fit, logrank_sums, z_from_sums
+from simtrial.engine.tables import event_tables
+from simtrial.engine.trial import (
+    analyze_stream,
+    generate_one_cohort,
+    population_aliases,
+    same_population,
+    within_one_stratum,
+)
+from simtrial.simulate import to_kernel_args
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+def _spec(name):
+    from simtrial.designs._survival import build_spec
+    from simtrial.designs.time_to_event import TIME_TO_EVENT_DESIGNS
+    from simtrial.scenario import load_scenario
+
+    sc = load_scenario(SCENARIOS / f"{name}.yaml")
+    return build_spec(sc, experimental=TIME_TO_EVENT_DESIGNS[sc.design].experimental_arm(sc, False))
+
+
+def _stream(args, trial, target):
+    """One trial's analysis stream at the cut of ``target`` events, built with numpy (times ascending)."""
+    entry, x, pcode, _ = generate_one_cohort(5, trial, args.cohort)
+    cut = np.sort((entry + x)[(pcode & 1) == 1])[target - 1]
+    enrolled = entry < cut
+    time = np.minimum(x, cut - entry)[enrolled]
+    code = np.where(entry[enrolled] + x[enrolled] <= cut, pcode[enrolled], pcode[enrolled] & ~1)
+    order = np.argsort(time, kind="stable")
+    return np.ascontiguousarray(time[order]), np.ascontiguousarray(code[order].astype(np.int64))
+
+
+def _tables(time, code, in_pop, code_stratum, n_strata, stratified):
+    n = time.size
+    f = np.zeros((9, n * n_strata))
+    s = np.zeros((2, n * n_strata))
+    i = np.zeros(5 * n_strata + 2, dtype=np.int64)
+    rows, srows = event_tables(
+        time, code, n, in_pop, code_stratum, stratified,
+        i[: 2 * n_strata].reshape((n_strata, 2)), i[2 * n_strata : 4 * n_strata].reshape((n_strata, 2)),
+        i[4 * n_strata : 5 * n_strata], *f, i[5 * n_strata :], s[0], s[1],
+    )
+    return f, s, i[5 * n_strata :].copy(), rows, srows
+
+
+@pytest.fixture(scope="module")
+def tki():
+    return to_kernel_args(_spec("tki_ihc_stratified"))
+
+
+@pytest.mark.parametrize("trial", range(4))
+def test_subgroup_tables_are_the_tables_of_its_patients_alone(tki, trial):
+    a = tki.analysis
+    time, code = _stream(tki, trial, 500)
+    for p in range(1, a.code_in_pop.shape[0]):
+        in_pop = a.code_in_pop[p]
+        keep = in_pop[code]
+        assert 0 < keep.sum() < keep.size  # a real subgroup of this trial
+        everyone = np.ones_like(in_pop)
+        for stratified in (False, True):
+            got = _tables(time, code, in_pop, a.code_stratum, a.n_strata, stratified)
+            want = _tables(time[keep], code[keep], everyone, a.code_stratum, a.n_strata, stratified)
+            assert got[3:] == want[3:]
+            np.testing.assert_array_equal(got[2], want[2])
+            rows, srows = got[3], got[4]
+            np.testing.assert_array_equal(got[0][:5, :rows], want[0][:5, :rows])
+            np.testing.assert_array_equal(got[0][5:, :srows], want[0][5:, :srows])
+            np.testing.assert_array_equal(got[1][:, :srows], want[1][:, :srows])
+
+
+def test_within_one_stratum_is_a_single_stratum_among_the_populations_codes(tki):
+    a = tki.analysis
+    assert a.n_strata == 2
+    assert not within_one_stratum(a.code_in_pop[0], a.code_stratum)  # everyone: both IHC strata
+    assert within_one_stratum(a.code_in_pop[1], a.code_stratum)
+    assert within_one_stratum(a.code_in_pop[2], a.code_stratum)
+    assert within_one_stratum(np.zeros_like(a.code_in_pop[0]), a.code_stratum)  # no codes: nothing to split
+
+
+def _analyze(args, time, code, p):
+    a = args.analysis
+    n = time.size
+    s = allocate_scratch(n, 1, 2, a.n_strata)
+    out = np.full(L.n_fields(a.landmark_months.shape[0]), -7.0)
+    flags = analyze_stream(
+        time, code, n, a.code_in_pop[p], a.code_stratum, a.n_strata, a.fh_rho, a.fh_gamma, a.landmark_months,
+        R.STAT_COX | R.STAT_STRATIFIED | R.STAT_KM, s.table_f, s.table_i, out,
+        0, -1.0, -1.0, a.maxcombo_rho, a.maxcombo_gamma, -1.0, s.table_s, s.nph_state, s.nph_u, s.nph_cov, s.nph_out,
+    )
+    return out, flags
+
+
+@pytest.mark.parametrize("trial", range(4))
+def test_a_population_within_one_stratum_reports_its_stratified_tables_statistics(tki, trial):
+    """The stratified log-rank and Cox of the subgroup's own stratified tables (the path it skips)."""
+    a = tki.analysis
+    time, code = _stream(tki, trial, 500)
+    for p in (1, 2):
+        out, flags = _analyze(tki, time, code, p)
+        f, _, _, _, srows = _tables(time, code, a.code_in_pop[p], a.code_stratum, a.n_strata, True)
+        oe, var = logrank_sums(f[5], f[6], f[7], f[8], srows)
+        beta, se, ok = cox_fit(f[5], f[6], f[7], f[8], srows, oe / var)
+        assert ok and var > 0.0
+        assert out[L.STRATIFIED_LOGRANK_Z] == z_from_sums(oe, var)
+        assert out[L.STRATIFIED_LOGRANK_INFORMATION] == var
+        assert out[L.STRATIFIED_LOG_HR] == beta
+        assert out[L.STRATIFIED_LOG_HR_SE] == se
+        assert flags & (L.FLAG_STRATIFIED_LOGRANK_UNDEFINED | L.FLAG_STRATIFIED_COX_NOT_ESTIMABLE) == 0
+
+
+@pytest.mark.parametrize("name", ["ihc3_deescalation_ni", "db04_replay", "tki_ihc_stratified"])
+def test_population_aliases_are_same_population_of_each(name):
+    args = to_kernel_args(_spec(name))
+    pops = args.analysis.code_in_pop
+    out = np.full(pops.shape[0], -9, dtype=np.int64)
+    population_aliases(args.cohort, pops, out)
+    assert list(out) == [same_population(args.cohort, pops, p) for p in range(pops.shape[0])]
