@@ -51,7 +51,7 @@ def _analyze_data(
         deaths = scratch_i[2 * n_strata : 4 * n_strata].reshape((n_strata, 2))
         touched = scratch_i[4 * n_strata : 5 * n_strata]
         patients = scratch_i[5 * n_strata : 5 * n_strata + 2]
-        n_rows, _ = event_tables(
+        n_rows, _, _, _ = event_tables(
             keys, codes, n, code_in_pop, code_stratum, False, at_risk, deaths, touched,
             scratch_f[0], scratch_f[1], scratch_f[2], scratch_f[3], scratch_f[4],
             scratch_f[5], scratch_f[6], scratch_f[7], scratch_f[8], patients, scratch_s[0], scratch_s[1],

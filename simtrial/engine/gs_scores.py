@@ -58,7 +58,7 @@ def look_scores(
     """
     J = components.shape[0]
     rows = store[look, p]
-    n_rows, _ = event_tables(
+    n_rows, _, _, _ = event_tables(
         stream_time, stream_code, m, code_in_pop, code_stratum, False, at_risk, deaths, touched,
         rows[0], rows[1], rows[2], rows[3], rows[4], rows[5], rows[5], rows[5], rows[5], patients, rows[5], rows[5],
     )

@@ -108,19 +108,15 @@ def _cox_score_information(n0, n1, d0, d1, n_rows, beta):
 
 
 @kernel
-def cox_fit(n0, n1, d0, d1, n_rows, beta_start):
+def cox_fit(n0, n1, d0, d1, n_rows, beta_start, events0, events1):
     """Newton-Raphson for the Cox log hazard ratio; returns (log HR, SE, converged).
 
+    ``events0``, ``events1``: the events per arm in the rows (the event-table pass counts them).
     The partial likelihood of one binary covariate is concave, so Newton from
     the log-rank one-step estimate converges in a few steps; steps are capped
     at 1 on the log scale so a poor start cannot overshoot into overflow.
     """
-    events0 = 0.0
-    events1 = 0.0
-    for r in range(n_rows):
-        events0 += d0[r]
-        events1 += d1[r]
-    if events0 == 0.0 or events1 == 0.0:
+    if events0 == 0 or events1 == 0:
         return np.nan, np.nan, False
     beta = beta_start if np.isfinite(beta_start) else 0.0
     for _ in range(COX_MAX_ITER):

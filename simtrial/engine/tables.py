@@ -44,7 +44,8 @@ def event_tables(
     srow_time,
     srow_stratum,
 ):
-    """Fill the pooled and (if ``stratified``) stratified tables; returns (pooled rows, stratified rows).
+    """Fill the pooled and (if ``stratified``) stratified tables; returns (pooled rows, stratified rows, events
+    control, events experimental).
 
     ``patients[0:2]`` receives the population's patients per arm; ``srow_time`` and
     ``srow_stratum`` the time and stratum of each stratified row (for the stratified RMST).  Scratch:
@@ -56,6 +57,9 @@ def event_tables(
     # arm bit: a branch on a 50/50 arm mispredicts on every other patient
     total0 = 0
     total1 = 0
+    # the event totals, counted here as integers (exact) rather than summed again from the rows
+    all_deaths0 = 0
+    all_deaths1 = 0
     n_rows = 0
     n_srows = 0
     j = m - 1
@@ -92,6 +96,8 @@ def event_tables(
         row_d0[n_rows] = deaths0
         row_d1[n_rows] = deaths1
         n_rows += (deaths0 + deaths1) > 0
+        all_deaths0 += deaths0
+        all_deaths1 += deaths1
         for q in range(n_touched):
             s = touched[q]
             srow_n0[n_srows] = at_risk[s, 0]
@@ -105,4 +111,4 @@ def event_tables(
             n_srows += 1
     patients[0] = total0
     patients[1] = total1
-    return n_rows, n_srows
+    return n_rows, n_srows, all_deaths0, all_deaths1

@@ -112,17 +112,12 @@ def analyze_stream(
 
     want_rmst = (nph_requested & R.NPH_RMST) != 0
     build_strata = stratified or (want_rmst and n_strata > 1)
-    n_rows, n_srows = event_tables(
+    n_rows, n_srows, events0, events1 = event_tables(
         stream_time, stream_code, m, code_in_pop, code_stratum, build_strata,
         at_risk, stratum_deaths, touched, row_time, n0, n1, d0, d1, sn0, sn1, sd0, sd1, patients,
         scratch_s[0], scratch_s[1],
     )
     flags = 0
-    events0 = 0.0
-    events1 = 0.0
-    for r in range(n_rows):
-        events0 += d0[r]
-        events1 += d1[r]
     out[L.EVENTS_CONTROL] = events0
     out[L.EVENTS_EXPERIMENTAL] = events1
     out[L.PATIENTS_CONTROL] = patients[0]
@@ -161,7 +156,7 @@ def analyze_stream(
     if need_cox:
         # the log-rank one-step estimate (O - E) / V starts Newton next to the MLE
         start = o_minus_e / var if var > 0.0 else 0.0
-        beta, se, ok = cox_fit(n0, n1, d0, d1, n_rows, start)
+        beta, se, ok = cox_fit(n0, n1, d0, d1, n_rows, start, events0, events1)
     if want_cox:
         if not ok:
             flags |= L.FLAG_COX_NOT_ESTIMABLE
@@ -178,7 +173,7 @@ def analyze_stream(
         out[L.STRATIFIED_LOGRANK_Z] = z_from_sums(s_oe, s_var)
         out[L.STRATIFIED_LOGRANK_INFORMATION] = s_var
         s_start = s_oe / s_var if s_var > 0.0 else 0.0
-        s_beta, s_se, s_ok = cox_fit(sn0, sn1, sd0, sd1, n_srows, s_start)
+        s_beta, s_se, s_ok = cox_fit(sn0, sn1, sd0, sd1, n_srows, s_start, events0, events1)
         if not s_ok:
             flags |= L.FLAG_STRATIFIED_COX_NOT_ESTIMABLE
         out[L.STRATIFIED_LOG_HR] = s_beta
