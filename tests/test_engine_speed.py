@@ -322,7 +322,7 @@ def test_sorting_only_those_followed_to_the_last_cut_gives_every_look_the_full_s
         radix_cosort(keys, index, k, sx, si, np.empty(n, dtype=np.int64), np.empty(RADIX_COUNTS, dtype=np.int64))
         order = np.argsort(x, kind="stable")
         for cut in cuts:
-            scratch = [np.empty(n), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64)]
+            scratch = [np.empty(n + 2), np.empty(n + 2, dtype=np.int64), np.empty(n + 2), np.empty(n + 2, dtype=np.int64)]
             got_t = np.empty(n)
             got_c = np.empty(n, dtype=np.int64)
             m = cut_stream(entry, x, pcode, sx, si, k, n, cut, got_t, got_c, *scratch)

@@ -131,7 +131,7 @@ def test_allocate_scratch_returns_the_scratch_record():
     assert scratch.entry.shape == (10,) and scratch.entry.dtype == np.float64
     assert scratch.block_state.shape == (3, 4) and scratch.block_pos.shape == (3,)
     assert scratch.table_f.shape == (9, 20) and scratch.table_i.shape == (12,)
-    assert scratch.piece_code.shape == (2, 10) and scratch.piece_code.dtype == np.int64
+    assert scratch.piece_code.shape == (2, 12) and scratch.piece_code.dtype == np.int64
     assert scratch.look_flags.shape == (records.MAX_LOOKS,)
 
 

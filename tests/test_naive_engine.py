@@ -253,7 +253,7 @@ def _stream(entry, x, event, arm, cut, stratum=None):
     stream_code = np.empty(n, dtype=np.int64)
     m = analysis_stream(
         entry, x, pcode, x[order].copy(), order.astype(np.int64), n, cut, stream_time, stream_code,
-        np.empty(n), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64),
+        np.empty(n + 2), np.empty(n + 2, dtype=np.int64), np.empty(n + 2), np.empty(n + 2, dtype=np.int64),
     )
     assert all(stream_time[j] <= stream_time[j + 1] for j in range(m - 1)), "the stream must ascend in time"
     return m, sorted(zip(stream_time[:m].tolist(), stream_code[:m].tolist(), strict=True))

@@ -5,7 +5,8 @@
   stream with the other patients removed;
 - a population within one analysis stratum (a subgroup that is a stratum) reports as its
   stratified statistics those of its stratified tables, computed by the pooled path;
-- the population aliases found once per block are ``same_population`` of every population.
+- the population aliases found once per block are ``same_population`` of every population;
+- the merge of the stream from both ends is the stable merge (A first on a tie), ties included.
 """
 
 from __future__ import annotations
@@ -139,3 +140,56 @@ def test_population_aliases_are_same_population_of_each(name):
     out = np.full(pops.shape[0], -9, dtype=np.int64)
     population_aliases(args.cohort, pops, out)
     assert list(out) == [same_population(args.cohort, pops, p) for p in range(pops.shape[0])]
+
+
+def _merged_by_hand(entry, x, pcode, cut, sorted_index):
+    """The stream in its exact order: A (follow-up ends by the cut) in the sort's order of x; B (censored
+    at the cut) latest entry first; then a stable merge by time with A first on equal times."""
+    enrolled = np.flatnonzero(entry < cut)
+    a = [i for i in sorted_index if entry[i] < cut and entry[i] + x[i] <= cut]
+    b = [i for i in enrolled[::-1] if entry[i] + x[i] > cut]
+    a_items = [(x[i], 0, k, int(pcode[i])) for k, i in enumerate(a)]
+    b_items = [(cut - entry[i], 1, k, int(pcode[i]) & ~1) for k, i in enumerate(b)]
+    merged = sorted(a_items + b_items)  # time, then A before B, then each piece's own order
+    return [t for t, *_ in merged], [c for *_, c in merged]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_both_ends_merge_is_the_stable_merge_with_ties(seed):
+    """Times on a coarse grid make many ties within and across the pieces; odd and even streams."""
+    from simtrial.engine.cut import cut_stream, followed_to_cut
+    from simtrial.engine.sort import RADIX_COUNTS, radix_cosort
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 120))
+    entry = np.sort(np.round(rng.uniform(0, 12, n)))
+    x = np.round(rng.exponential(6, n))
+    if seed % 3 == 0:
+        x[rng.random(n) < 0.2] = np.inf
+    pcode = rng.integers(0, 24, n).astype(np.int64)
+    for cut in (np.round(rng.uniform(1, 20)), 30.0, np.inf):
+        keys = np.empty(n)
+        index = np.empty(n, dtype=np.int64)
+        k = followed_to_cut(entry, x, n, cut, keys, index)
+        sx = np.empty(n)
+        si = np.empty(n, dtype=np.int64)
+        radix_cosort(keys, index, k, sx, si, np.empty(n, dtype=np.int64), np.empty(max(n + 2, RADIX_COUNTS), dtype=np.int64))
+        t = np.full(n, -1.0)
+        c = np.full(n, -1, dtype=np.int64)
+        pieces = [np.empty(n + 2), np.empty(n + 2, dtype=np.int64), np.empty(n + 2), np.empty(n + 2, dtype=np.int64)]
+        enrolled = cut_stream(entry, x, pcode, sx, si, k, n, cut, t, c, *pieces)
+        want_t, want_c = _merged_by_hand(entry, x, pcode, cut, si[:k])
+        assert enrolled == np.count_nonzero(entry < cut) == len(want_t)
+        np.testing.assert_array_equal(t[:enrolled], want_t)
+        np.testing.assert_array_equal(c[:enrolled], want_c)
+        assert (t[enrolled:] == -1.0).all()
+
+
+def test_cut_stream_refuses_short_piece_scratch():
+    from simtrial.engine.cut import cut_stream
+
+    n = 4
+    e = np.arange(n, dtype=np.float64)
+    with pytest.raises(ValueError, match="n \\+ 2"):
+        cut_stream(e, e, np.zeros(n, dtype=np.int64), e, np.arange(n), 0, n, 2.0, np.empty(n), np.empty(n, dtype=np.int64),
+                   np.empty(n), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64))

@@ -163,8 +163,8 @@ Scratch = namedtuple(
         "sort_bucket",  # int64[n] sort work space (packed keys)
         "sort_counts",  # int64[max(n + 2, RADIX_COUNTS)] sort digit counts; the cut's histogram
         "true_category",  # int64[n] true categories
-        "piece_time",  # float64[2, n] stream pieces: times
-        "piece_code",  # int64[2, n] stream pieces: codes
+        "piece_time",  # float64[2, n + 2] stream pieces: times (and the merge's sentinels)
+        "piece_code",  # int64[2, n + 2] stream pieces: codes
         "look_flags",  # int64[MAX_LOOKS] per-look flags
         "table_s",  # float64[2, n * n_strata] stratified event rows: time, stratum (stratified RMST)
         "nph_state",  # float64[n_strata, 2, 7] per stratum x arm RMST accumulators
@@ -283,8 +283,8 @@ def allocate_scratch(n, n_random_strata, block_size, n_strata):
         sort_bucket=np.empty(n, dtype=np.int64),
         sort_counts=np.empty(max(n + 2, RADIX_COUNTS), dtype=np.int64),
         true_category=np.empty(n, dtype=np.int64),
-        piece_time=np.empty((2, n), dtype=np.float64),
-        piece_code=np.empty((2, n), dtype=np.int64),
+        piece_time=np.empty((2, n + 2), dtype=np.float64),
+        piece_code=np.empty((2, n + 2), dtype=np.int64),
         look_flags=np.empty(MAX_LOOKS, dtype=np.int64),
         table_s=np.empty((2, n * max(n_strata, 1)), dtype=np.float64),
         nph_state=np.empty((max(n_strata, 1), 2, 7), dtype=np.float64),
