@@ -6,7 +6,8 @@
 - a population within one analysis stratum (a subgroup that is a stratum) reports as its
   stratified statistics those of its stratified tables, computed by the pooled path;
 - the population aliases found once per block are ``same_population`` of every population;
-- the merge of the stream from both ends is the stable merge (A first on a tie), ties included.
+- the merge of the stream from both ends is the stable merge (A first on a tie), ties included;
+- every look's cut, its values gathered in one pass for all looks, is the k-th of the sorted event times.
 """
 
 from __future__ import annotations
@@ -193,3 +194,49 @@ def test_cut_stream_refuses_short_piece_scratch():
     with pytest.raises(ValueError, match="n \\+ 2"):
         cut_stream(e, e, np.zeros(n, dtype=np.int64), e, np.arange(n), 0, n, 2.0, np.empty(n), np.empty(n, dtype=np.int64),
                    np.empty(n), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64))
+
+
+def _cuts_by_sorting(values, targets, calendars):
+    from simtrial.engine.cut import FLAG_CUT_AT_CALENDAR_MAXIMUM, FLAG_TARGET_EVENTS_NOT_REACHED
+
+    ordered = np.sort(values)
+    cuts, flags = [], []
+    for k, cal in zip(targets, calendars, strict=True):
+        cut, flag = cal, 0
+        if k > 0:
+            if k <= ordered.size:
+                event_cut = ordered[k - 1]
+            else:
+                flag |= FLAG_TARGET_EVENTS_NOT_REACHED
+                event_cut = cal if np.isfinite(cal) else (ordered[-1] if ordered.size else 0.0)
+            if event_cut < cut:
+                cut = event_cut
+            elif np.isfinite(cal) and (k > ordered.size or event_cut > cal):
+                flag |= FLAG_CUT_AT_CALENDAR_MAXIMUM
+        cuts.append(cut)
+        flags.append(flag)
+    return np.array(cuts), np.array(flags)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_every_looks_cut_from_one_gather_is_the_sorted_kth_event(seed):
+    """Up to 12 looks: equal targets, targets in one bin, beyond the events, none, calendar maxima, ties."""
+    from simtrial.engine.cut import look_cut_times
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(0, 400))
+    values = rng.exponential(10.0, n)
+    if seed % 4 == 1:
+        values = np.round(values)  # ties
+    if seed % 4 == 2 and n:
+        values[:] = 3.0  # every value equal: one bin
+    n_looks = int(rng.integers(1, 13))
+    targets = np.sort(rng.integers(0, n + 6, n_looks)).astype(np.int64)
+    if n_looks > 2:
+        targets[1] = targets[2]  # two looks with the same target share a region
+    calendars = np.where(rng.random(n_looks) < 0.3, rng.uniform(0, 40, n_looks), np.inf)
+    cut, flags = np.empty(n_looks), np.empty(n_looks, dtype=np.int64)
+    look_cut_times(values.copy(), n, targets, calendars, cut, flags, np.empty(n + 2, dtype=np.int64), np.empty(max(n, 1)))
+    want_cut, want_flags = _cuts_by_sorting(values, targets, calendars)
+    np.testing.assert_array_equal(cut, want_cut)
+    np.testing.assert_array_equal(flags, want_flags)

@@ -83,7 +83,7 @@ def look_cut_times(calendar_events, n_events, look_events, look_calendar, out_cu
     looks (n_events / 2 equal-width bins): the bin holding the k-th value is
     located by its cumulative count, and only that bin's few values go through
     quickselect.  A quickselect over all values mispredicts most of its
-    branches.  Scratch: ``counts`` int64[>= n_events / 2 + 1], ``gathered``
+    branches.  Scratch: ``counts`` int64[>= 2 (n_events / 2) + 1], ``gathered``
     float64[n_events].
     """
     lo = np.inf
@@ -103,7 +103,14 @@ def look_cut_times(calendar_events, n_events, look_events, look_calendar, out_cu
 def look_cut_times_in_range(
     calendar_events, n_events, lo, hi, look_events, look_calendar, out_cut, out_flags, counts, gathered,
 ):
-    """:func:`look_cut_times` given the smallest (``lo``) and largest (``hi``) event calendar time."""
+    """:func:`look_cut_times` given the smallest (``lo``) and largest (``hi``) event calendar time.
+
+    Every look's bin is found first, then one pass gathers the values of all of them
+    (each distinct bin into its own region of ``gathered``): a group-sequential
+    design's looks share that pass instead of scanning the events once each.
+    ``counts`` holds the histogram in [0, n_bins) and, with several regions, each bin's region
+    in [n_bins, 2 n_bins).
+    """
     n_bins = max(n_events // 2, 1)
     per_width = n_bins / (hi - lo) if hi > lo else 1.0  # a multiply per value, not a division
     counts[:n_bins] = 0
@@ -112,27 +119,69 @@ def look_cut_times_in_range(
         if b >= n_bins:
             b = n_bins - 1
         counts[b] += 1
-    for look in range(look_events.shape[0]):
+    n_looks = look_events.shape[0]
+    # per look: its region (-1: no selection) and the events below its bin; per region: its bin and start
+    look_region = np.empty(n_looks, dtype=np.int64)
+    look_below = np.empty(n_looks, dtype=np.int64)
+    region_bin = np.empty(n_looks, dtype=np.int64)
+    region_start = np.empty(n_looks + 1, dtype=np.int64)
+    n_regions = 0
+    region_start[0] = 0
+    for look in range(n_looks):
+        k = look_events[look]
+        look_region[look] = -1
+        if 0 < k <= n_events:
+            below = 0
+            b = 0
+            while below + counts[b] < k:
+                below += counts[b]
+                b += 1
+            r = 0
+            while r < n_regions and region_bin[r] != b:
+                r += 1
+            if r == n_regions:
+                region_bin[r] = b
+                region_start[r + 1] = region_start[r] + counts[b]
+                n_regions += 1
+            look_region[look] = r
+            look_below[look] = below
+    if n_regions == 1:
+        b = region_bin[0]
+        m = 0
+        for i in range(n_events):
+            v = calendar_events[i]
+            vb = np.int64((v - lo) * per_width)
+            if vb >= n_bins:
+                vb = n_bins - 1
+            if vb == b:
+                gathered[m] = v
+                m += 1
+    elif n_regions > 1:
+        region_of = counts[n_bins : 2 * n_bins]  # bin -> region
+        region_of[:] = -1
+        region_fill = region_start[:n_regions].copy()
+        for r in range(n_regions):
+            region_of[region_bin[r]] = r
+        for i in range(n_events):
+            v = calendar_events[i]
+            vb = np.int64((v - lo) * per_width)
+            if vb >= n_bins:
+                vb = n_bins - 1
+            r = region_of[vb]
+            if r >= 0:
+                gathered[region_fill[r]] = v
+                region_fill[r] += 1
+    for look in range(n_looks):
         k = look_events[look]
         cut = look_calendar[look]
         flags = 0
         if k > 0:
             if k <= n_events:
-                below = 0
-                b = 0
-                while below + counts[b] < k:
-                    below += counts[b]
-                    b += 1
-                m = 0
-                for i in range(n_events):
-                    v = calendar_events[i]
-                    vb = np.int64((v - lo) * per_width)
-                    if vb >= n_bins:
-                        vb = n_bins - 1
-                    if vb == b:
-                        gathered[m] = v
-                        m += 1
-                event_cut = kth_smallest(gathered, m, k - below)
+                r = look_region[look]
+                start = region_start[r]
+                # a region two looks share is reordered by the first selection: the k-th value is the same
+                event_cut = kth_smallest(gathered[start : region_start[r + 1]], region_start[r + 1] - start,
+                                         k - look_below[look])
             else:
                 # the k-th event never comes, so a calendar time comes first; without one, cut at the last event
                 flags |= FLAG_TARGET_EVENTS_NOT_REACHED
