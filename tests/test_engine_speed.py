@@ -302,7 +302,7 @@ def test_radix_cosort_reads_only_its_range():
 
 
 def test_sorting_only_those_followed_to_the_last_cut_gives_every_look_the_full_stream():
-    from simtrial.engine.cut import analysis_stream, cut_stream, followed_to_cut
+    from simtrial.engine.cut import analysis_stream, cut_stream, followed_to_cut, gather_sorted
 
     rng = np.random.default_rng(8)
     for _ in range(30):
@@ -325,7 +325,9 @@ def test_sorting_only_those_followed_to_the_last_cut_gives_every_look_the_full_s
             scratch = [np.empty(n + 2), np.empty(n + 2, dtype=np.int64), np.empty(n + 2), np.empty(n + 2, dtype=np.int64)]
             got_t = np.empty(n)
             got_c = np.empty(n, dtype=np.int64)
-            m = cut_stream(entry, x, pcode, sx, si, k, n, cut, got_t, got_c, *scratch)
+            se, sc = np.empty(n), np.empty(n, dtype=np.int64)
+            gather_sorted(entry, pcode, si, k, se, sc)
+            m = cut_stream(entry, x, pcode, sx, se, sc, k, n, cut, got_t, got_c, *scratch)
             want_t = np.empty(n)
             want_c = np.empty(n, dtype=np.int64)
             m_full = analysis_stream(entry, x, pcode, x[order].copy(), order.astype(np.int64), n, cut, want_t,

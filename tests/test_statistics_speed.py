@@ -158,7 +158,7 @@ def _merged_by_hand(entry, x, pcode, cut, sorted_index):
 @pytest.mark.parametrize("seed", range(12))
 def test_both_ends_merge_is_the_stable_merge_with_ties(seed):
     """Times on a coarse grid make many ties within and across the pieces; odd and even streams."""
-    from simtrial.engine.cut import cut_stream, followed_to_cut
+    from simtrial.engine.cut import cut_stream, followed_to_cut, gather_sorted
     from simtrial.engine.sort import RADIX_COUNTS, radix_cosort
 
     rng = np.random.default_rng(seed)
@@ -178,7 +178,11 @@ def test_both_ends_merge_is_the_stable_merge_with_ties(seed):
         t = np.full(n, -1.0)
         c = np.full(n, -1, dtype=np.int64)
         pieces = [np.empty(n + 2), np.empty(n + 2, dtype=np.int64), np.empty(n + 2), np.empty(n + 2, dtype=np.int64)]
-        enrolled = cut_stream(entry, x, pcode, sx, si, k, n, cut, t, c, *pieces)
+        se, sc = np.empty(n), np.empty(n, dtype=np.int64)
+        gather_sorted(entry, pcode, si, k, se, sc)
+        np.testing.assert_array_equal(se[:k], entry[si[:k]])
+        np.testing.assert_array_equal(sc[:k], pcode[si[:k]])
+        enrolled = cut_stream(entry, x, pcode, sx, se, sc, k, n, cut, t, c, *pieces)
         want_t, want_c = _merged_by_hand(entry, x, pcode, cut, si[:k])
         assert enrolled == np.count_nonzero(entry < cut) == len(want_t)
         np.testing.assert_array_equal(t[:enrolled], want_t)
@@ -192,7 +196,7 @@ def test_cut_stream_refuses_short_piece_scratch():
     n = 4
     e = np.arange(n, dtype=np.float64)
     with pytest.raises(ValueError, match="n \\+ 2"):
-        cut_stream(e, e, np.zeros(n, dtype=np.int64), e, np.arange(n), 0, n, 2.0, np.empty(n), np.empty(n, dtype=np.int64),
+        cut_stream(e, e, np.zeros(n, dtype=np.int64), e, e, np.arange(n), 0, n, 2.0, np.empty(n), np.empty(n, dtype=np.int64),
                    np.empty(n), np.empty(n, dtype=np.int64), np.empty(n), np.empty(n, dtype=np.int64))
 
 

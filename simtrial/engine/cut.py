@@ -3,6 +3,7 @@
 Array contract::
 
     sorted_x[j], sorted_idx[j]   x (time to event/dropout) ascending, with patient index
+    sorted_entry[j], sorted_code[j]  that patient's entry and packed code (gather_sorted)
     stream_time[j], stream_code[j]  j = 0..m-1, the analysis data at a cut, ascending in time:
                                     follow-up (months) and packed (category, arm, status)
 
@@ -259,20 +260,39 @@ def followed_to_cut(entry, x, n, cut, keys, index):
 
 
 @kernel
+def gather_sorted(entry, pcode, sorted_idx, n_sorted, sorted_entry, sorted_code):
+    """The entry and code of each sorted patient, in sort order, once per trial.
+
+    Every look's compaction then reads them in order instead of gathering them
+    through the index again (-0.9 us over 3 looks of the flagship; even at one).
+    """
+    for j in range(n_sorted):
+        i = sorted_idx[j]
+        sorted_entry[j] = entry[i]
+        sorted_code[j] = pcode[i]
+
+
+@kernel
 def analysis_stream(entry, x, pcode, sorted_x, sorted_idx, n, cut, stream_time, stream_code, a_time, a_code, b_time, b_code):
     """:func:`cut_stream` with every patient's x sorted (``sorted_x[:n]``); returns the number enrolled."""
+    sorted_entry = np.empty(n)
+    sorted_code = np.empty(n, dtype=np.int64)
+    gather_sorted(entry, pcode, sorted_idx, n, sorted_entry, sorted_code)
     return cut_stream(
-        entry, x, pcode, sorted_x, sorted_idx, n, n, cut, stream_time, stream_code, a_time, a_code, b_time, b_code,
+        entry, x, pcode, sorted_x, sorted_entry, sorted_code, n, n, cut, stream_time, stream_code,
+        a_time, a_code, b_time, b_code,
     )
 
 
 @kernel
 def cut_stream(
-    entry, x, pcode, sorted_x, sorted_idx, n_sorted, n, cut, stream_time, stream_code, a_time, a_code, b_time, b_code,
+    entry, x, pcode, sorted_x, sorted_entry, sorted_code, n_sorted, n, cut, stream_time, stream_code,
+    a_time, a_code, b_time, b_code,
 ):
     """Write the look's analysis data in time order; returns the number enrolled.
 
-    ``sorted_x[:n_sorted]`` ascending with patients ``sorted_idx``: at least every
+    ``sorted_x[:n_sorted]`` ascending, with each patient's entry and code in
+    ``sorted_entry`` and ``sorted_code`` (:func:`gather_sorted`): at least every
     patient whose follow-up ends by this cut (:func:`followed_to_cut` at this or a
     later cut), possibly all.  Two compaction passes build the sorted streams (A:
     event or dropout before the cut; B: censored at the cut), then a merge picks
@@ -293,10 +313,11 @@ def cut_stream(
     n_enrolled = count_enrolled(entry, n, cut)
     na = 0
     for j in range(n_sorted):
-        i = sorted_idx[j]
+        e = sorted_entry[j]
         a_time[na + 1] = sorted_x[j]
-        a_code[na + 1] = pcode[i]
-        na += (i < n_enrolled) & (entry[i] + sorted_x[j] <= cut)
+        a_code[na + 1] = sorted_code[j]
+        # entered before the cut (entry is sorted: the same as index < n_enrolled), followed up to it
+        na += (e < cut) & (e + sorted_x[j] <= cut)
     nb = 0
     for i in range(n_enrolled - 1, -1, -1):
         b_time[nb + 1] = cut - entry[i]

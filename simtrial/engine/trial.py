@@ -15,6 +15,7 @@ from simtrial.engine.cut import (
     cut_stream,
     event_calendar_times_and_range,
     followed_to_cut,
+    gather_sorted,
     look_cut_floors,
     look_cut_times_in_range,
 )
@@ -430,6 +431,10 @@ def simulate_trial(
     radix_cosort(
         scratch.calendar, scratch.assessed, n_sorted, sorted_x, sorted_index, scratch.sort_bucket, scratch.sort_counts,
     )
+    # the sort's inputs are free again: they take the sorted patients' entry and code
+    sorted_entry = scratch.calendar
+    sorted_code = scratch.assessed
+    gather_sorted(entry, pcode, sorted_index, n_sorted, sorted_entry, sorted_code)
     if last_stage < 3:
         return
 
@@ -445,7 +450,7 @@ def simulate_trial(
     for look in range(n_looks):
         cut = out_cut[look]
         m = cut_stream(
-            entry, x, pcode, sorted_x, sorted_index, n_sorted, n, cut, stream_time, stream_code,
+            entry, x, pcode, sorted_x, sorted_entry, sorted_code, n_sorted, n, cut, stream_time, stream_code,
             piece_time[0], piece_code[0], piece_time[1], piece_code[1],
         )
         out_enrolled[look] = m
