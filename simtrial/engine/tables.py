@@ -53,6 +53,8 @@ def event_tables(
     """
     at_risk[:, :] = 0
     stratum_deaths[:, :] = 0
+    n_strata = touched.shape[0]
+    touched[0] = 0
     # arm-indexed tallies are kept as scalars updated with arithmetic on the
     # arm bit: a branch on a 50/50 arm mispredicts on every other patient
     total0 = 0
@@ -80,14 +82,16 @@ def event_tables(
             total0 += (1 - arm) & member
             deaths1 += event & arm
             deaths0 += event & (1 - arm)
-            if stratified and member:
+            if stratified:
+                # counters and selects, no branch on the event (a coin flip): a stratum's first death at
+                # this time makes it touched
                 s = code_stratum[code]
-                at_risk[s, arm] += 1
-                if event:
-                    if stratum_deaths[s, 0] + stratum_deaths[s, 1] == 0:
-                        touched[n_touched] = s
-                        n_touched += 1
-                    stratum_deaths[s, arm] += 1
+                at_risk[s, arm] += member
+                fresh = event & np.int64(stratum_deaths[s, 0] + stratum_deaths[s, 1] == 0)
+                if n_touched < n_strata:  # false only once every stratum is touched at one time
+                    touched[n_touched] = s
+                n_touched += fresh
+                stratum_deaths[s, arm] += event
         # write the row unconditionally and keep it only if it has events:
         # whether a time is an event or a censoring is a coin flip for the predictor
         row_time[n_rows] = t
@@ -98,17 +102,21 @@ def event_tables(
         n_rows += (deaths0 + deaths1) > 0
         all_deaths0 += deaths0
         all_deaths1 += deaths1
-        for q in range(n_touched):
-            s = touched[q]
-            srow_n0[n_srows] = at_risk[s, 0]
-            srow_n1[n_srows] = at_risk[s, 1]
-            srow_d0[n_srows] = stratum_deaths[s, 0]
-            srow_d1[n_srows] = stratum_deaths[s, 1]
-            srow_time[n_srows] = t
-            srow_stratum[n_srows] = s
-            stratum_deaths[s, 0] = 0
-            stratum_deaths[s, 1] = 0
-            n_srows += 1
+        if stratified:
+            # a time touches at most one stratum unless events tie across strata: the first touched
+            # stratum's row is written whether or not there is one (touched[0] always holds a stratum,
+            # whose deaths are 0 at a time without any) and kept if there is; the others take the loop
+            for q in range(max(n_touched, 1)):
+                s = touched[q]
+                srow_n0[n_srows] = at_risk[s, 0]
+                srow_n1[n_srows] = at_risk[s, 1]
+                srow_d0[n_srows] = stratum_deaths[s, 0]
+                srow_d1[n_srows] = stratum_deaths[s, 1]
+                srow_time[n_srows] = t
+                srow_stratum[n_srows] = s
+                stratum_deaths[s, 0] = 0
+                stratum_deaths[s, 1] = 0
+                n_srows += q < n_touched
     patients[0] = total0
     patients[1] = total1
     return n_rows, n_srows, all_deaths0, all_deaths1
