@@ -16,12 +16,65 @@ so a trial is sorted once whatever is computed from it.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from simtrial.engine._jit import kernel
 
 
 @kernel
 def event_tables(
+    stream_time, stream_code, m, code_in_pop, code_stratum, stratified, at_risk, stratum_deaths, touched,
+    row_time, row_n0, row_n1, row_d0, row_d1, srow_n0, srow_n1, srow_d0, srow_d1, patients, srow_time, srow_stratum,
+):
+    """Fill the pooled and (if ``stratified``) stratified tables; returns (pooled rows, stratified rows, events
+    control, events experimental).
+
+    ``patients[0:2]`` receives the population's patients per arm; ``srow_time`` and
+    ``srow_stratum`` the time and stratum of each stratified row (for the stratified RMST).  Scratch:
+    ``at_risk`` and ``stratum_deaths`` [n_strata, 2], ``touched`` [n_strata].
+
+    The pass is compiled twice, with ``stratified`` a constant in each: tested at run time
+    inside the loop it cost the pooled table ~25% (3.2 against 2.5 us on the flagship's 900 patients).
+    """
+    if stratified:
+        return _stratified_tables(
+            stream_time, stream_code, m, code_in_pop, code_stratum, at_risk, stratum_deaths, touched,
+            row_time, row_n0, row_n1, row_d0, row_d1, srow_n0, srow_n1, srow_d0, srow_d1, patients, srow_time,
+            srow_stratum,
+        )
+    return _pooled_tables(
+        stream_time, stream_code, m, code_in_pop, code_stratum, at_risk, stratum_deaths, touched,
+        row_time, row_n0, row_n1, row_d0, row_d1, srow_n0, srow_n1, srow_d0, srow_d1, patients, srow_time,
+        srow_stratum,
+    )
+
+
+@kernel
+def _stratified_tables(
+    stream_time, stream_code, m, code_in_pop, code_stratum, at_risk, stratum_deaths, touched,
+    row_time, row_n0, row_n1, row_d0, row_d1, srow_n0, srow_n1, srow_d0, srow_d1, patients, srow_time, srow_stratum,
+):
+    return _event_tables_pass(
+        stream_time, stream_code, m, code_in_pop, code_stratum, True, at_risk, stratum_deaths, touched,
+        row_time, row_n0, row_n1, row_d0, row_d1, srow_n0, srow_n1, srow_d0, srow_d1, patients, srow_time,
+        srow_stratum,
+    )
+
+
+@kernel
+def _pooled_tables(
+    stream_time, stream_code, m, code_in_pop, code_stratum, at_risk, stratum_deaths, touched,
+    row_time, row_n0, row_n1, row_d0, row_d1, srow_n0, srow_n1, srow_d0, srow_d1, patients, srow_time, srow_stratum,
+):
+    return _event_tables_pass(
+        stream_time, stream_code, m, code_in_pop, code_stratum, False, at_risk, stratum_deaths, touched,
+        row_time, row_n0, row_n1, row_d0, row_d1, srow_n0, srow_n1, srow_d0, srow_d1, patients, srow_time,
+        srow_stratum,
+    )
+
+
+@njit(inline="always", error_model="numpy")
+def _event_tables_pass(
     stream_time,
     stream_code,
     m,
@@ -44,13 +97,7 @@ def event_tables(
     srow_time,
     srow_stratum,
 ):
-    """Fill the pooled and (if ``stratified``) stratified tables; returns (pooled rows, stratified rows, events
-    control, events experimental).
-
-    ``patients[0:2]`` receives the population's patients per arm; ``srow_time`` and
-    ``srow_stratum`` the time and stratum of each stratified row (for the stratified RMST).  Scratch:
-    ``at_risk`` and ``stratum_deaths`` [n_strata, 2], ``touched`` [n_strata].
-    """
+    """:func:`event_tables`, inlined where ``stratified`` is a constant."""
     at_risk[:, :] = 0
     stratum_deaths[:, :] = 0
     n_strata = touched.shape[0]
