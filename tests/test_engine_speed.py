@@ -10,7 +10,8 @@
 - the radix sort of the follow-up times is a stable argsort (ties, infinities, crowded keys);
 - sorting only the patients followed to the last cut gives every look the stream of the full sort;
 - the arms made in bulk are permuted blocks (Fisher-Yates, draws step-major) or simple
-  randomisation from one fill of uniforms;
+  randomisation from one fill of uniforms; stratified permuted blocks made in bulk are the
+  patient-by-patient walk, draw for draw;
 - the branch-free compaction of the event calendar times keeps exactly the events, in patient
   order, and writes nothing past the patients; the fused pass also returns their range, and
   the cuts from that range are the cuts of ``look_cut_times`` (which finds it itself).
@@ -366,6 +367,44 @@ def test_bulk_arms_are_blocks_shuffled_from_one_fill_step_major(template, n, p_s
     want = want[:n]
     np.testing.assert_array_equal(arms, want)
     np.testing.assert_array_equal(a, b)  # one fill: one draw of the stream
+
+
+@pytest.mark.parametrize("template", [[0, 1], [0, 1, 0, 1], [1, 1, 0, 0, 0, 1], [0, 1] * 31])
+@pytest.mark.parametrize("n", [1, 7, 100, 1001])
+@pytest.mark.parametrize("n_strata", [1, 2, 5])
+def test_stratified_bulk_arms_are_the_patient_by_patient_walk(template, n, n_strata):
+    """The four-pass stratified blocks against the walk they replace, drawing from the same stream."""
+    from simtrial.engine.cohort import _stratified_bulk_arms
+    from simtrial.engine.rng import randint
+
+    template = np.array(template, dtype=np.int64)
+    size = template.size
+    # strata interleaved at random, one of them rare (a partial block in most strata)
+    weight = np.ones(n_strata)
+    weight[-1] = 0.1 if n_strata > 1 else 1.0
+    rng = np.random.default_rng(n * 7 + n_strata)
+    strata = rng.choice(n_strata, n, p=weight / weight.sum()).astype(np.int64)
+    a = np.empty(4, dtype=np.uint64)
+    b = np.empty(4, dtype=np.uint64)
+    seed_stream(a, 31, n)
+    seed_stream(b, 31, n)
+    arms = strata.copy()
+    _stratified_bulk_arms(a, n, template, np.empty(n_strata, dtype=np.int64), np.empty(n + n_strata * size),
+                          np.empty(n, dtype=np.int64), arms)
+    block = {}
+    pos = {}
+    want = []
+    for s in strata:
+        if pos.get(s, size) >= size:
+            perm = list(template)
+            for j in range(size - 1, 0, -1):
+                m = randint(b, j + 1)
+                perm[j], perm[m] = perm[m], perm[j]
+            block[s], pos[s] = perm, 0
+        want.append(block[s][pos[s]])
+        pos[s] += 1
+    np.testing.assert_array_equal(arms, want)
+    np.testing.assert_array_equal(a, b)  # the walk's draws, no more and no fewer
 
 
 @pytest.mark.parametrize("p_event", [0.0, 0.45, 1.0])

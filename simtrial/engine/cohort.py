@@ -196,22 +196,8 @@ def _bulk_arms(state, n, p_simple, block_template, block_state, draws, arms):
     n_blocks = (n + block_size - 1) // block_size
     fill_uniforms(state, draws, 0, n_blocks * (block_size - 1))
     if block_size <= _BLOCK_BITS_MAX:
-        # arms are 0 or 1: a block is a word of bits.  The words live in arms[:n_blocks] and each
-        # step's swaps are one pass over all blocks, which vectorises (a block at a time, each swap
-        # waited on the one before it)
-        template = np.int64(0)
-        for j in range(block_size):
-            template |= (block_template[j] & 1) << j
-        words = arms[:n_blocks]
-        for g in range(n_blocks):
-            words[g] = template
-        for j in range(block_size - 1, 0, -1):
-            u = draws[(block_size - 1 - j) * n_blocks:(block_size - j) * n_blocks]
-            for g in range(n_blocks):
-                w = words[g]
-                m = _scale_below(u[g], j + 1)
-                flip = ((w >> j) ^ (w >> m)) & 1
-                words[g] = w ^ ((flip << j) | (flip << m))
+        # the words live in arms[:n_blocks]
+        _shuffled_block_words(draws, n_blocks, block_template, arms[:n_blocks])
         # expanded in place from the last block down: block g's patients g * block_size .. hold
         # words of blocks >= g only, which are read by then
         for g in range(n_blocks - 1, -1, -1):
@@ -232,6 +218,71 @@ def _bulk_arms(state, n, p_simple, block_template, block_state, draws, arms):
         base = g * block_size
         for j in range(min(block_size, n - base)):
             arms[base + j] = block[j]
+
+
+@kernel
+def _shuffled_block_words(draws, n_blocks, block_template, words):
+    """``words[g]``: block g's Fisher-Yates shuffle of the template, bit j = slot j's arm.
+
+    Arms are 0 or 1, so a block is a word of bits.  Slot j (block_size - 1 down to 1)
+    swaps with slot int(u * (j + 1)), u = ``draws[s * n_blocks + g]``, s = block_size - 1 - j
+    (step-major): each step's swaps are one pass over all blocks, which vectorises
+    (a block at a time, each swap waited on the one before it).  Block size <= _BLOCK_BITS_MAX.
+    """
+    block_size = block_template.shape[0]
+    template = np.int64(0)
+    for j in range(block_size):
+        template |= (block_template[j] & 1) << j
+    for g in range(n_blocks):
+        words[g] = template
+    for j in range(block_size - 1, 0, -1):
+        u = draws[(block_size - 1 - j) * n_blocks:(block_size - j) * n_blocks]
+        for g in range(n_blocks):
+            w = words[g]
+            m = _scale_below(u[g], j + 1)
+            flip = ((w >> j) ^ (w >> m)) & 1
+            words[g] = w ^ ((flip << j) | (flip << m))
+
+
+#: a patient's slot in the stratified bulk randomisation: block rank << _SLOT_SHIFT | position in the block
+_SLOT_SHIFT = 6
+
+
+@kernel
+def _stratified_bulk_arms(state, n, block_template, slot, draws, words, arms):
+    """``arms[:n]``: permuted blocks within randomisation strata, from ``arms[:n]`` holding each patient's stratum.
+
+    The numbers of the patient-by-patient walk (a stratum's patient that finds its block
+    used up draws block_size - 1 uniforms of the stream, slot j from block_size - 1 down
+    to 1 swapping with slot randint(j + 1)), in four passes with no branch on the
+    stratum: (1) each patient's slot: the rank of its block among all blocks in the
+    order they start, and its position in the block; (2) the blocks' draws from the
+    stream, in that order (the walk's order: no other draw comes between them);
+    (3) every block's shuffle at once (:func:`_shuffled_block_words`); (4) each patient's
+    arm read from its slot.  Scratch: ``slot`` int64[>= strata], ``words`` int64[n],
+    ``draws`` float64[>= n + strata * block size] (the blocks number at most
+    n / block_size + strata).  Block size <= _BLOCK_BITS_MAX.
+    """
+    block_size = block_template.shape[0]
+    steps = block_size - 1
+    # a slot whose position is block_size is a used-up block: every stratum starts with one
+    slot[:] = block_size
+    n_blocks = np.int64(0)
+    for i in range(n):
+        s = arms[i]
+        q = slot[s]
+        start = (q & ((1 << _SLOT_SHIFT) - 1)) == block_size
+        q = (n_blocks << _SLOT_SHIFT) if start else q
+        n_blocks += np.int64(start)
+        arms[i] = q
+        slot[s] = q + 1
+    for g in range(n_blocks):
+        for k in range(steps):
+            draws[k * n_blocks + g] = uniform(state)
+    _shuffled_block_words(draws, n_blocks, block_template, words)
+    for i in range(n):
+        q = arms[i]
+        arms[i] = (words[q >> _SLOT_SHIFT] >> (q & ((1 << _SLOT_SHIFT) - 1))) & 1
 
 
 @kernel
@@ -331,9 +382,24 @@ def generate_cohort(cohort, scratch):
     # next patient's (no misclassification draw) and the stream order of the block draws is the
     # patient order (one randomisation stratum): the same draws, filled at once, and no
     # block state carried through memory from patient to patient
-    bulk_arms = not (fixed and not identity_classification) and (p_simple >= 0.0 or cohort.n_random_strata == 1)
+    stream_order_free = not (fixed and not identity_classification)
+    bulk_arms = stream_order_free and (p_simple >= 0.0 or cohort.n_random_strata == 1)
     if bulk_arms:
         _bulk_arms(state, n, p_simple, block_template, block_state, draws, arms)
+    elif stream_order_free and block_size <= _BLOCK_BITS_MAX:
+        # permuted blocks in several strata: the walk's numbers without its branch on whether the
+        # patient's block is used up, which follows the strata's random interleaving (about 8 ns a
+        # patient on db03_replay's two strata, a quarter of its generation)
+        for i in range(n):
+            if fixed:
+                assessed = assessed_scratch[i]
+            elif single_pair >= 0:
+                assessed = single_pair & (PAIR_STRIDE - 1)
+            else:
+                assessed = pair_value[pair_index[i]] & (PAIR_STRIDE - 1)
+            arms[i] = randomization_stratum[assessed]
+        _stratified_bulk_arms(state, n, block_template, block_pos, draws, true_category, arms)
+        bulk_arms = True
 
     if single_pair >= 0 and not fixed and bulk_arms:
         true_cat = single_pair >> PAIR_SHIFT
