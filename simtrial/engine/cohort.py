@@ -17,7 +17,8 @@ call: one draw of the trial's stream keys its 16 lanes): a fill of n uniforms
 for the entry spacings and one uniform for the last spacing, a fill of n
 uniforms u1 (event time; competing exponentials: the first of event and
 dropout), a fill of n uniforms u2 (dropout; competing exponentials: which of
-the two came first), then, under enrolment from the prevalence mix with more
+the two came first; with no dropout in either arm it decides nothing, and only
+the fill's one draw of the stream is taken), then, under enrolment from the prevalence mix with more
 than one possible (true, assessed) pair, a fill of n uniforms for the pairs;
 then the randomisation.  With no misclassification draw between them and one
 randomisation stratum (or simple randomisation), the arms are made in bulk
@@ -48,7 +49,7 @@ from simtrial.engine.entry import ENTRY_UNIFORM, shaped_entry
 from simtrial.engine.eventtime import event_time
 from simtrial.engine.fastmath import neg_log_inplace, weibull_coefficients, weibull_times
 from simtrial.engine.models import MODEL_WEIBULL
-from simtrial.engine.rng import _scale_below, fill_uniforms, randint, uniform
+from simtrial.engine.rng import _scale_below, fill_uniforms, next_u64, randint, uniform
 
 # a (true, assessed) category pair is true * PAIR_STRIDE + assessed: a shift
 # and a mask to unpack, where dividing by the number of categories would cost
@@ -361,7 +362,15 @@ def generate_cohort(cohort, scratch):
     fill_uniforms(state, entry, 0, n)
     last_spacing_u = uniform(state)
     fill_uniforms(state, x, 0, n)  # u1
-    fill_uniforms(state, second, 0, n)  # u2
+    # with no dropout in either arm u2 decides nothing: every event comes first (p_event is
+    # rate / (rate + 0) = 1 exactly, which every u2 is below) and the dropout time is inf for
+    # any E2 > 0.  So the fill's one draw of the stream, and a constant standing for u2 and E2
+    no_dropout = dropout_hazard[0] == 0.0 and dropout_hazard[1] == 0.0
+    if no_dropout:
+        next_u64(state)
+        second[:n] = 0.5
+    else:
+        fill_uniforms(state, second, 0, n)  # u2
 
     fixed = fixed_assessed.shape[0] > 0
     n_pairs = 1
@@ -465,7 +474,7 @@ def generate_cohort(cohort, scratch):
     # each (true category, arm) model read once per trial into scalars by kind: reading a parameter
     # row per patient (an array view passed to a call) costs more than the event time itself.
     # fast[k]: 1 / dropout hazard, 1 / (rate + hazard) of a plain exponential, then Weibull's
-    # (a, c_hi, c_lo) of t = exp(a log E + c) (harmless (1, 0, 0) for other kinds: the
+    # (a, c) of t = exp(a log E + c) (harmless (1, 0) for other kinds: the
     # vectorised pass runs over every patient)
     kinds = scratch.model_kind
     fast = scratch.model_fast
@@ -479,13 +488,12 @@ def generate_cohort(cohort, scratch):
             fast[k, 1] = competing_inv_total[c, a]
             fast[k, 2] = 1.0
             fast[k, 3] = 0.0
-            fast[k, 4] = 0.0
             if competing_inv_total[c, a] > 0.0:
                 kinds[k] = _KIND_COMPETING
             elif model_code[c, a] == MODEL_WEIBULL and params[0] == 0.0:
                 # S(t) = exp(-h (t / scale) ** shape): t = scale * (E / h) ** (1 / shape)
                 kinds[k] = _KIND_WEIBULL
-                weibull_coefficients(params[3], params[1], params[2], fast[k, 2:5])
+                weibull_coefficients(params[3], params[1], params[2], fast[k, 2:4])
                 any_weibull |= ((categories_drawn >> c) & 1) == 1
             else:
                 kinds[k] = _KIND_GENERAL
@@ -500,7 +508,7 @@ def generate_cohort(cohort, scratch):
     # pass 2: Exp(1) draws, vectorised
     neg_log_inplace(entry, 0, n)
     neg_log_inplace(x, 0, n)
-    if not all_competing:
+    if not (all_competing or no_dropout):
         neg_log_inplace(second, 0, n)
 
     # pass 3: transforms
@@ -516,14 +524,11 @@ def generate_cohort(cohort, scratch):
     weibull_t = scratch.sorted_x  # free until the sort
     if any_weibull:
         # every patient's Weibull event time in one vectorised pass (no libm pow): the model index
-        # into sort_bucket (the arms are in pcode now); stream_time and piece_time are free until the cut
+        # into sort_bucket (the arms are in pcode now); piece_time is free until the cut
         model_index = scratch.sort_bucket
         for i in range(n):
             model_index[i] = true_category[i] * 2 + ((pcode[i] >> 1) & 1)
-        weibull_times(
-            x, model_index, fast[:, 2:5], n, weibull_t, scratch.piece_time[0], scratch.piece_time[1],
-            scratch.stream_time,
-        )
+        weibull_times(x, model_index, fast[:, 2:4], n, weibull_t, scratch.piece_time[0], scratch.piece_time[1])
     any_general = False
     for c in range(n_categories):
         if (categories_drawn >> c) & 1:
