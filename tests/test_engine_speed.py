@@ -14,6 +14,8 @@
 - the arms made in bulk are permuted blocks (Fisher-Yates, draws step-major) or simple
   randomisation from one fill of uniforms; stratified permuted blocks made in bulk are the
   patient-by-patient walk, draw for draw;
+- the branch-free patient codes under enrolment from the mix are the packed (pair, arm, event),
+  and the all-Weibull outcome pass is the mixed pass, bit for bit;
 - the branch-free compaction of the event calendar times keeps exactly the events, in patient
   order, and writes nothing past the patients; the fused pass also returns their range, and
   the cuts from that range are the cuts of ``look_cut_times`` (which finds it itself).
@@ -430,6 +432,54 @@ def test_stratified_bulk_arms_are_the_patient_by_patient_walk(template, n, n_str
         pos[s] += 1
     np.testing.assert_array_equal(arms, want)
     np.testing.assert_array_equal(a, b)  # the walk's draws, no more and no fewer
+
+
+@pytest.mark.parametrize("inv_drop", [(np.inf, np.inf), (1 / 0.004, 1 / 0.009)])
+def test_weibull_outcomes_are_the_mixed_loops_when_every_model_is_a_weibull(inv_drop):
+    """The all-Weibull pass against the mixed pass it stands in for, bit for bit (no dropout, dropout, cured)."""
+    from simtrial.engine.cohort import _KIND_WEIBULL, _mixed_outcomes, _weibull_outcomes
+
+    rng = np.random.default_rng(21)
+    n = 1003
+    true_category = rng.integers(0, 6, n)
+    arms = rng.integers(0, 2, n)
+    pcode = (rng.integers(0, 6, n) * 2 + arms) * 2
+    weibull_t = rng.exponential(20.0, n)
+    weibull_t[rng.random(n) < 0.03] = np.inf  # beyond the double range
+    e2 = rng.standard_exponential(n)
+    kinds = np.full(12, _KIND_WEIBULL)
+    fast = np.zeros((12, 4))
+    fast[0::2, 0], fast[1::2, 0] = inv_drop
+    fast[:, 1] = 0.0  # never read for a Weibull model
+    x0 = rng.standard_exponential(n)
+    want_x, want_code = x0.copy(), pcode.copy()
+    _mixed_outcomes(n, true_category, weibull_t, e2, kinds, fast, want_x, want_code)
+    got_x, got_code = x0.copy(), pcode.copy()
+    _weibull_outcomes(n, weibull_t, e2, fast[0, 0], fast[1, 0], got_x, got_code)
+    np.testing.assert_array_equal(got_x, want_x)
+    np.testing.assert_array_equal(got_code, want_code)
+    assert 0 < (got_code & 1).sum() < n
+
+
+def test_mix_codes_are_the_packed_pair_arm_and_event():
+    from simtrial.engine.cohort import PAIR_SHIFT, _mix_codes
+
+    rng = np.random.default_rng(8)
+    n = 777
+    pair_value = np.array([4 * PAIR_STRIDE + 4, 4 * PAIR_STRIDE + 5, 5 * PAIR_STRIDE + 5], dtype=np.int64)
+    pair_index = rng.integers(0, 3, n)
+    arms = rng.integers(0, 2, n)
+    u2 = rng.random(n)
+    p_event = rng.random(12)
+    for single in (-1, int(pair_value[1])):
+        true_category = np.full(n, -1)
+        pcode = np.full(n, -1)
+        drawn = _mix_codes(n, single, pair_value, pair_index, arms, u2, p_event, true_category, pcode)
+        pair = pair_value[pair_index] if single < 0 else np.full(n, single)
+        tc = pair >> PAIR_SHIFT
+        np.testing.assert_array_equal(true_category, tc)
+        np.testing.assert_array_equal(pcode, ((pair % PAIR_STRIDE) * 2 + arms) * 2 + (u2 < p_event[tc * 2 + arms]))
+        assert drawn == np.bitwise_or.reduce(np.int64(1) << tc)
 
 
 @pytest.mark.parametrize("p_event", [0.0, 0.45, 1.0])

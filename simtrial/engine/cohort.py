@@ -47,7 +47,7 @@ import numpy as np
 from simtrial.engine._jit import kernel
 from simtrial.engine.entry import ENTRY_UNIFORM, shaped_entry
 from simtrial.engine.eventtime import event_time
-from simtrial.engine.fastmath import neg_log_inplace, weibull_coefficients, weibull_times
+from simtrial.engine.fastmath import neg_log_inplace, weibull_coefficients, weibull_times_gathered
 from simtrial.engine.models import MODEL_WEIBULL
 from simtrial.engine.rng import _scale_below, fill_uniforms, next_u64, randint, uniform
 
@@ -307,6 +307,64 @@ def _one_stratum_competing(n, true_cat, assessed, arms, u2, x, pcode, true_categ
 
 
 @kernel
+def _mix_codes(n, single_pair, pair_value, pair_index, arms, second, p_event, true_category, pcode):
+    """Codes and true categories under enrolment from the mix with the arms made; returns the categories drawn.
+
+    The general patient loop's numbers (pair ``single_pair``, or row ``pair_index[i]`` of the
+    compact table ``pair_value``; event if u2 < ``p_event[true * 2 + arm]``) with no draw
+    and no branch, which vectorises: its gathers are from the small pair and model tables.
+    Returns the bit mask of the true categories drawn.
+    """
+    drawn = np.int64(0)
+    for i in range(n):
+        pair = single_pair if single_pair >= 0 else pair_value[pair_index[i]]
+        true_cat = pair >> PAIR_SHIFT
+        arm = arms[i]
+        true_category[i] = true_cat
+        drawn |= np.int64(1) << true_cat
+        event = np.int64(second[i] < p_event[true_cat * 2 + arm])
+        pcode[i] = pack_code(pair & (PAIR_STRIDE - 1), arm, event)
+    return drawn
+
+
+@kernel
+def _weibull_outcomes(n, weibull_t, e2, inv_drop0, inv_drop1, x, pcode):
+    """x and the event bit when every patient's model is a Weibull: :func:`_mixed_outcomes` with no table.
+
+    The first of the event time ``weibull_t`` and the dropout time ``e2 * inv_drop`` of the
+    patient's arm (``inv_drop`` = 1 / dropout hazard, inf for none); reading no per-model
+    table, the loop vectorises (db03_replay, the flagship).
+    """
+    for i in range(n):
+        code = pcode[i]
+        t_event = weibull_t[i]
+        t_drop = e2[i] * (inv_drop1 if ((code >> 1) & 1) == 1 else inv_drop0)
+        # a cured patient (t_event = inf) never has an event, even with no dropout (t_drop = inf)
+        event = (t_event <= t_drop) & (t_event < np.inf)
+        x[i] = t_event if event else t_drop
+        pcode[i] = code | np.int64(event)
+
+
+@kernel
+def _mixed_outcomes(n, true_category, weibull_t, e2, kinds, fast, x, pcode):
+    """x and the event bit with plain exponential and Weibull models (``fast``, ``kinds``: see generate_cohort).
+
+    Both outcomes computed and one selected: the general loop's numbers without its branch on
+    the kind, which follows the randomised arm and so was mispredicted for about half the patients.
+    """
+    for i in range(n):
+        code = pcode[i]
+        k = true_category[i] * 2 + ((code >> 1) & 1)
+        t_event = weibull_t[i]
+        t_drop = e2[i] * fast[k, 0]
+        weibull_event = (t_event <= t_drop) & (t_event < np.inf)
+        competing = kinds[k] == _KIND_COMPETING
+        x_weibull = t_event if weibull_event else t_drop
+        x[i] = x[i] * fast[k, 1] if competing else x_weibull
+        pcode[i] = code | np.int64(weibull_event & (not competing))
+
+
+@kernel
 def generate_cohort(cohort, scratch):
     """Fill ``scratch.entry``, ``x``, ``pcode`` and ``true_category`` for one trial (see the module contract).
 
@@ -430,7 +488,12 @@ def generate_cohort(cohort, scratch):
             return
 
     categories_drawn = np.int64(0)  # bit c: some patient's true category is c
-    for i in range(n):
+    if bulk_arms and not fixed:
+        categories_drawn = _mix_codes(
+            n, single_pair, pair_value, pair_index, arms, second, competing_p_event.reshape(n_categories * 2),
+            true_category, pcode,
+        )
+    for i in range(n if fixed or not bulk_arms else 0):
         if fixed:
             assessed = assessed_scratch[i]
             if identity_classification:
@@ -523,31 +586,28 @@ def generate_cohort(cohort, scratch):
         return
     weibull_t = scratch.sorted_x  # free until the sort
     if any_weibull:
-        # every patient's Weibull event time in one vectorised pass (no libm pow): the model index
-        # into sort_bucket (the arms are in pcode now); piece_time is free until the cut
-        model_index = scratch.sort_bucket
+        # every patient's Weibull event time in one vectorised pass (no libm pow), its coefficients
+        # gathered first (the arms are in pcode now; piece_time is free until the cut)
+        coef_a = scratch.piece_time[0]
+        coef_c = scratch.piece_time[1]
         for i in range(n):
-            model_index[i] = true_category[i] * 2 + ((pcode[i] >> 1) & 1)
-        weibull_times(x, model_index, fast[:, 2:4], n, weibull_t, scratch.piece_time[0], scratch.piece_time[1])
+            k = true_category[i] * 2 + ((pcode[i] >> 1) & 1)
+            coef_a[i] = fast[k, 2]
+            coef_c[i] = fast[k, 3]
+        weibull_times_gathered(x, coef_a, coef_c, weibull_t, n)
     any_general = False
+    all_weibull = True
     for c in range(n_categories):
         if (categories_drawn >> c) & 1:
             for a in range(2):
                 any_general |= kinds[c * 2 + a] == _KIND_GENERAL
+                all_weibull &= kinds[c * 2 + a] == _KIND_WEIBULL
+    if all_weibull:
+        # Weibull models only: the dropout scale is the arm's (fast[k, 0] of rows 0 and 1)
+        _weibull_outcomes(n, weibull_t, second, fast[0, 0], fast[1, 0], x, pcode)
+        return
     if not any_general:
-        # plain exponential and Weibull models only (the flagship): both outcomes computed and one
-        # selected, the loop below's numbers without its branch on the kind, which follows the
-        # randomised arm and so was mispredicted for about half the patients
-        for i in range(n):
-            code = pcode[i]
-            k = true_category[i] * 2 + ((code >> 1) & 1)
-            t_event = weibull_t[i]
-            t_drop = second[i] * fast[k, 0]
-            weibull_event = t_event <= t_drop and t_event < np.inf
-            competing = kinds[k] == _KIND_COMPETING
-            x_weibull = t_event if weibull_event else t_drop
-            x[i] = x[i] * fast[k, 1] if competing else x_weibull
-            pcode[i] = code | np.int64(weibull_event and not competing)
+        _mixed_outcomes(n, true_category, weibull_t, second, kinds, fast, x, pcode)
         return
     for i in range(n):
         true_cat = true_category[i]

@@ -160,7 +160,13 @@ def weibull_times(e, model, coef, n, out, work_a, work_c):
         j = model[i]
         work_a[i] = coef[j, 0]
         work_c[i] = coef[j, 1]
-    _weibull_times_contiguous(e, work_a, work_c, out, 0, n)
+    weibull_times_gathered(e, work_a, work_c, out, n)
+
+
+@kernel
+def weibull_times_gathered(e, a, c, out, n):
+    """``out[i] = exp(a[i] log e[i] + c[i])`` for ``i < n``: :func:`weibull_times` with the coefficients gathered."""
+    _weibull_times_contiguous(e, a, c, out, 0, n)
 
 
 @kernel
