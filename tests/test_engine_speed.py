@@ -376,7 +376,8 @@ def test_bulk_arms_are_blocks_shuffled_from_one_fill_step_major(template, n, p_s
     seed_stream(a, 99, n)
     seed_stream(b, 99, n)
     arms = np.full(n, -1, dtype=np.int64)
-    _bulk_arms(a, n, p_simple, template, np.empty((1, size), dtype=np.int64), np.empty(n + size), arms)
+    _bulk_arms(a, n, p_simple, template, np.empty((1, size), dtype=np.int64), np.empty(n + size),
+               np.empty(n, dtype=np.int64), arms)
     n_blocks = -(-n // size)
     draws = np.empty(n if p_simple >= 0.0 else n_blocks * (size - 1))
     fill_uniforms(b, draws, 0, draws.size)
@@ -548,7 +549,7 @@ def test_one_stratum_exponential_cohort_is_the_numpy_formula():
         size = c.block_template.size
         arms = np.empty(n, dtype=np.int64)
         _bulk_arms(state, n, c.p_simple, c.block_template, np.empty((1, size), dtype=np.int64),
-                   np.empty(n + size), arms)
+                   np.empty(n + size), np.empty(n, dtype=np.int64), arms)
         cum = np.cumsum(-np.log(spacing))
         u = cum / (cum[-1] - np.log(last))
         np.testing.assert_allclose(entry, np.interp(u, c.accrual_cum, c.accrual_breaks), rtol=1e-12)

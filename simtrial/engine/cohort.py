@@ -110,6 +110,12 @@ def _sorted_entry_times(n, last_spacing, accrual_breaks, accrual_cum, accrual_ki
     last = accrual_breaks.shape[0] - 2
     lo, start, slope = _segment(accrual_breaks, accrual_cum, seg)
     kind = accrual_kind[seg]
+    if kind == ENTRY_UNIFORM and accrual_cum[1] >= 1.0:
+        # one uniform piece holds every entry (u < 1 never reaches the next): the loop below's
+        # numbers without its walk over the pieces, which vectorises (0.6 -> 0.1 us for 1000 patients)
+        for i in range(n):
+            entry[i] = start + (entry[i] * scale - lo) * slope
+        return
     previous = -np.inf
     for i in range(n):
         u = entry[i] * scale
@@ -178,7 +184,7 @@ _BLOCK_BITS_MAX = 62
 
 
 @kernel
-def _bulk_arms(state, n, p_simple, block_template, block_state, draws, arms):
+def _bulk_arms(state, n, p_simple, block_template, block_state, draws, words, arms):
     """``arms[:n]``: simple randomisation (one uniform each) or consecutive permuted blocks of one stratum.
 
     One fill of uniforms.  Simple randomisation: patient i's is ``draws[i]``.  Permuted
@@ -186,7 +192,7 @@ def _bulk_arms(state, n, p_simple, block_template, block_state, draws, arms):
     block_size - 1 down to 1) with slot int(u * (j + 1)) for u = ``draws[s * n_blocks + g]``,
     s = block_size - 1 - j: step-major, so that each step is one contiguous pass over
     the blocks.  The last block is shuffled whole and used in part.  Scratch: ``draws``
-    float64[n + block size], ``block_state`` [>= 1, block size].
+    float64[n + block size], ``words`` int64[n], ``block_state`` [>= 1, block size].
     """
     if p_simple >= 0.0:
         fill_uniforms(state, draws, 0, n)
@@ -197,15 +203,18 @@ def _bulk_arms(state, n, p_simple, block_template, block_state, draws, arms):
     n_blocks = (n + block_size - 1) // block_size
     fill_uniforms(state, draws, 0, n_blocks * (block_size - 1))
     if block_size <= _BLOCK_BITS_MAX:
-        # the words live in arms[:n_blocks]
-        _shuffled_block_words(draws, n_blocks, block_template, arms[:n_blocks])
-        # expanded in place from the last block down: block g's patients g * block_size .. hold
-        # words of blocks >= g only, which are read by then
-        for g in range(n_blocks - 1, -1, -1):
-            w = arms[g]
+        _shuffled_block_words(draws, n_blocks, block_template, words)
+        # the full blocks with a fixed trip count, then the last one's patients: expanding in place
+        # (words in arms[:n_blocks], last block first) with a trip count of min(block size, patients
+        # left) cost 4x as much (0.9 against 0.25 us for 1000 patients)
+        full = n // block_size
+        for g in range(full):
+            w = words[g]
             base = g * block_size
-            for j in range(min(block_size, n - base)):
+            for j in range(block_size):
                 arms[base + j] = (w >> j) & 1
+        for i in range(full * block_size, n):
+            arms[i] = (words[full] >> (i - full * block_size)) & 1
         return
     block = block_state[0]
     for g in range(n_blocks):
@@ -452,7 +461,7 @@ def generate_cohort(cohort, scratch):
     stream_order_free = not (fixed and not identity_classification)
     bulk_arms = stream_order_free and (p_simple >= 0.0 or cohort.n_random_strata == 1)
     if bulk_arms:
-        _bulk_arms(state, n, p_simple, block_template, block_state, draws, arms)
+        _bulk_arms(state, n, p_simple, block_template, block_state, draws, true_category, arms)
     elif stream_order_free and block_size <= _BLOCK_BITS_MAX:
         # permuted blocks in several strata: the walk's numbers without its branch on whether the
         # patient's block is used up, which follows the strata's random interleaving (about 8 ns a
