@@ -5,7 +5,8 @@
   (2 + |a log E| + |log t|) 2**-53 of an 80-bit evaluation: ~1e-15 relative for the shipped shapes,
   5e-14 at worst (shape 0.2, E = 2**-60);
 - ``fill_uniforms`` writes only its range and takes one draw of the trial's stream (its lanes: test_rng);
-- the compact pair table draws the pair the full table's scan draws, for every uniform;
+- the compact pair table draws the pair the full table's scan draws, for every uniform, and so
+  does the engine's branch-free pass over it;
 - populations holding the same patients (the flagship: everyone = assessed IHC 3+) are
   computed once and equal; populations that differ are not merged;
 - the stage profiler run to the last stage is the engine, bit for bit;
@@ -29,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simtrial.engine.cohort import PAIR_STRIDE, _compact_pairs
+from simtrial.engine.cohort import PAIR_SHIFT, PAIR_STRIDE, _compact_pairs, _pair_draws
 from simtrial.engine.cut import (
     event_calendar_times,
     event_calendar_times_and_range,
@@ -132,6 +133,16 @@ def test_compact_pairs_draw_the_pair_the_full_scan_draws(name):
         while j < k - 1 and cum[j] <= u:
             j += 1
         assert value[j] == _scan(pair_cum, u), u
+    # the engine's branch-free pass: the same pairs, and each pair's true category's p_event by arm
+    us = us[(us > 0) & (us < 1)]
+    m = us.size
+    p_event = np.random.default_rng(4).random(2 * N_CATEGORIES)
+    pair, p0, p1 = np.empty(m, dtype=np.int64), np.empty(m), np.empty(m)
+    _pair_draws(us, cum, value, k, m, p_event, pair, p0, p1)
+    want = np.array([_scan(pair_cum, u) for u in us])
+    np.testing.assert_array_equal(pair, want)
+    np.testing.assert_array_equal(p0, p_event[(want >> PAIR_SHIFT) * 2])
+    np.testing.assert_array_equal(p1, p_event[(want >> PAIR_SHIFT) * 2 + 1])
 
 
 def _weibull_reference(e, scale, hazard_ratio, shape):
@@ -463,24 +474,31 @@ def test_weibull_outcomes_are_the_mixed_loops_when_every_model_is_a_weibull(inv_
 
 
 def test_mix_codes_are_the_packed_pair_arm_and_event():
-    from simtrial.engine.cohort import PAIR_SHIFT, _mix_codes
+    from simtrial.engine.cohort import _mix_codes, _single_pair_codes
 
     rng = np.random.default_rng(8)
     n = 777
-    pair_value = np.array([4 * PAIR_STRIDE + 4, 4 * PAIR_STRIDE + 5, 5 * PAIR_STRIDE + 5], dtype=np.int64)
-    pair_index = rng.integers(0, 3, n)
+    values = np.array([4 * PAIR_STRIDE + 4, 4 * PAIR_STRIDE + 5, 5 * PAIR_STRIDE + 5], dtype=np.int64)
+    pair = values[rng.integers(0, 3, n)]
     arms = rng.integers(0, 2, n)
     u2 = rng.random(n)
     p_event = rng.random(12)
-    for single in (-1, int(pair_value[1])):
-        true_category = np.full(n, -1)
-        pcode = np.full(n, -1)
-        drawn = _mix_codes(n, single, pair_value, pair_index, arms, u2, p_event, true_category, pcode)
-        pair = pair_value[pair_index] if single < 0 else np.full(n, single)
-        tc = pair >> PAIR_SHIFT
-        np.testing.assert_array_equal(true_category, tc)
-        np.testing.assert_array_equal(pcode, ((pair % PAIR_STRIDE) * 2 + arms) * 2 + (u2 < p_event[tc * 2 + arms]))
-        assert drawn == np.bitwise_or.reduce(np.int64(1) << tc)
+    tc = pair >> PAIR_SHIFT
+    want_code = ((pair % PAIR_STRIDE) * 2 + arms) * 2 + (u2 < p_event[tc * 2 + arms])
+    true_category = np.full(n, -1)
+    pcode = np.full(n, -1)
+    drawn = _mix_codes(n, pair, arms, u2, p_event[tc * 2], p_event[tc * 2 + 1], true_category, pcode)
+    np.testing.assert_array_equal(true_category, tc)
+    np.testing.assert_array_equal(pcode, want_code)
+    assert drawn == np.bitwise_or.reduce(np.int64(1) << tc)
+    one = int(values[1])
+    drawn = _single_pair_codes(n, one, arms, u2, p_event[(one >> PAIR_SHIFT) * 2], p_event[(one >> PAIR_SHIFT) * 2 + 1],
+                               true_category, pcode)
+    np.testing.assert_array_equal(true_category, np.full(n, one >> PAIR_SHIFT))
+    np.testing.assert_array_equal(
+        pcode, ((one % PAIR_STRIDE) * 2 + arms) * 2 + (u2 < p_event[(one >> PAIR_SHIFT) * 2 + arms])
+    )
+    assert drawn == 1 << (one >> PAIR_SHIFT)
 
 
 @pytest.mark.parametrize("p_event", [0.0, 0.45, 1.0])

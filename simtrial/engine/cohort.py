@@ -163,20 +163,34 @@ def _compact_pairs(pair_cum, pair_value, pair_cum_compact):
 
 
 @kernel
-def _pair_indices(pair_u, pair_cum, n_pairs, n, out):
-    """``out[i]``: the row of the compact table (:func:`_compact_pairs`) that the uniform ``pair_u[i]`` draws.
+def _pair_draws(pair_u, pair_cum, pair_value, n_pairs, n, p_event, pair, p0, p1):
+    """``pair[i]``: the pair the uniform ``pair_u[i]`` draws from the compact table (:func:`_compact_pairs`).
 
-    The scan's pick (the first row whose cumulative probability exceeds u, the last
-    row at most) counted instead: rows are non-decreasing, so the rows at or below u
-    are the ones before it.  One comparison per row and patient, in a loop over
-    patients that vectorises, where the scan's exit was a mispredicted branch per patient.
+    And ``p0[i]``, ``p1[i]``: ``p_event`` (flat, true category * 2 + arm) of its true
+    category in each arm.  The scan's pick (the first row whose cumulative probability
+    exceeds u, the last row at most) as a chain of selects: rows are increasing, so the
+    last row whose predecessor's cumulative probability is at most u is the one.  One
+    comparison per row and patient in loops over patients that vectorise, where the
+    scan's exit was a mispredicted branch per patient and a gather from the table
+    per patient kept the loops that read the pair from vectorising.
     """
+    v = pair_value[0]
+    q0 = p_event[(v >> PAIR_SHIFT) * 2]
+    q1 = p_event[(v >> PAIR_SHIFT) * 2 + 1]
     for i in range(n):
-        out[i] = 0
+        pair[i] = v
+        p0[i] = q0
+        p1[i] = q1
     for j in range(n_pairs - 1):
         c = pair_cum[j]
+        v = pair_value[j + 1]
+        q0 = p_event[(v >> PAIR_SHIFT) * 2]
+        q1 = p_event[(v >> PAIR_SHIFT) * 2 + 1]
         for i in range(n):
-            out[i] += np.int64(c <= pair_u[i])
+            take = c <= pair_u[i]
+            pair[i] = v if take else pair[i]
+            p0[i] = q0 if take else p0[i]
+            p1[i] = q1 if take else p1[i]
 
 
 #: blocks up to this size are shuffled as a word of bits (:func:`_bulk_arms`)
@@ -316,24 +330,36 @@ def _one_stratum_competing(n, true_cat, assessed, arms, u2, x, pcode, true_categ
 
 
 @kernel
-def _mix_codes(n, single_pair, pair_value, pair_index, arms, second, p_event, true_category, pcode):
+def _mix_codes(n, pair_code, arms, second, p0, p1, true_category, pcode):
     """Codes and true categories under enrolment from the mix with the arms made; returns the categories drawn.
 
-    The general patient loop's numbers (pair ``single_pair``, or row ``pair_index[i]`` of the
-    compact table ``pair_value``; event if u2 < ``p_event[true * 2 + arm]``) with no draw
-    and no branch, which vectorises: its gathers are from the small pair and model tables.
-    Returns the bit mask of the true categories drawn.
+    The general patient loop's numbers (the pair ``pair_code[i]``, event if u2 is below its
+    true category's p_event in the patient's arm, ``p0[i]`` or ``p1[i]``: :func:`_pair_draws`)
+    with no draw, no branch and no gather: the loop vectorises.  Returns the bit mask of
+    the true categories drawn.
     """
     drawn = np.int64(0)
     for i in range(n):
-        pair = single_pair if single_pair >= 0 else pair_value[pair_index[i]]
+        pair = pair_code[i]
         true_cat = pair >> PAIR_SHIFT
         arm = arms[i]
         true_category[i] = true_cat
         drawn |= np.int64(1) << true_cat
-        event = np.int64(second[i] < p_event[true_cat * 2 + arm])
+        event = np.int64(second[i] < (p1[i] if arm == 1 else p0[i]))
         pcode[i] = pack_code(pair & (PAIR_STRIDE - 1), arm, event)
     return drawn
+
+
+@kernel
+def _single_pair_codes(n, pair, arms, second, p0, p1, true_category, pcode):
+    """:func:`_mix_codes` when every patient has the one pair ``pair`` (p_event ``p0``, ``p1`` by arm)."""
+    true_cat = pair >> PAIR_SHIFT
+    base = (pair & (PAIR_STRIDE - 1)) * 4
+    for i in range(n):
+        arm = arms[i]
+        true_category[i] = true_cat
+        pcode[i] = base + arm * 2 + np.int64(second[i] < (p1 if arm == 1 else p0))
+    return np.int64(1) << true_cat
 
 
 @kernel
@@ -418,7 +444,10 @@ def generate_cohort(cohort, scratch):
     pair_value = scratch.pair_value
     pair_cum = scratch.pair_cum
     pair_u = scratch.sorted_x  # the pair uniforms: free until the sort
-    pair_index = assessed_scratch  # under enrolment from the mix, the pair's row in the compact table
+    pair_code = assessed_scratch  # under enrolment from the mix, the pair drawn
+    # and its true category's p_event in each arm: free until the cut
+    pair_p0 = scratch.piece_time[0]
+    pair_p1 = scratch.piece_time[1]
 
     draws = scratch.draws
     arms = scratch.sort_bucket  # free until the sort
@@ -452,7 +481,10 @@ def generate_cohort(cohort, scratch):
     elif single_pair < 0:
         n_pairs = _compact_pairs(cohort.pair_cum, pair_value, pair_cum)
         fill_uniforms(state, pair_u, 0, n)
-        _pair_indices(pair_u, pair_cum, n_pairs, n, pair_index)
+        _pair_draws(
+            pair_u, pair_cum, pair_value, n_pairs, n, competing_p_event.reshape(n_categories * 2), pair_code,
+            pair_p0, pair_p1,
+        )
 
     # the arms in bulk when no other draw comes between a patient's randomisation draws and the
     # next patient's (no misclassification draw) and the stream order of the block draws is the
@@ -472,7 +504,7 @@ def generate_cohort(cohort, scratch):
             elif single_pair >= 0:
                 assessed = single_pair & (PAIR_STRIDE - 1)
             else:
-                assessed = pair_value[pair_index[i]] & (PAIR_STRIDE - 1)
+                assessed = pair_code[i] & (PAIR_STRIDE - 1)
             arms[i] = randomization_stratum[assessed]
         _stratified_bulk_arms(state, n, block_template, block_pos, draws, true_category, arms)
         bulk_arms = True
@@ -498,10 +530,13 @@ def generate_cohort(cohort, scratch):
 
     categories_drawn = np.int64(0)  # bit c: some patient's true category is c
     if bulk_arms and not fixed:
-        categories_drawn = _mix_codes(
-            n, single_pair, pair_value, pair_index, arms, second, competing_p_event.reshape(n_categories * 2),
-            true_category, pcode,
-        )
+        if single_pair >= 0:
+            categories_drawn = _single_pair_codes(
+                n, single_pair, arms, second, competing_p_event[single_pair >> PAIR_SHIFT, 0],
+                competing_p_event[single_pair >> PAIR_SHIFT, 1], true_category, pcode,
+            )
+        else:
+            categories_drawn = _mix_codes(n, pair_code, arms, second, pair_p0, pair_p1, true_category, pcode)
     for i in range(n if fixed or not bulk_arms else 0):
         if fixed:
             assessed = assessed_scratch[i]
@@ -512,7 +547,7 @@ def generate_cohort(cohort, scratch):
         else:
             pair = single_pair
             if pair < 0:
-                pair = pair_value[pair_index[i]]
+                pair = pair_code[i]
             true_cat = pair >> PAIR_SHIFT
             assessed = pair & (PAIR_STRIDE - 1)
 
