@@ -290,23 +290,39 @@ def _stratified_bulk_arms(state, n, block_template, slot, draws, words, arms):
     block_size = block_template.shape[0]
     steps = block_size - 1
     # a slot whose position is block_size is a used-up block: every stratum starts with one
-    slot[:] = block_size
+    mask = (1 << _SLOT_SHIFT) - 1
     n_blocks = np.int64(0)
-    for i in range(n):
-        s = arms[i]
-        q = slot[s]
-        start = (q & ((1 << _SLOT_SHIFT) - 1)) == block_size
-        q = (n_blocks << _SLOT_SHIFT) if start else q
-        n_blocks += np.int64(start)
-        arms[i] = q
-        slot[s] = q + 1
+    if slot.shape[0] == 2:
+        # two strata (IHC 3+ and 2+/ISH+): their next slots in registers, where the loop through
+        # slot[s] waited on a store of the previous patient's (1.25 -> 0.99 us for 524 patients)
+        q0 = np.int64(block_size)
+        q1 = np.int64(block_size)
+        for i in range(n):
+            one = arms[i] == 1
+            q = q1 if one else q0
+            start = (q & mask) == block_size
+            q = (n_blocks << _SLOT_SHIFT) if start else q
+            n_blocks += np.int64(start)
+            arms[i] = q
+            q1 = q + 1 if one else q1
+            q0 = q0 if one else q + 1
+    else:
+        slot[:] = block_size
+        for i in range(n):
+            s = arms[i]
+            q = slot[s]
+            start = (q & mask) == block_size
+            q = (n_blocks << _SLOT_SHIFT) if start else q
+            n_blocks += np.int64(start)
+            arms[i] = q
+            slot[s] = q + 1
     for g in range(n_blocks):
         for k in range(steps):
             draws[k * n_blocks + g] = uniform(state)
     _shuffled_block_words(draws, n_blocks, block_template, words)
     for i in range(n):
         q = arms[i]
-        arms[i] = (words[q >> _SLOT_SHIFT] >> (q & ((1 << _SLOT_SHIFT) - 1))) & 1
+        arms[i] = (words[q >> _SLOT_SHIFT] >> (q & mask)) & 1
 
 
 @kernel
@@ -498,14 +514,18 @@ def generate_cohort(cohort, scratch):
         # permuted blocks in several strata: the walk's numbers without its branch on whether the
         # patient's block is used up, which follows the strata's random interleaving (about 8 ns a
         # patient on db03_replay's two strata, a quarter of its generation)
-        for i in range(n):
-            if fixed:
-                assessed = assessed_scratch[i]
-            elif single_pair >= 0:
-                assessed = single_pair & (PAIR_STRIDE - 1)
-            else:
-                assessed = pair_code[i] & (PAIR_STRIDE - 1)
-            arms[i] = randomization_stratum[assessed]
+        if fixed:
+            for i in range(n):
+                arms[i] = randomization_stratum[assessed_scratch[i]]
+        elif single_pair >= 0:
+            arms[:n] = randomization_stratum[single_pair & (PAIR_STRIDE - 1)]
+        else:
+            # a select per possible pair, which vectorises where a gather per patient did not
+            for j in range(n_pairs):
+                v = pair_value[j]
+                rs = randomization_stratum[v & (PAIR_STRIDE - 1)]
+                for i in range(n):
+                    arms[i] = rs if pair_code[i] == v else arms[i]
         _stratified_bulk_arms(state, n, block_template, block_pos, draws, true_category, arms)
         bulk_arms = True
 
