@@ -2,7 +2,7 @@
 
 - ``neg_log_inplace`` (fdlibm's log, vectorisable) is within one ulp of libm's;
 - ``weibull_times`` (Weibull inversion without pow, plain doubles) is within its rounding bound
-  (2 + |a log E| + |log t|) 2**-53 of an 80-bit evaluation: ~1e-15 relative for the shipped shapes,
+  (4 + 2 |a log E| + |log t|) 2**-53 of an 80-bit evaluation: ~1e-15 relative for the shipped shapes,
   5e-14 at worst (shape 0.2, E = 2**-60);
 - ``fill_uniforms`` writes only its range and takes one draw of the trial's stream (its lanes: test_rng);
 - the compact pair table draws the pair the full table's scan draws, for every uniform, and so

@@ -25,7 +25,8 @@ randomisation stratum (or simple randomisation), the arms are made in bulk
 from one fill (``_bulk_arms``: one uniform a patient for simple randomisation,
 block_size - 1 a block, step-major, for permuted blocks).  Otherwise patient by
 patient from the stream itself (about one uniform per patient for permuted
-blocks, one for simple randomisation), preceded under fixed-count enrolment by
+blocks, one for simple randomisation; permuted blocks in several strata take
+these same draws in bulk, in the walk's order: ``_stratified_bulk_arms``), preceded under fixed-count enrolment by
 the shuffle of the assessed categories and, with misclassification, one uniform
 per patient for its true category.  Every u1 and spacing becomes an Exp(1) draw through one
 vectorised ``-log`` pass (``simtrial.engine.fastmath``), and every u2 too unless

@@ -75,13 +75,13 @@ def neg_log_inplace(values, lo, hi):
 # libm's pow is one call per patient (~12 ns, most of the flagship's generation); here log and exp
 # are polynomials written branch-free so that LLVM vectorises the loop: fdlibm's log, and exp as
 # 2**n times a degree-13 Taylor polynomial on [-ln2/2, ln2/2] (truncation 4e-18 relative), in
-# Horner form with fused multiply-adds, which replaces fdlibm exp's division.  Plain doubles: the
-# rounding of log(E) costs |a log E| * 2**-53 relative in t and that of y = a log E + c another
-# |y| * 2**-53, so the error is below about (2 + |a log E| + |y|) * 2**-53: ~1e-15 for the shipped
-# shapes (about 1) and Exp(1) draws, 5e-14 at worst for shape 0.2 and E = 2**-60 (a double-double
-# pass, kept to 1e-15 everywhere, cost ~2 ns more a patient; a relative error of 1e-14 in an event
-# time is far below anything a trial's statistics can show).  Measured against an 80-bit long
-# double evaluation in tests/test_engine_speed.py.
+# Horner form with fused multiply-adds, which replaces fdlibm exp's division.  Plain doubles: log E
+# is within 1 ulp, which costs up to |a log E| * 2**-52 relative in t, the rounding of
+# y = a log E + c another |y| * 2**-53, exp a few ulps: below (4 + 2 |a log E| + |y|) * 2**-53,
+# ~1e-15 for the shipped shapes (about 1) and Exp(1) draws, 5e-14 at worst for shape 0.2 and
+# E = 2**-60 (a double-double pass, kept to 1e-15 everywhere, cost ~2 ns more a patient; a
+# relative error of 1e-14 in an event time is far below anything a trial's statistics can show).
+# Measured against an 80-bit long double evaluation in tests/test_engine_speed.py.
 #
 # ``_fma`` is LLVM's fused multiply-add: one instruction on every x86-64 CPU since 2013 and on
 # ARM64, and correctly rounded wherever it runs (a libm call on a CPU without it), so the numbers
