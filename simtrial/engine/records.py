@@ -174,8 +174,8 @@ Scratch = namedtuple(
         "pair_value",  # int64[MAX_PAIRS] the category pairs that can occur (simtrial.engine.cohort)
         "pair_cum",  # float64[MAX_PAIRS] their cumulative probabilities
         "model_kind",  # int64[MAX_MODELS] how each (true category, arm) model draws x (simtrial.engine.cohort)
-        "model_fast",  # float64[MAX_MODELS, 5] its scalars: 1 / dropout hazard, then by kind
-        "draws",  # float64[n + block size] the randomisation draws (simtrial.engine.cohort)
+        "model_fast",  # float64[MAX_MODELS, 4] its scalars: 1 / dropout hazard, then by kind
+        "draws",  # float64[n + randomisation strata x block size] the randomisation draws (simtrial.engine.cohort)
     ),
 )
 
@@ -294,8 +294,8 @@ def allocate_scratch(n, n_random_strata, block_size, n_strata):
         pair_value=np.empty(MAX_PAIRS, dtype=np.int64),
         pair_cum=np.empty(MAX_PAIRS, dtype=np.float64),
         model_kind=np.empty(MAX_MODELS, dtype=np.int64),
-        model_fast=np.empty((MAX_MODELS, 5), dtype=np.float64),
-        draws=np.empty(n + block_size, dtype=np.float64),
+        model_fast=np.empty((MAX_MODELS, 4), dtype=np.float64),
+        draws=np.empty(n + max(n_random_strata, 1) * block_size, dtype=np.float64),
     )
 
 
