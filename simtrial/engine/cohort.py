@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from simtrial.engine._jit import kernel
+from simtrial.engine._jit import inlined_kernel, kernel
 from simtrial.engine.entry import ENTRY_UNIFORM, shaped_entry
 from simtrial.engine.eventtime import event_time
 from simtrial.engine.fastmath import neg_log_inplace, weibull_coefficients, weibull_times_gathered
@@ -416,7 +416,7 @@ def _mixed_outcomes(n, true_category, weibull_t, e2, kinds, fast, x, pcode):
         pcode[i] = code | np.int64(weibull_event & (not competing))
 
 
-@kernel
+@inlined_kernel
 def generate_cohort(cohort, scratch):
     """Fill ``scratch.entry``, ``x``, ``pcode`` and ``true_category`` for one trial (see the module contract).
 

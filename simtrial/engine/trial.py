@@ -9,7 +9,7 @@ import numpy as np
 
 from simtrial.engine import layout as L
 from simtrial.engine import statistics_registry as R
-from simtrial.engine._jit import kernel
+from simtrial.engine._jit import inlined_kernel, kernel
 from simtrial.engine.cohort import PAIR_STRIDE, generate_cohort
 from simtrial.engine.cut import (
     cut_stream,
@@ -375,7 +375,7 @@ STAGES = ("generation", "cut", "sort", "stream", "statistics")
 ALL_STAGES = len(STAGES) - 1
 
 
-@kernel
+@inlined_kernel
 def simulate_trial(
     cohort, looks, analysis, scratch, alias, out_stats, out_cut, out_enrolled, out_flags, last_stage,
 ):
